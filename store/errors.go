@@ -1,0 +1,19 @@
+package store
+
+import "errors"
+
+// Sentinel errors returned (wrapped) by this package.
+var (
+	// ErrNotFound means the object, topic or snapshot does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrLeaseHeld means another process holds the topic's lease.
+	ErrLeaseHeld = errors.New("storage error: resource already held by someone else")
+	// ErrLeaseLost means the lease was taken over by someone else.
+	ErrLeaseLost = errors.New("storage error: lease lost to another holder")
+	// ErrCorrupt means stored bytes fail a checksum or do not parse.
+	ErrCorrupt = errors.New("corrupt object")
+	// ErrNoAtomicCreate means the backend cannot create an object only if absent.
+	ErrNoAtomicCreate = errors.New("storage backend cannot create objects atomically (if-not-exists)")
+	// ErrFormat means a stored object was written by a newer format version.
+	ErrFormat = errors.New("unsupported storage format version")
+)

@@ -1,0 +1,165 @@
+package store
+
+import (
+	"encoding/base64"
+	"strconv"
+	"unicode/utf8"
+)
+
+// AppendJSONLine appends r as one JSON object and a newline:
+//
+//	{"offset":N,"timestamp":"RFC3339Nano","timestamp_type":"create",
+//	 "key":…,"value":…,"headers":[{"key":"…","value":…}]}
+//
+// Bytes that are valid UTF-8 become JSON strings, nil becomes null, anything
+// else is base64 with "key_encoding"/"value_encoding":"base64" beside it.
+// Values are never embedded as JSON: a line stays one line whatever the
+// value, and jq users write `.value | fromjson`. The output is deterministic
+// and JSONLineLen predicts its length; the index records it per segment.
+func AppendJSONLine(dst []byte, r *Record) []byte {
+	dst = append(dst, `{"offset":`...)
+	dst = strconv.AppendInt(dst, r.Offset, 10)
+	dst = append(dst, `,"timestamp":"`...)
+	dst = r.Timestamp.UTC().AppendFormat(dst, timeLayout)
+	dst = append(dst, `","timestamp_type":"`...)
+	dst = append(dst, r.TimestampType.String()...)
+	dst = append(dst, '"')
+	dst = appendBytesField(dst, "key", r.Key)
+	dst = appendBytesField(dst, "value", r.Value)
+	dst = append(dst, `,"headers":[`...)
+	for i, h := range r.Headers {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, `{"key":`...)
+		dst = appendJSONString(dst, h.Key)
+		dst = appendBytesField(dst, "value", h.Value)
+		dst = append(dst, '}')
+	}
+	return append(dst, "]}\n"...)
+}
+
+const timeLayout = "2006-01-02T15:04:05.999999999Z07:00"
+
+// JSONLineLen returns len(AppendJSONLine(nil, r)) without building the line.
+func JSONLineLen(r *Record) int64 {
+	n := len(`{"offset":`) + intLen(r.Offset) + len(`,"timestamp":"`)
+	var tb [40]byte
+	n += len(r.Timestamp.UTC().AppendFormat(tb[:0], timeLayout))
+	n += len(`","timestamp_type":"`) + len(r.TimestampType.String()) + 1
+	n += bytesFieldLen("key", r.Key) + bytesFieldLen("value", r.Value)
+	n += len(`,"headers":[`)
+	for i, h := range r.Headers {
+		if i > 0 {
+			n++
+		}
+		n += len(`{"key":`) + stringLen(h.Key) + bytesFieldLen("value", h.Value) + 1
+	}
+	return int64(n + len("]}\n"))
+}
+
+func intLen(v int64) int {
+	var b [24]byte
+	return len(strconv.AppendInt(b[:0], v, 10))
+}
+
+func appendBytesField(dst []byte, name string, b []byte) []byte {
+	dst = append(dst, ',', '"')
+	dst = append(dst, name...)
+	dst = append(dst, '"', ':')
+	switch {
+	case b == nil:
+		return append(dst, "null"...)
+	case utf8.Valid(b):
+		return appendJSONString(dst, string(b))
+	default:
+		dst = append(dst, '"')
+		dst = base64.StdEncoding.AppendEncode(dst, b)
+		dst = append(dst, `","`...)
+		dst = append(dst, name...)
+		return append(dst, `_encoding":"base64"`...)
+	}
+}
+
+func bytesFieldLen(name string, b []byte) int {
+	n := 4 + len(name)
+	switch {
+	case b == nil:
+		return n + 4
+	case utf8.Valid(b):
+		return n + stringLen(string(b))
+	default:
+		return n + 2 + base64.StdEncoding.EncodedLen(len(b)) + 2 + len(name) + len(`_encoding":"base64"`)
+	}
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONString appends s as a JSON string. Invalid UTF-8 is replaced by
+// U+FFFD, as encoding/json does.
+func appendJSONString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				dst = append(dst, '\\', c)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			start = i + 1
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
+
+// stringLen returns len(appendJSONString(nil, s)).
+func stringLen(s string) int {
+	n := 2
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c >= 0x20 && c != '"' && c != '\\':
+				n++
+			case c == '"' || c == '\\' || c == '\n' || c == '\r' || c == '\t':
+				n += 2
+			default:
+				n += 6
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			n += 6
+		} else {
+			n += size
+		}
+		i += size
+	}
+	return n
+}

@@ -1,0 +1,156 @@
+package store
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash"
+	"hash/crc32"
+	"io"
+	"math"
+)
+
+// DefaultBlockSize is the uncompressed size at which a block is closed.
+const DefaultBlockSize = 1 << 20
+
+// SegmentWriter encodes the records of one partition into the segment format.
+// It is not safe for concurrent use. Close writes the footer; it does not
+// close the underlying writer.
+type SegmentWriter struct {
+	w         io.Writer
+	crc       hash.Hash32
+	codec     Codec
+	blockSize int
+	info      SegmentInfo
+	written   int64
+	raw       []byte // current block payload
+	cur       BlockInfo
+	scratch   []byte
+	err       error
+}
+
+// NewSegmentWriter starts a segment for partition on w. startOffset is the
+// fetch position the segment begins at (the previous segment's NextOffset, or
+// the partition's start). blockSize <= 0 selects DefaultBlockSize.
+func NewSegmentWriter(w io.Writer, partition int32, codec Codec, startOffset int64, blockSize int) *SegmentWriter {
+	if blockSize <= 0 {
+		blockSize = DefaultBlockSize
+	}
+	sw := &SegmentWriter{
+		w: w, crc: crc32.New(castagnoli), codec: codec, blockSize: blockSize,
+		info: SegmentInfo{
+			Partition: partition, Codec: codec,
+			StartOffset: startOffset, NextOffset: startOffset,
+			FirstOffset: -1, LastOffset: -1,
+		},
+	}
+	var hdr [fileHeaderLen]byte
+	copy(hdr[:], segMagic)
+	hdr[8] = segVersion
+	hdr[9] = byte(codec)
+	binary.BigEndian.PutUint32(hdr[12:], uint32(partition))
+	sw.write(hdr[:])
+	return sw
+}
+
+func (sw *SegmentWriter) write(b []byte) {
+	if sw.err != nil {
+		return
+	}
+	n, err := sw.w.Write(b)
+	sw.crc.Write(b[:n])
+	sw.written += int64(n)
+	if err != nil {
+		sw.err = fmt.Errorf("write segment: %w", err)
+	}
+}
+
+// Append adds r, whose offset must be at least NextOffset.
+func (sw *SegmentWriter) Append(r *Record) error {
+	if sw.err != nil {
+		return sw.err
+	}
+	if r.Offset < sw.info.NextOffset {
+		return fmt.Errorf("append offset %d to partition %d: below next offset %d", r.Offset, sw.info.Partition, sw.info.NextOffset)
+	}
+	ts := r.Timestamp.UnixMilli()
+	if sw.cur.Count == 0 {
+		sw.cur = BlockInfo{FirstOffset: r.Offset, MinTimestamp: math.MaxInt64, MaxTimestamp: math.MinInt64}
+	}
+	sw.raw = appendRecord(sw.raw, r, sw.cur.FirstOffset)
+	sw.cur.Count++
+	sw.cur.LastOffset = r.Offset
+	sw.cur.MinTimestamp = min(sw.cur.MinTimestamp, ts)
+	sw.cur.MaxTimestamp = max(sw.cur.MaxTimestamp, ts)
+	sw.cur.DecodedBytes += JSONLineLen(r)
+
+	si := &sw.info
+	if si.Records == 0 {
+		si.FirstOffset, si.FirstTimestamp = r.Offset, ts
+		si.MinTimestamp, si.MaxTimestamp = ts, ts
+	}
+	si.Records++
+	si.LastOffset, si.LastTimestamp = r.Offset, ts
+	si.MinTimestamp = min(si.MinTimestamp, ts)
+	si.MaxTimestamp = max(si.MaxTimestamp, ts)
+	si.NextOffset = r.Offset + 1
+	if len(sw.raw) >= sw.blockSize {
+		sw.flushBlock()
+	}
+	return sw.err
+}
+
+// Skip records that offsets below next were consumed without a record to
+// store (transaction markers, aborted data): the next segment starts there.
+func (sw *SegmentWriter) Skip(next int64) {
+	if next > sw.info.NextOffset {
+		sw.info.NextOffset = next
+	}
+}
+
+func (sw *SegmentWriter) flushBlock() {
+	if sw.cur.Count == 0 || sw.err != nil {
+		return
+	}
+	b := sw.cur
+	b.Pos = sw.written
+	b.RawLen = uint32(len(sw.raw))
+	b.Codec = sw.codec
+	out, err := compress(sw.codec, sw.scratch[:0], sw.raw)
+	if err != nil && !errors.Is(err, errIncompressible) {
+		sw.err = fmt.Errorf("compress block: %w", err)
+		return
+	}
+	if err != nil || len(out) >= len(sw.raw) {
+		b.Codec, out = CodecNone, sw.raw
+	} else {
+		sw.scratch = out
+	}
+	b.StoredLen = uint32(len(out))
+	b.CRC = crc32c(out)
+	var hdr [blockHeaderLen]byte
+	putBlockHeader(hdr[:], &b)
+	sw.write(hdr[:])
+	sw.write(out)
+	sw.info.Blocks = append(sw.info.Blocks, b)
+	sw.info.DecodedBytes += b.DecodedBytes
+	sw.raw = sw.raw[:0]
+	sw.cur = BlockInfo{}
+}
+
+// Records returns how many records were appended.
+func (sw *SegmentWriter) Records() int64 { return sw.info.Records }
+
+// Size returns the bytes written so far plus the open block's raw size.
+func (sw *SegmentWriter) Size() int64 { return sw.written + int64(len(sw.raw)) }
+
+// NextOffset returns the fetch position after everything appended or skipped.
+func (sw *SegmentWriter) NextOffset() int64 { return sw.info.NextOffset }
+
+// Close flushes the open block and writes the footer. It returns the
+// segment's description, its total size and its CRC-32C.
+func (sw *SegmentWriter) Close() (SegmentInfo, int64, uint32, error) {
+	sw.flushBlock()
+	sw.write(appendFooter(nil, &sw.info))
+	return sw.info, sw.written, sw.crc.Sum32(), sw.err
+}

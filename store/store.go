@@ -1,0 +1,333 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"gocloud.dev/blob"
+	_ "gocloud.dev/blob/azureblob" // azblob:// URLs
+	_ "gocloud.dev/blob/fileblob"  // file:// URLs
+	_ "gocloud.dev/blob/gcsblob"   // gs:// URLs
+	_ "gocloud.dev/blob/memblob"   // mem:// URLs
+	_ "gocloud.dev/blob/s3blob"    // s3:// URLs
+	"gocloud.dev/gcerrors"
+)
+
+// Store is kbackup's storage: a bucket and the layout on it. It is safe for
+// concurrent use.
+type Store struct {
+	b        *blob.Bucket
+	url      string
+	localDir string // set for file storage: enables atomic create by link
+}
+
+// Open opens the storage at rawURL: a gocloud.dev/blob URL (file://, mem://,
+// s3://, gs://, azblob://) or a bare local path. Credentials come from each
+// cloud's standard chain, never from the URL.
+func Open(ctx context.Context, rawURL string) (*Store, error) {
+	u, local, err := normalizeURL(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	b, err := blob.OpenBucket(ctx, u)
+	if err != nil {
+		return nil, fmt.Errorf("open storage %s: %w", Redact(rawURL), err)
+	}
+	return &Store{b: b, url: Redact(rawURL), localDir: local}, nil
+}
+
+// New wraps an open bucket (the caller keeps ownership of its lifetime
+// unless it calls Close).
+func New(b *blob.Bucket) *Store { return &Store{b: b, url: "bucket"} }
+
+// Close closes the bucket.
+func (s *Store) Close() error { return s.b.Close() }
+
+// URL returns the storage URL with any secrets removed, for messages.
+func (s *Store) URL() string { return s.url }
+
+// normalizeURL turns a bare path into a file URL and sets the fileblob
+// options kbackup relies on.
+func normalizeURL(raw string) (u string, localDir string, err error) {
+	if raw == "" {
+		return "", "", errors.New("no storage given: pass --storage URL (file:///path, s3://bucket, gs://bucket, azblob://container, mem://) or set KBACKUP_STORAGE")
+	}
+	if !strings.Contains(raw, "://") {
+		abs, err := filepath.Abs(raw)
+		if err != nil {
+			return "", "", fmt.Errorf("storage path %q: %w", raw, err)
+		}
+		raw = "file://" + filepath.ToSlash(abs)
+	}
+	pu, err := url.Parse(raw)
+	if err != nil {
+		return "", "", fmt.Errorf("storage URL %q: %w", Redact(raw), err)
+	}
+	if pu.Scheme != "file" {
+		return raw, "", nil
+	}
+	if pu.Path == "" || pu.Path == "/" {
+		return "", "", fmt.Errorf("storage URL %q names no directory: use file:///absolute/path", raw)
+	}
+	q := pu.Query()
+	if q.Get("create_dir") == "" {
+		if err := os.MkdirAll(pu.Path, 0o755); err != nil {
+			return "", "", fmt.Errorf("storage directory %s cannot be created: %w", pu.Path, err)
+		}
+	}
+	if q.Get("no_tmp_dir") == "" {
+		q.Set("no_tmp_dir", "true")
+	}
+	if q.Get("metadata") == "" {
+		q.Set("metadata", "skip")
+	}
+	local := pu.Path
+	if p := q.Get("prefix"); p != "" {
+		local = filepath.Join(local, filepath.FromSlash(p))
+	}
+	pu.RawQuery = q.Encode()
+	return pu.String(), local, nil
+}
+
+// Redact removes userinfo and secret-looking query parameters from a URL.
+func Redact(raw string) string {
+	pu, err := url.Parse(raw)
+	if err != nil || (pu.User == nil && pu.RawQuery == "") {
+		return raw
+	}
+	pu.User = nil
+	q := pu.Query()
+	for k := range q {
+		lk := strings.ToLower(k)
+		if strings.Contains(lk, "secret") || strings.Contains(lk, "key") || strings.Contains(lk, "token") || strings.Contains(lk, "sig") || strings.Contains(lk, "password") {
+			q.Set(k, "REDACTED")
+		}
+	}
+	pu.RawQuery = q.Encode()
+	return pu.String()
+}
+
+// isNotFound reports whether err means the object does not exist.
+func isNotFound(err error) bool { return gcerrors.Code(err) == gcerrors.NotFound }
+
+// IsNotFound reports whether err means a missing object, topic or snapshot.
+func IsNotFound(err error) bool { return errors.Is(err, ErrNotFound) || isNotFound(err) }
+
+func (s *Store) read(ctx context.Context, key string) ([]byte, error) {
+	b, err := s.b.ReadAll(ctx, key)
+	if err != nil {
+		if isNotFound(err) {
+			return nil, fmt.Errorf("%s: %w", key, ErrNotFound)
+		}
+		return nil, fmt.Errorf("read %s: %w", key, err)
+	}
+	return b, nil
+}
+
+func (s *Store) write(ctx context.Context, key string, data []byte) error {
+	if err := s.b.WriteAll(ctx, key, data, nil); err != nil {
+		return fmt.Errorf("write %s: %w", key, err)
+	}
+	return nil
+}
+
+func (s *Store) exists(ctx context.Context, key string) (bool, error) {
+	ok, err := s.b.Exists(ctx, key)
+	if err != nil {
+		return false, fmt.Errorf("stat %s: %w", key, err)
+	}
+	return ok, nil
+}
+
+func (s *Store) delete(ctx context.Context, key string) error {
+	if err := s.b.Delete(ctx, key); err != nil && !isNotFound(err) {
+		return fmt.Errorf("delete %s: %w", key, err)
+	}
+	return nil
+}
+
+// createExclusive writes key only if it does not exist yet, atomically even
+// between processes. It returns an error matching ErrLeaseHeld's cause
+// (errExists) when the object exists.
+func (s *Store) createExclusive(ctx context.Context, key string, data []byte) error {
+	if s.localDir != "" {
+		return createExclusiveFile(filepath.Join(s.localDir, filepath.FromSlash(key)), data)
+	}
+	err := s.b.WriteAll(ctx, key, data, &blob.WriterOptions{IfNotExist: true})
+	switch gcerrors.Code(err) {
+	case gcerrors.OK:
+		return nil
+	case gcerrors.FailedPrecondition, gcerrors.AlreadyExists:
+		return errExists
+	case gcerrors.Unimplemented:
+		return ErrNoAtomicCreate
+	}
+	return fmt.Errorf("create %s: %w", key, err)
+}
+
+var errExists = errors.New("object exists")
+
+// createExclusiveFile links a fully written temporary file into place; link
+// fails if the target exists, which makes the create atomic across processes.
+func createExclusiveFile(path string, data []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), ".lease-*.tmp")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Link(tmp, path); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return errExists
+		}
+		return err
+	}
+	return nil
+}
+
+// NewSegmentUpload starts writing segment id of loc. The object appears only
+// when the returned writer's Close succeeds; cancelling ctx abandons it.
+func (s *Store) NewSegmentUpload(ctx context.Context, loc Loc, id string) (io.WriteCloser, error) {
+	w, err := s.b.NewWriter(ctx, loc.segmentKey(id), &blob.WriterOptions{
+		ContentType: "application/octet-stream",
+		BufferSize:  8 << 20,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("start segment %s: %w", loc.segmentKey(id), err)
+	}
+	return w, nil
+}
+
+// OpenSegment opens segment id of loc for reading; size is its stored size
+// (from the index) or -1 to ask the storage.
+func (s *Store) OpenSegment(ctx context.Context, loc Loc, id string, size int64) (*SegmentReader, error) {
+	key := loc.segmentKey(id)
+	if size < 0 {
+		a, err := s.b.Attributes(ctx, key)
+		if err != nil {
+			if isNotFound(err) {
+				return nil, fmt.Errorf("segment %s: %w", key, ErrNotFound)
+			}
+			return nil, fmt.Errorf("stat %s: %w", key, err)
+		}
+		size = a.Size
+	}
+	sr, err := OpenSegmentReader(&rangeReader{ctx: ctx, b: s.b, key: key}, size)
+	if err != nil {
+		return nil, fmt.Errorf("segment %s: %w", key, err)
+	}
+	return sr, nil
+}
+
+// DeleteSegment removes segment id of loc.
+func (s *Store) DeleteSegment(ctx context.Context, loc Loc, id string) error {
+	return s.delete(ctx, loc.segmentKey(id))
+}
+
+// rangeReader adapts ranged bucket reads to io.ReaderAt.
+type rangeReader struct {
+	ctx context.Context
+	b   *blob.Bucket
+	key string
+}
+
+func (r *rangeReader) ReadAt(p []byte, off int64) (int, error) {
+	rd, err := r.b.NewRangeReader(r.ctx, r.key, off, int64(len(p)), nil)
+	if err != nil {
+		if isNotFound(err) {
+			return 0, fmt.Errorf("%s: %w", r.key, ErrNotFound)
+		}
+		return 0, err
+	}
+	defer rd.Close()
+	n, err := io.ReadFull(rd, p)
+	if err == io.ErrUnexpectedEOF {
+		err = io.EOF
+	}
+	return n, err
+}
+
+// ListTopics returns the names of all topics with a backup in storage.
+func (s *Store) ListTopics(ctx context.Context) ([]string, error) {
+	var topics []string
+	it := s.b.List(&blob.ListOptions{Delimiter: "/"})
+	for {
+		o, err := it.Next(ctx)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("list topics: %w", err)
+		}
+		if !o.IsDir {
+			continue
+		}
+		name := strings.TrimSuffix(o.Key, "/")
+		if ValidTopic(name) == nil {
+			topics = append(topics, name)
+		}
+	}
+	return topics, nil
+}
+
+// listSegments returns the IDs and sizes of all segments in loc.
+func (s *Store) listSegments(ctx context.Context, loc Loc) (map[string]int64, error) {
+	dir := loc.dir()
+	out := map[string]int64{}
+	it := s.b.List(&blob.ListOptions{Prefix: dir, Delimiter: "/"})
+	for {
+		o, err := it.Next(ctx)
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("list %s: %w", dir, err)
+		}
+		if id := segmentID(dir, o.Key); id != "" && !o.IsDir {
+			out[id] = o.Size
+		}
+	}
+}
+
+// ListSegments returns the IDs and sizes of every segment object in loc,
+// indexed or not.
+func (s *Store) ListSegments(ctx context.Context, loc Loc) (map[string]int64, error) {
+	return s.listSegments(ctx, loc)
+}
+
+// CleanTemp removes temporary files a crashed writer left in loc (file
+// storage writes objects through "<key>.<hex>.tmp" files).
+func (s *Store) CleanTemp(ctx context.Context, loc Loc) error {
+	dir := loc.dir()
+	it := s.b.List(&blob.ListOptions{Prefix: dir, Delimiter: "/"})
+	for {
+		o, err := it.Next(ctx)
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("list %s: %w", dir, err)
+		}
+		if !o.IsDir && strings.HasSuffix(o.Key, ".tmp") {
+			if err := s.delete(ctx, o.Key); err != nil {
+				return err
+			}
+		}
+	}
+}
