@@ -331,3 +331,19 @@ func (s *Store) CleanTemp(ctx context.Context, loc Loc) error {
 		}
 	}
 }
+
+// CopySegment streams segment id of loc into w.
+func (s *Store) CopySegment(ctx context.Context, loc Loc, id string, w io.Writer) error {
+	r, err := s.b.NewReader(ctx, loc.segmentKey(id), nil)
+	if err != nil {
+		if isNotFound(err) {
+			return fmt.Errorf("segment %s: %w", loc.segmentKey(id), ErrNotFound)
+		}
+		return fmt.Errorf("read %s: %w", loc.segmentKey(id), err)
+	}
+	defer r.Close()
+	if _, err := io.Copy(w, r); err != nil {
+		return fmt.Errorf("read %s: %w", loc.segmentKey(id), err)
+	}
+	return nil
+}

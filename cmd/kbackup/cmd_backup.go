@@ -1,0 +1,170 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"text/tabwriter"
+	"time"
+
+	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
+
+	"github.com/kbackup/kbackup/engine"
+	"github.com/kbackup/kbackup/store"
+)
+
+func backupCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "backup",
+		Usage: "back up topics: a daemon, or one pass with --once",
+		Flags: append([]cli.Flag{
+			brokersFlag(), storageFlag(),
+			&cli.StringSliceFlag{Name: "topic", Aliases: []string{"t"}, Usage: "back up topics matching `REGEX` (anchored; repeatable; default: all)"},
+			&cli.StringSliceFlag{Name: "exclude", Usage: "skip topics matching `REGEX` (repeatable)"},
+			&cli.BoolFlag{Name: "once", Usage: "back up to the end offsets seen at start, then exit"},
+			&cli.StringFlag{Name: "compression", Usage: "segment compression: zstd (default), lz4, snappy, gzip, none"},
+			&cli.StringFlag{Name: "segment-bytes", Usage: "roll segments at this `SIZE` (default 64MiB)"},
+			&cli.DurationFlag{Name: "segment-age", Usage: "roll segments this long after their first record (default 1m)"},
+			&cli.DurationFlag{Name: "lease-ttl", Usage: "take over a lease not renewed for this long (default 2m)"},
+			&cli.DurationFlag{Name: "retention", Usage: "delete segments whose newest record is older than this (default: keep)"},
+			&cli.DurationFlag{Name: "discovery-interval", Usage: "how often to look for new or recreated topics (default 5s)"},
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "text", Usage: "summary format: text or json"},
+		}, logFlags()...),
+		Action: runBackup,
+	}
+}
+
+func backupOptions(c *cli.Context, fc *fileConfig) (engine.BackupOptions, error) {
+	bc := fc.Backup
+	o := engine.BackupOptions{Topics: bc.Topics, Exclude: bc.Exclude, Once: bc.Once}
+	if c.IsSet("topic") {
+		o.Topics = c.StringSlice("topic")
+	}
+	if c.IsSet("exclude") {
+		o.Exclude = c.StringSlice("exclude")
+	}
+	if c.IsSet("once") {
+		o.Once = c.Bool("once")
+	}
+	comp := bc.Compression
+	if c.IsSet("compression") {
+		comp = c.String("compression")
+	}
+	var err error
+	if _, err = store.ParseCodec(comp); err != nil {
+		return o, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	o.Compression = comp
+	size := bc.SegmentBytes
+	if c.IsSet("segment-bytes") {
+		size = c.String("segment-bytes")
+	}
+	if o.SegmentBytes, err = parseSize("segment size", size); err != nil {
+		return o, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	durs := []struct {
+		flag, file string
+		dst        *time.Duration
+	}{
+		{"segment-age", bc.SegmentAge, &o.SegmentAge},
+		{"lease-ttl", bc.LeaseTTL, &o.LeaseTTL},
+		{"retention", bc.Retention, &o.Retention},
+		{"discovery-interval", bc.Discovery, &o.Discovery},
+	}
+	for _, d := range durs {
+		if *d.dst, err = duration(d.flag, d.file); err != nil {
+			return o, fmt.Errorf("%w: %v", errUsage, err)
+		}
+		if c.IsSet(d.flag) {
+			*d.dst = c.Duration(d.flag)
+		}
+	}
+	return o, nil
+}
+
+func runBackup(c *cli.Context) error {
+	if c.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected argument %q: topics are selected with --topic REGEX", errUsage, c.Args().First())
+	}
+	fc, err := loadConfig(c)
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(c, fc)
+	if err != nil {
+		return err
+	}
+	kc, err := kafkaConfig(c, fc)
+	if err != nil {
+		return err
+	}
+	opts, err := backupOptions(c, fc)
+	if err != nil {
+		return err
+	}
+	st, err := store.Open(c.Context, storageURL(c, fc))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	opts.Logger = log
+	opts.Stats = &engine.Stats{}
+	stopProgress := startProgress(c.App.ErrWriter, opts.Stats, opts.Once)
+	sum, err := engine.Backup(c.Context, st, kc, opts)
+	stopProgress()
+	if sum != nil && (opts.Once || err == nil) {
+		printSummary(c.App.Writer, c.String("output"), sum)
+	}
+	return err
+}
+
+// startProgress draws a one-line progress display on a terminal.
+func startProgress(w io.Writer, s *engine.Stats, enabled bool) func() {
+	f, ok := w.(*os.File)
+	if !enabled || !ok || !term.IsTerminal(int(f.Fd())) {
+		return func() {}
+	}
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	start := time.Now()
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(500 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				fmt.Fprint(w, "\r\033[K")
+				return
+			case <-t.C:
+				secs := time.Since(start).Seconds()
+				mb := float64(s.Bytes.Load()) / 1e6
+				fmt.Fprintf(w, "\r\033[K%d records  %.1f MB  %.1f MB/s", s.Records.Load(), mb, mb/secs)
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
+}
+
+func printSummary(w io.Writer, format string, sum *engine.Summary) {
+	if format == "json" {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(sum)
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TOPIC\tSNAPSHOT\tRECORDS\tBYTES\tSTORED")
+	for _, t := range sum.Topics {
+		fmt.Fprintf(tw, "%s\tv%d\t%d\t%d\t%d\n", t.Topic, t.Snapshot, t.Records, t.Bytes, t.Stored)
+	}
+	secs := sum.Duration.Seconds()
+	fmt.Fprintf(tw, "total\t\t%d\t%d\t%d\n", sum.Records, sum.Bytes, sum.Stored)
+	tw.Flush()
+	if secs > 0 {
+		fmt.Fprintf(w, "%d records, %.1f MB in %.1fs (%.0f records/s, %.1f MB/s)\n", sum.Records, float64(sum.Bytes)/1e6, secs, float64(sum.Records)/secs, float64(sum.Bytes)/1e6/secs)
+	}
+}
+

@@ -1,0 +1,94 @@
+// Command kbackup backs up Kafka topics into object storage, shows backups
+// as a filesystem and restores them. This package only translates flags and
+// configuration into engine calls; exit codes are decided here.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/kbackup/kbackup/store"
+)
+
+// Exit codes (docs/cli.md).
+const (
+	exitOK        = 0
+	exitFailure   = 1
+	exitUsage     = 2
+	exitLeaseHeld = 3
+	exitDamage    = 4
+	exitCancelled = 130
+)
+
+// errUsage marks command-line mistakes.
+var errUsage = errors.New("usage")
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(Main(ctx, os.Args, os.Stdout, os.Stderr))
+}
+
+// Main runs kbackup with args and returns the process exit code. Tests call
+// it in-process.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	app := newApp(stdout, stderr)
+	err := app.RunContext(ctx, args)
+	if err == nil {
+		return exitOK
+	}
+	msg := strings.ReplaceAll(err.Error(), "\n", " ")
+	fmt.Fprintf(stderr, "kbackup: %s\n", msg)
+	switch {
+	case errors.Is(err, errUsage):
+		return exitUsage
+	case errors.Is(err, store.ErrLeaseHeld):
+		return exitLeaseHeld
+	case errors.Is(err, errDamage):
+		return exitDamage
+	case errors.Is(err, context.Canceled):
+		return exitCancelled
+	}
+	return exitFailure
+}
+
+// errDamage marks a verify run that found damage.
+var errDamage = errors.New("damage found")
+
+func newApp(stdout, stderr io.Writer) *cli.App {
+	app := &cli.App{
+		Name:      "kbackup",
+		Usage:     "back up Kafka topics to object storage, browse backups as files, restore them",
+		Writer:    stdout,
+		ErrWriter: stderr,
+		Commands:  commands(),
+		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
+			return fmt.Errorf("%w: %v (see kbackup --help)", errUsage, err)
+		},
+		ExitErrHandler: func(*cli.Context, error) {},
+	}
+	for _, c := range app.Commands {
+		name := c.Name
+		c.OnUsageError = func(_ *cli.Context, err error, _ bool) error {
+			return fmt.Errorf("%w: %v (see kbackup %s --help)", errUsage, err, name)
+		}
+	}
+	return app
+}
+
+// commands lists every subcommand; each lives in its own cmd_*.go file.
+func commands() []*cli.Command {
+	return []*cli.Command{
+		backupCommand(),
+		devClusterCommand(),
+		demoCommand(),
+	}
+}

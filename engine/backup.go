@@ -1,0 +1,362 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kbackup/kbackup/kafka"
+	"github.com/kbackup/kbackup/store"
+)
+
+// Sentinel errors callers branch on.
+var (
+	// ErrNoTopics means no topic matched the selection in a one-shot run.
+	ErrNoTopics = errors.New("no topic matches")
+	// ErrRecreatedFlat means a flat-layout topic was recreated.
+	ErrRecreatedFlat = errors.New("flat-layout topic recreated")
+)
+
+// TopicSummary is what a backup stored for one topic.
+type TopicSummary struct {
+	Topic    string `json:"topic"`
+	Snapshot int    `json:"snapshot"`
+	Records  int64  `json:"records"`
+	Bytes    int64  `json:"bytes"`
+	Stored   int64  `json:"stored_bytes"`
+}
+
+// Summary is the result of a backup run.
+type Summary struct {
+	Topics   []TopicSummary `json:"topics"`
+	Records  int64          `json:"records"`
+	Bytes    int64          `json:"bytes"`
+	Stored   int64          `json:"stored_bytes"`
+	Duration time.Duration  `json:"duration_ns"`
+}
+
+type backup struct {
+	st    *store.Store
+	kcfg  *kafka.Config
+	adm   *kafka.Admin
+	admCl *kgo.Client
+	cl    *kgo.Client // consumer, created with the first topic
+	opts  BackupOptions
+	match *matcher
+	wctx  context.Context // for writes: survives the root context's cancellation
+
+	fatalOnce sync.Once
+	fatalErr  chan error
+
+	topics map[string]*topicRun // owned by the Backup goroutine
+	done   []*topicRun          // topics stopped by recreation, for the summary
+}
+
+// Backup backs up the selected topics of the cluster kcfg into st. Without
+// opts.Once it runs until ctx is cancelled, then flushes what it holds and
+// returns a nil error. It returns the first fatal error otherwise.
+func Backup(ctx context.Context, st *store.Store, kcfg *kafka.Config, opts BackupOptions) (*Summary, error) {
+	if err := opts.defaults(); err != nil {
+		return nil, err
+	}
+	m, err := newMatcher(opts.Topics, opts.Exclude)
+	if err != nil {
+		return nil, err
+	}
+	admCl, err := kafka.NewClient(ctx, kcfg)
+	if err != nil {
+		return nil, err
+	}
+	defer admCl.Close()
+	b := &backup{st: st, kcfg: kcfg, adm: kafka.NewAdmin(admCl), admCl: admCl, opts: opts, match: m,
+		wctx: context.WithoutCancel(ctx), fatalErr: make(chan error, 1), topics: map[string]*topicRun{}}
+	start := time.Now()
+	err = b.run(ctx)
+	if b.cl != nil {
+		defer b.cl.Close()
+	}
+	if serr := b.stopAll(); err == nil {
+		err = serr
+	}
+	sum := b.summary(time.Since(start))
+	return sum, err
+}
+
+func (b *backup) fatal(err error) {
+	b.fatalOnce.Do(func() { b.fatalErr <- err })
+}
+
+func (b *backup) run(ctx context.Context) error {
+	if err := b.discover(ctx, true); err != nil {
+		return err
+	}
+	if b.opts.Once && b.allReached() {
+		return nil
+	}
+	pollCtx, cancelPoll := context.WithCancel(ctx)
+	defer cancelPoll()
+	type polled struct{ fetches kgo.Fetches }
+	polls := make(chan polled)
+	ack := make(chan struct{})
+	go func() {
+		defer close(polls)
+		for {
+			if b.cl == nil {
+				select {
+				case <-pollCtx.Done():
+					return
+				case <-time.After(200 * time.Millisecond):
+					continue
+				}
+			}
+			f := b.cl.PollRecords(pollCtx, 10000)
+			select {
+			case polls <- polled{f}:
+			case <-pollCtx.Done():
+				return
+			}
+			select {
+			case <-ack:
+			case <-pollCtx.Done():
+				return
+			}
+		}
+	}()
+	disc := time.NewTicker(b.opts.Discovery)
+	defer disc.Stop()
+	renew := time.NewTicker(b.opts.LeaseTTL / 4)
+	defer renew.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-b.fatalErr:
+			return err
+		case p, ok := <-polls:
+			if !ok {
+				return nil
+			}
+			err := b.dispatch(ctx, p.fetches)
+			ack <- struct{}{}
+			if err != nil {
+				return err
+			}
+			if b.opts.Once && b.allReached() {
+				return nil
+			}
+		case <-disc.C:
+			if err := b.discover(ctx, false); err != nil {
+				return err
+			}
+		case <-renew.C:
+			for _, t := range b.topics {
+				if err := t.lease.Renew(ctx); err != nil {
+					return fmt.Errorf("topic %s: %w", t.name, err)
+				}
+			}
+		}
+	}
+}
+
+// dispatch hands fetched records to their partition writers.
+func (b *backup) dispatch(ctx context.Context, fs kgo.Fetches) error {
+	var recreated []string
+	fs.EachError(func(topic string, p int32, err error) {
+		if errors.Is(err, context.Canceled) {
+			return
+		}
+		if errors.Is(err, kerr.UnknownTopicID) || errors.Is(err, kerr.UnknownTopicOrPartition) || errors.Is(err, kerr.InconsistentTopicID) {
+			recreated = append(recreated, topic)
+			return
+		}
+		b.opts.Logger.Warn("fetch error (retrying)", "topic", topic, "partition", p, "err", err)
+	})
+	fs.EachPartition(func(fp kgo.FetchTopicPartition) {
+		t := b.topics[fp.Topic]
+		if t == nil || len(fp.Records) == 0 {
+			return
+		}
+		w := t.parts[fp.Partition]
+		if w == nil {
+			return
+		}
+		w.in <- fp.Records
+		w.polled = max(w.polled, fp.Records[len(fp.Records)-1].Offset+1)
+	})
+	if len(recreated) > 0 {
+		return b.discover(ctx, false)
+	}
+	return nil
+}
+
+// allReached reports whether every partition of a --once run is done.
+func (b *backup) allReached() bool {
+	for _, t := range b.topics {
+		for _, w := range t.parts {
+			if w.target >= 0 && !w.reached() {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// discover finds matching topics, starts new ones, rotates recreated ones
+// and adds new partitions.
+func (b *backup) discover(ctx context.Context, first bool) error {
+	live, err := b.adm.Topics(ctx)
+	if err != nil {
+		if first {
+			return err
+		}
+		b.opts.Logger.Warn("topic discovery failed (retrying)", "err", err)
+		return nil
+	}
+	var names []string
+	for _, n := range kafka.SortedNames(live) {
+		if b.match.match(n) {
+			names = append(names, n)
+		}
+	}
+	if first && len(names) == 0 {
+		sel := fmt.Sprintf("--topic %q --exclude %q", b.opts.Topics, b.opts.Exclude)
+		if b.opts.Once {
+			return fmt.Errorf("%w %s among %d topics in the cluster: check the patterns (they are anchored regular expressions)", ErrNoTopics, sel, len(live))
+		}
+		b.opts.Logger.Warn("no topic matches yet; waiting for matching topics to appear", "selection", sel)
+	}
+	add := map[string]map[int32]kgo.Offset{}
+	for _, n := range names {
+		lt := live[n]
+		t := b.topics[n]
+		if t != nil && lt.ID != "" && t.topicID != "" && lt.ID != t.topicID {
+			if err := b.rotate(t); err != nil {
+				return err
+			}
+			t = nil
+		}
+		if t == nil {
+			if !first && b.opts.Once {
+				continue // one-shot runs keep the topic set seen at start
+			}
+			nt, err := b.openTopic(ctx, lt)
+			if err != nil {
+				return fmt.Errorf("topic %s: %w", n, err)
+			}
+			b.topics[n] = nt
+			t = nt
+			b.opts.Logger.Info("backing up", "topic", n, "snapshot", t.loc.String(), "partitions", lt.Partitions)
+		}
+		var targets map[int32]int64
+		if b.opts.Once {
+			if targets, err = b.targets(ctx, n); err != nil {
+				return err
+			}
+		}
+		if offs := t.start(ctx, lt.Partitions, targets); len(offs) > 0 {
+			add[n] = offs
+		}
+	}
+	if len(add) == 0 {
+		return nil
+	}
+	if b.cl == nil {
+		cl, err := kafka.NewClient(ctx, b.kcfg,
+			kgo.ConsumePartitions(add),
+			kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+			kgo.KeepControlRecords(),
+			kgo.FetchMaxPartitionBytes(8<<20),
+			kgo.FetchMaxBytes(64<<20),
+			kgo.FetchMaxWait(500*time.Millisecond),
+			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		)
+		if err != nil {
+			return err
+		}
+		b.cl = cl
+		return nil
+	}
+	b.cl.AddConsumePartitions(add)
+	return nil
+}
+
+// targets returns the end offsets a --once run stops at; a partition whose
+// log starts at or after its end has nothing to back up.
+func (b *backup) targets(ctx context.Context, topic string) (map[int32]int64, error) {
+	ends, err := b.adm.EndOffsets(ctx, topic)
+	if err != nil {
+		return nil, err
+	}
+	starts, err := b.adm.StartOffsets(ctx, topic)
+	if err != nil {
+		return nil, err
+	}
+	for p, e := range ends {
+		if starts[p] >= e {
+			ends[p] = 0
+		}
+	}
+	return ends, nil
+}
+
+// rotate stops a recreated topic's writers; discover then reopens it, which
+// archives the snapshot and starts the next version.
+func (b *backup) rotate(t *topicRun) error {
+	ps := map[string][]int32{}
+	for p := range t.parts {
+		ps[t.name] = append(ps[t.name], p)
+	}
+	if b.cl != nil {
+		b.cl.RemoveConsumePartitions(ps)
+		b.cl.PurgeTopicsFromClient(t.name)
+	}
+	err := t.stop()
+	_ = t.lease.Release(b.wctx)
+	delete(b.topics, t.name)
+	b.done = append(b.done, t)
+	if err != nil {
+		return err
+	}
+	if t.loc.Version == 0 {
+		return flatRecreatedError(t.name)
+	}
+	return nil
+}
+
+// stopAll flushes every topic and releases leases.
+func (b *backup) stopAll() error {
+	var first error
+	for _, t := range b.topics {
+		if err := t.stop(); err != nil && first == nil {
+			first = err
+		}
+		_ = t.lease.Release(b.wctx)
+		b.done = append(b.done, t)
+	}
+	b.topics = map[string]*topicRun{}
+	return first
+}
+
+func (b *backup) summary(d time.Duration) *Summary {
+	s := &Summary{Duration: d}
+	for _, t := range b.done {
+		ts := TopicSummary{Topic: t.name, Snapshot: t.loc.Version, Records: t.records.Load(), Bytes: t.payload.Load(), Stored: t.stored.Load()}
+		s.Topics = append(s.Topics, ts)
+		s.Records += ts.Records
+		s.Bytes += ts.Bytes
+		s.Stored += ts.Stored
+	}
+	sort.Slice(s.Topics, func(i, j int) bool {
+		if s.Topics[i].Topic != s.Topics[j].Topic {
+			return s.Topics[i].Topic < s.Topics[j].Topic
+		}
+		return s.Topics[i].Snapshot < s.Topics[j].Snapshot
+	})
+	return s
+}

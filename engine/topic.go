@@ -1,0 +1,201 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kbackup/kbackup/kafka"
+	"github.com/kbackup/kbackup/store"
+)
+
+// topicRun backs up one topic into one snapshot. It holds the topic's lease.
+type topicRun struct {
+	b       *backup
+	name    string
+	loc     store.Loc
+	topicID string
+	lease   *store.Lease
+
+	imu sync.Mutex // serialises index appends
+	iw  *store.IndexWriter
+
+	parts map[int32]*partitionWriter // owned by the backup's poll goroutine
+
+	records, payload, stored atomic.Int64
+}
+
+func (t *topicRun) commit(ctx context.Context, e store.SegmentEntry) error {
+	t.imu.Lock()
+	defer t.imu.Unlock()
+	return t.iw.Append(ctx, e)
+}
+
+func (t *topicRun) addSummary(records, payload, stored int64) {
+	t.records.Add(records)
+	t.payload.Add(payload)
+	t.stored.Add(stored)
+}
+
+// openTopic takes the lease, chooses the snapshot (rotating it if the topic
+// was recreated), recovers orphans and prepares partition writers.
+func (b *backup) openTopic(ctx context.Context, live kafka.Topic) (*topicRun, error) {
+	lease, err := b.st.AcquireLease(ctx, live.Name, b.opts.Holder, b.opts.LeaseTTL)
+	if err != nil {
+		return nil, err
+	}
+	t := &topicRun{b: b, name: live.Name, topicID: live.ID, lease: lease, parts: map[int32]*partitionWriter{}}
+	ok := false
+	defer func() {
+		if !ok {
+			_ = lease.Release(context.WithoutCancel(ctx))
+		}
+	}()
+	if t.loc, err = b.chooseSnapshot(ctx, live); err != nil {
+		return nil, err
+	}
+	if t.iw, err = b.st.OpenIndexWriter(ctx, t.loc); err != nil {
+		return nil, err
+	}
+	if err := b.st.CleanTemp(ctx, t.loc); err != nil {
+		return nil, err
+	}
+	if err := recoverOrphans(ctx, b.st, t.loc, t.iw, b.opts.Logger); err != nil {
+		return nil, fmt.Errorf("recover %s: %w", t.loc, err)
+	}
+	ok = true
+	return t, nil
+}
+
+// chooseSnapshot returns where live's data goes, creating or rotating the
+// manifest as needed.
+func (b *backup) chooseSnapshot(ctx context.Context, live kafka.Topic) (store.Loc, error) {
+	layout, err := b.st.TopicLayout(ctx, live.Name)
+	if err != nil {
+		return store.Loc{}, err
+	}
+	switch layout {
+	case store.LayoutFlat:
+		if live.ID != "" {
+			b.opts.Logger.Warn("topic keeps the flat layout it started with; recreation cannot be versioned", "topic", live.Name)
+		}
+		return store.Loc{Topic: live.Name}, b.checkFlatRecreated(ctx, live)
+	case store.LayoutNone:
+		if live.ID == "" {
+			b.opts.Logger.Warn("cluster exposes no topic IDs (KIP-516): using the flat layout, snapshots disabled", "topic", live.Name)
+			return store.Loc{Topic: live.Name}, nil
+		}
+		m := &store.Manifest{Topic: live.Name}
+		return b.newSnapshot(ctx, m, live, "first backup")
+	}
+	m, err := b.st.ReadManifest(ctx, live.Name)
+	if err != nil {
+		return store.Loc{}, err
+	}
+	act := m.ActiveSnapshot()
+	if act == nil {
+		return store.Loc{}, fmt.Errorf("manifest of %s names active snapshot v%d, which it does not list: fix or remove the manifest", live.Name, m.Active)
+	}
+	if live.ID != "" && act.TopicID != "" && act.TopicID != live.ID {
+		b.opts.Logger.Info("topic was recreated: archiving snapshot", "topic", live.Name, "archived", fmt.Sprintf("v%d", act.Version), "old_id", act.TopicID, "new_id", live.ID)
+		return b.newSnapshot(ctx, m, live, "topic recreated")
+	}
+	return store.Loc{Topic: live.Name, Version: act.Version}, nil
+}
+
+// newSnapshot archives the active snapshot (if any) and starts the next.
+func (b *backup) newSnapshot(ctx context.Context, m *store.Manifest, live kafka.Topic, reason string) (store.Loc, error) {
+	now := time.Now().UTC().Truncate(time.Second)
+	if a := m.ActiveSnapshot(); a != nil {
+		a.Archived = &now
+	}
+	v := 1
+	for _, s := range m.Snapshots {
+		v = max(v, s.Version+1)
+	}
+	cfgs, err := b.adm.TopicConfigs(ctx, live.Name)
+	if err != nil {
+		b.opts.Logger.Warn("cannot read topic configs; restore --create-topics will use broker defaults", "topic", live.Name, "err", err)
+	}
+	m.Snapshots = append(m.Snapshots, store.Snapshot{Version: v, TopicID: live.ID, Created: now, Reason: reason, Partitions: live.Partitions, Configs: cfgs})
+	m.Active = v
+	if err := b.st.WriteManifest(ctx, m); err != nil {
+		return store.Loc{}, err
+	}
+	return store.Loc{Topic: live.Name, Version: v}, nil
+}
+
+// checkFlatRecreated fails when a flat-layout topic's stored offsets run past
+// the live topic's end: the topic was recreated and cannot be versioned.
+func (b *backup) checkFlatRecreated(ctx context.Context, live kafka.Topic) error {
+	iw, err := b.st.OpenIndexWriter(ctx, store.Loc{Topic: live.Name})
+	if err != nil {
+		return err
+	}
+	ends, err := b.adm.EndOffsets(ctx, live.Name)
+	if err != nil {
+		return err
+	}
+	for p, end := range ends {
+		if s, ok := iw.Summary(p); ok && s.NextOffset > end {
+			return flatRecreatedError(live.Name)
+		}
+	}
+	return nil
+}
+
+func flatRecreatedError(topic string) error {
+	return fmt.Errorf("topic %s was recreated, but its backup uses the flat layout, which cannot keep versions: move or delete %s/ in storage (index and .kan files) to start a fresh backup, then run again: %w", topic, topic, ErrRecreatedFlat)
+}
+
+// start creates the partition writers and returns the offsets to consume.
+func (t *topicRun) start(ctx context.Context, partitions int32, targets map[int32]int64) map[int32]kgo.Offset {
+	offs := map[int32]kgo.Offset{}
+	for p := int32(0); p < partitions; p++ {
+		if _, ok := t.parts[p]; ok {
+			continue
+		}
+		next := int64(0)
+		off := kgo.NewOffset().AtStart()
+		if s, ok := t.iw.Summary(p); ok {
+			next = s.NextOffset
+			off = kgo.NewOffset().At(next)
+		}
+		target := int64(-1)
+		if targets != nil {
+			target = targets[p]
+		}
+		w := newPartitionWriter(t, p, next, target)
+		t.parts[p] = w
+		if !w.reached() {
+			offs[p] = off
+		}
+		go w.run(t.b.wctx)
+	}
+	return offs
+}
+
+// stop closes every partition writer, waits for their final rolls, and
+// reports the first error.
+func (t *topicRun) stop() error {
+	ids := make([]int32, 0, len(t.parts))
+	for p, w := range t.parts {
+		close(w.in)
+		ids = append(ids, p)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	var first error
+	for _, p := range ids {
+		w := t.parts[p]
+		<-w.done
+		if w.err != nil && first == nil {
+			first = w.err
+		}
+	}
+	return first
+}

@@ -1,0 +1,132 @@
+package kafka
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Topic is what kbackup needs to know about a live topic.
+type Topic struct {
+	Name       string
+	ID         string // "" when the cluster exposes no topic IDs (KIP-516)
+	Partitions int32
+}
+
+// Admin wraps the admin calls kbackup makes.
+type Admin struct{ adm *kadm.Client }
+
+// NewAdmin returns an Admin over cl; closing cl closes it.
+func NewAdmin(cl *kgo.Client) *Admin { return &Admin{adm: kadm.NewClient(cl)} }
+
+// Topics lists the cluster's non-internal topics by name.
+func (a *Admin) Topics(ctx context.Context) (map[string]Topic, error) {
+	td, err := a.adm.ListTopics(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list topics: %w", err)
+	}
+	out := make(map[string]Topic, len(td))
+	for name, d := range td {
+		if d.Err != nil || d.IsInternal {
+			continue
+		}
+		id := ""
+		if d.ID != (kadm.TopicID{}) {
+			id = FormatTopicID(d.ID)
+		}
+		out[name] = Topic{Name: name, ID: id, Partitions: int32(len(d.Partitions))}
+	}
+	return out, nil
+}
+
+// TopicConfigs returns the topic's non-default configs.
+func (a *Admin) TopicConfigs(ctx context.Context, topic string) (map[string]string, error) {
+	rcs, err := a.adm.DescribeTopicConfigs(ctx, topic)
+	if err != nil {
+		return nil, fmt.Errorf("describe configs of %s: %w", topic, err)
+	}
+	rc, err := rcs.On(topic, nil)
+	if err != nil {
+		return nil, fmt.Errorf("describe configs of %s: %w", topic, err)
+	}
+	if rc.Err != nil {
+		return nil, fmt.Errorf("describe configs of %s: %w", topic, rc.Err)
+	}
+	out := map[string]string{}
+	for _, c := range rc.Configs {
+		if c.Value == nil || c.Sensitive {
+			continue
+		}
+		if c.Source == 1 /* DYNAMIC_TOPIC_CONFIG */ {
+			out[c.Key] = *c.Value
+		}
+	}
+	return out, nil
+}
+
+// EndOffsets returns, per partition of topic, the read_committed end offset
+// (the last stable offset).
+func (a *Admin) EndOffsets(ctx context.Context, topic string) (map[int32]int64, error) {
+	lo, err := a.adm.ListCommittedOffsets(ctx, topic)
+	if err != nil {
+		return nil, fmt.Errorf("end offsets of %s: %w", topic, err)
+	}
+	out := map[int32]int64{}
+	var ferr error
+	lo.Each(func(o kadm.ListedOffset) {
+		if o.Err != nil && ferr == nil {
+			ferr = fmt.Errorf("end offset of %s/%d: %w", topic, o.Partition, o.Err)
+		}
+		out[o.Partition] = o.Offset
+	})
+	return out, ferr
+}
+
+// StartOffsets returns the log start offset of each partition of topic.
+func (a *Admin) StartOffsets(ctx context.Context, topic string) (map[int32]int64, error) {
+	lo, err := a.adm.ListStartOffsets(ctx, topic)
+	if err != nil {
+		return nil, fmt.Errorf("start offsets of %s: %w", topic, err)
+	}
+	out := map[int32]int64{}
+	lo.Each(func(o kadm.ListedOffset) { out[o.Partition] = o.Offset })
+	return out, nil
+}
+
+// CreateTopic creates topic with partitions and configs (replication factor
+// from the broker's default).
+func (a *Admin) CreateTopic(ctx context.Context, topic string, partitions int32, configs map[string]string) error {
+	cfg := map[string]*string{}
+	for k, v := range configs {
+		cfg[k] = &v
+	}
+	resp, err := a.adm.CreateTopic(ctx, partitions, -1, cfg, topic)
+	if err != nil {
+		return fmt.Errorf("create topic %s: %w", topic, err)
+	}
+	if resp.Err != nil {
+		return fmt.Errorf("create topic %s: %w", topic, resp.Err)
+	}
+	return nil
+}
+
+// Inner returns the underlying kadm client for calls not wrapped here.
+func (a *Admin) Inner() *kadm.Client { return a.adm }
+
+// SortedNames returns the names of ts in order.
+func SortedNames(ts map[string]Topic) []string {
+	names := make([]string, 0, len(ts))
+	for n := range ts {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// FormatTopicID renders a topic ID in UUID form (8-4-4-4-12 hex digits).
+func FormatTopicID(id [16]byte) string {
+	return fmt.Sprintf("%x-%x-%x-%x-%x", id[0:4], id[4:6], id[6:8], id[8:10], id[10:16])
+}
