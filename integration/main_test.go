@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -105,12 +106,30 @@ func kbackup(t *testing.T, args ...string) result {
 	return result{code, out.String(), errb.String()}
 }
 
+// syncBuffer is a bytes.Buffer safe for a writing process and a reading test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
 // startKbackup starts the binary in the background; the caller stops it.
-func startKbackup(t *testing.T, args ...string) (*exec.Cmd, *bytes.Buffer) {
+func startKbackup(t *testing.T, args ...string) (*exec.Cmd, *syncBuffer) {
 	t.Helper()
 	cmd := exec.Command(binary, args...)
-	var logs bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
+	logs := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +139,7 @@ func startKbackup(t *testing.T, args ...string) (*exec.Cmd, *bytes.Buffer) {
 			_ = cmd.Wait()
 		}
 	})
-	return cmd, &logs
+	return cmd, logs
 }
 
 // rec is one record in a comparable form.
@@ -200,11 +219,14 @@ func storageRead(t *testing.T, dir, topic string, version int) map[int32][]rec {
 		version = m.Active
 	}
 	loc := store.Loc{Topic: topic, Version: version}
+	res := map[int32][]rec{}
 	ix, err := st.ReadIndex(ctx, loc)
+	if store.IsNotFound(err) {
+		return res // nothing indexed yet
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	res := map[int32][]rec{}
 	for _, p := range ix.PartitionIDs() {
 		var next int64 = -1
 		for _, e := range ix.Partition(p) {

@@ -6,6 +6,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -74,7 +78,7 @@ func (s *Store) AcquireLease(ctx context.Context, topic, holder string, ttl time
 		if err != nil {
 			return nil, err
 		}
-		if age := now.Sub(mod); age < ttl {
+		if age := now.Sub(mod); age < ttl && !holderDead(cur.Holder) {
 			return nil, fmt.Errorf("%w: topic %s is held by %s (renewed %s ago; taken over after %s without renewal)",
 				ErrLeaseHeld, topic, cur.Holder, age.Round(time.Second), ttl)
 		}
@@ -108,6 +112,25 @@ func (s *Store) readLease(ctx context.Context, topic string) (leaseDoc, time.Tim
 		d = leaseDoc{Holder: "unknown (unreadable __lease)"}
 	}
 	return d, a.ModTime, nil
+}
+
+// holderDead reports whether holder ("host:pid", the engine's default) is a
+// process on this host that no longer runs: its lease is taken over at once
+// instead of after the TTL.
+func holderDead(holder string) bool {
+	host, pidStr, ok := strings.Cut(holder, ":")
+	if !ok {
+		return false
+	}
+	me, err := os.Hostname()
+	if err != nil || host != me {
+		return false
+	}
+	pid, err := strconv.Atoi(pidStr)
+	if err != nil || pid <= 0 {
+		return false
+	}
+	return syscall.Kill(pid, 0) == syscall.ESRCH
 }
 
 // confirm checks that the lease object is ours.
