@@ -1,0 +1,44 @@
+# kbackup — see README.md. `make demo` and `make test` install what they need.
+GO      ?= go
+BIN     := bin/kbackup
+PKGS    := ./...
+SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+export GOFLAGS := -buildvcs=false
+
+.PHONY: all build test unit integration bench lint demo deps clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/kbackup
+
+# deps installs the tools the tests use when they are missing: kcat (the
+# independent Kafka client), fuse3 (fusermount3) and jq.
+deps:
+	@missing=""; \
+	for p in kcat:kcat fusermount3:fuse3 jq:jq; do \
+	  command -v $${p%%:*} >/dev/null 2>&1 || missing="$$missing $${p#*:}"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing$$missing"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+demo: build
+	./$(BIN) demo --dir demo-backup
+
+test: deps
+	$(GO) vet $(PKGS)
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) test -race -count=1 -timeout 12m $(PKGS)
+
+bench: deps build
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./...
+
+lint:
+	$(GO) vet $(PKGS)
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@latest $(PKGS)
+
+clean:
+	rm -rf bin demo-backup
