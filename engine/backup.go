@@ -271,8 +271,7 @@ func (b *backup) discover(ctx context.Context, first bool) error {
 			kgo.ConsumePartitions(add),
 			kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 			kgo.KeepControlRecords(),
-			kgo.FetchMaxPartitionBytes(8<<20),
-			kgo.FetchMaxBytes(64<<20),
+			kgo.FetchMaxPartitionBytes(1<<20),
 			kgo.FetchMaxWait(500*time.Millisecond),
 			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		)

@@ -21,7 +21,13 @@ type Options struct {
 	// DataDir persists the cluster's data (kfake's segment files), keeping
 	// memory low for large runs; empty keeps everything in memory.
 	DataDir string
+	// SASL, when Mechanism is set, requires clients to authenticate as
+	// this superuser (PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512).
+	SASL SASL
 }
+
+// SASL is one superuser's credentials.
+type SASL struct{ Mechanism, User, Password string }
 
 // Cluster is a running embedded cluster.
 type Cluster struct{ c *kfake.Cluster }
@@ -31,6 +37,9 @@ func Start(o Options) (*Cluster, error) {
 	opts := []kfake.Opt{kfake.NumBrokers(1), kfake.Ports(o.Port), kfake.DefaultNumPartitions(1)}
 	if o.DataDir != "" {
 		opts = append(opts, kfake.DataDir(o.DataDir))
+	}
+	if o.SASL.Mechanism != "" {
+		opts = append(opts, kfake.EnableSASL(), kfake.Superuser(o.SASL.Mechanism, o.SASL.User, o.SASL.Password))
 	}
 	c, err := kfake.NewCluster(opts...)
 	if err != nil {
