@@ -156,8 +156,12 @@ func (b *backup) run(ctx context.Context) error {
 			}
 		case <-renew.C:
 			for _, t := range b.topics {
-				if err := t.lease.Renew(ctx); err != nil {
+				err := t.lease.Renew(ctx)
+				if errors.Is(err, store.ErrLeaseLost) {
 					return fmt.Errorf("topic %s: %w", t.name, err)
+				}
+				if err != nil {
+					b.opts.Logger.Warn("lease renewal failed (retrying)", "topic", t.name, "err", err)
 				}
 			}
 		}
@@ -177,17 +181,24 @@ func (b *backup) dispatch(ctx context.Context, fs kgo.Fetches) error {
 		}
 		b.opts.Logger.Warn("fetch error (retrying)", "topic", topic, "partition", p, "err", err)
 	})
-	fs.EachPartition(func(fp kgo.FetchTopicPartition) {
-		t := b.topics[fp.Topic]
-		if t == nil || len(fp.Records) == 0 {
+	fs.EachTopic(func(ft kgo.FetchTopic) {
+		t := b.topics[ft.Topic]
+		if t == nil {
 			return
 		}
-		w := t.parts[fp.Partition]
-		if w == nil {
+		if ft.TopicID != ([16]byte{}) && t.rawID != ([16]byte{}) && ft.TopicID != t.rawID {
+			// Fetched from an earlier incarnation of a recreated topic
+			// before the switch: never mix it into this snapshot.
 			return
 		}
-		w.in <- fp.Records
-		w.polled = max(w.polled, fp.Records[len(fp.Records)-1].Offset+1)
+		for _, fp := range ft.Partitions {
+			w := t.parts[fp.Partition]
+			if w == nil || len(fp.Records) == 0 {
+				continue
+			}
+			w.in <- fp.Records
+			w.polled = max(w.polled, fp.Records[len(fp.Records)-1].Offset+1)
+		}
 	})
 	if len(recreated) > 0 {
 		return b.discover(ctx, false)

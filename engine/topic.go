@@ -20,6 +20,7 @@ type topicRun struct {
 	name    string
 	loc     store.Loc
 	topicID string
+	rawID   [16]byte
 	lease   *store.Lease
 
 	imu sync.Mutex // serialises index appends
@@ -49,7 +50,7 @@ func (b *backup) openTopic(ctx context.Context, live kafka.Topic) (*topicRun, er
 	if err != nil {
 		return nil, err
 	}
-	t := &topicRun{b: b, name: live.Name, topicID: live.ID, lease: lease, parts: map[int32]*partitionWriter{}}
+	t := &topicRun{b: b, name: live.Name, topicID: live.ID, rawID: live.RawID, lease: lease, parts: map[int32]*partitionWriter{}}
 	ok := false
 	defer func() {
 		if !ok {

@@ -13,6 +13,7 @@ import (
 type Topic struct {
 	Name       string
 	ID         string // "" when the cluster exposes no topic IDs (KIP-516)
+	RawID      [16]byte
 	Partitions int32
 }
 
@@ -37,7 +38,7 @@ func (a *Admin) Topics(ctx context.Context) (map[string]Topic, error) {
 		if d.ID != (kadm.TopicID{}) {
 			id = FormatTopicID(d.ID)
 		}
-		out[name] = Topic{Name: name, ID: id, Partitions: int32(len(d.Partitions))}
+		out[name] = Topic{Name: name, ID: id, RawID: d.ID, Partitions: int32(len(d.Partitions))}
 	}
 	return out, nil
 }
