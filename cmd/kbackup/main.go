@@ -90,5 +90,9 @@ func commands() []*cli.Command {
 		backupCommand(),
 		devClusterCommand(),
 		demoCommand(),
+		snapshotCommand(),
+		indexCommand(),
+		verifyCommand(),
+		describeCommand(),
 	}
 }
