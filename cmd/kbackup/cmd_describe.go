@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/urfave/cli/v2"
@@ -65,13 +67,19 @@ func runDescribe(c *cli.Context) error {
 	return render(c, out, func(w io.Writer) error { return describeTable(w, out.Topics) })
 }
 
-func describeTable(w io.Writer, tds []*engine.TopicDescription) error {
+func describeTable(out io.Writer, tds []*engine.TopicDescription) error {
+	var w bytes.Buffer
+	defer func() {
+		for _, l := range strings.SplitAfter(w.String(), "\n") {
+			io.WriteString(out, strings.TrimRight(l, " \n")+strings.Repeat("\n", strings.Count(l, "\n")))
+		}
+	}()
 	for i, td := range tds {
 		if i > 0 {
-			fmt.Fprintln(w)
+			fmt.Fprintln(&w)
 		}
-		fmt.Fprintf(w, "Topic: %s (%s layout)\n", td.Topic, td.Layout)
-		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintf(&w, "Topic: %s (%s layout)\n", td.Topic, td.Layout)
+		tw := tabwriter.NewWriter(&w, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "  SNAPSHOT\tPARTITION\tSEGMENTS\tRECORDS\tSTORED\tRAW\tRATIO\tOFFSETS\tTIME RANGE\tLAG")
 		for _, s := range td.Snapshots {
 			mark := "  "
