@@ -93,8 +93,17 @@ func (b *backup) cutReason(ctx context.Context, t *topicRun) (reason, token stri
 // consumer is left alone: the records it fetches next go to the new run's
 // writers, which start exactly where the old ones stopped, so consecutive
 // versions hold consecutive, gap-free offset ranges.
-func (b *backup) cutSnapshot(ctx context.Context, t *topicRun, live kafka.Topic, reason string) (*topicRun, error) {
-	if err := t.stop(); err != nil { // rolls every open segment into the old version
+func (b *backup) cutSnapshot(ctx context.Context, t *topicRun, live kafka.Topic, reason string) (_ *topicRun, err error) {
+	err = t.stop() // rolls every open segment into the old version
+	// t's writers are closed now: it must never be stopped again.
+	delete(b.topics, t.name)
+	b.done = append(b.done, t)
+	defer func() {
+		if err != nil {
+			_ = t.lease.Release(b.wctx)
+		}
+	}()
+	if err != nil {
 		return nil, err
 	}
 	ix, err := b.st.ReadIndex(ctx, t.loc)
@@ -123,7 +132,6 @@ func (b *backup) cutSnapshot(ctx context.Context, t *topicRun, live kafka.Topic,
 	if nt.iw, err = b.st.OpenIndexWriter(ctx, nt.loc); err != nil {
 		return nil, err
 	}
-	b.done = append(b.done, t)
 	b.topics[t.name] = nt
 	b.admin.created[nt.loc] = m.ActiveSnapshot().Created
 	nt.start(ctx, live.Partitions, nil) // partitions are already being consumed
