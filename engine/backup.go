@@ -56,6 +56,8 @@ type backup struct {
 
 	topics map[string]*topicRun // owned by the Backup goroutine
 	done   []*topicRun          // topics stopped by recreation, for the summary
+
+	admin adminState // snapshot requests, --snapshot-every, retention (admin_rotate.go)
 }
 
 // Backup backs up the selected topics of the cluster kcfg into st. Without
@@ -263,6 +265,11 @@ func (b *backup) discover(ctx context.Context, first bool) error {
 			b.topics[n] = nt
 			t = nt
 			b.opts.Logger.Info("backing up", "topic", n, "snapshot", t.loc.String(), "partitions", lt.Partitions)
+		}
+		// Admin hook (admin_rotate.go): cut a version on "snapshot create" or
+		// --snapshot-every, and run retention. Returns the topic's current run.
+		if t, err = b.adminHook(ctx, t, lt); err != nil {
+			return err
 		}
 		var targets map[int32]int64
 		if b.opts.Once {

@@ -35,6 +35,10 @@ type BackupOptions struct {
 	// Retention sets each segment's expiry to its newest record plus this
 	// duration (0: keep forever).
 	Retention time.Duration
+	// SnapshotEvery cuts a new snapshot version of every versioned topic
+	// this long after the active one was created (0: only on recreation or
+	// "snapshot create"). Checked at each discovery.
+	SnapshotEvery time.Duration
 	// Discovery is how often the daemon looks for new, deleted and recreated
 	// topics (default 5s).
 	Discovery time.Duration

@@ -28,6 +28,10 @@ type topicRun struct {
 
 	parts map[int32]*partitionWriter // owned by the backup's poll goroutine
 
+	// resume holds the snapshot's start offsets from the manifest (versions
+	// cut from a live topic): where a partition without segments resumes.
+	resume map[int32]int64
+
 	records, payload, stored atomic.Int64
 }
 
@@ -61,6 +65,9 @@ func (b *backup) openTopic(ctx context.Context, live kafka.Topic) (*topicRun, er
 		return nil, err
 	}
 	if t.iw, err = b.st.OpenIndexWriter(ctx, t.loc); err != nil {
+		return nil, err
+	}
+	if t.resume, err = startOffsets(ctx, b.st, t.loc); err != nil { // admin_rotate.go
 		return nil, err
 	}
 	if err := b.st.CleanTemp(ctx, t.loc); err != nil {
@@ -165,6 +172,9 @@ func (t *topicRun) start(ctx context.Context, partitions int32, targets map[int3
 		off := kgo.NewOffset().AtStart()
 		if s, ok := t.iw.Summary(p); ok {
 			next = s.NextOffset
+			off = kgo.NewOffset().At(next)
+		} else if r, ok := t.resume[p]; ok { // version cut from a live topic
+			next = r
 			off = kgo.NewOffset().At(next)
 		}
 		target := int64(-1)

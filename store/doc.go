@@ -6,6 +6,7 @@
 //
 //	<prefix>/<topic>/manifest                          snapshot versions (YAML)
 //	<prefix>/<topic>/__lease, __time                   single-writer lease, storage clock
+//	<prefix>/<topic>/__snapshot_request                pending "snapshot create" for the daemon
 //	<prefix>/<topic>/snapshots/v<N>/<topic>/index      index head (YAML)
 //	<prefix>/<topic>/snapshots/v<N>/<topic>/index.d/   sealed, immutable index parts
 //	<prefix>/<topic>/snapshots/v<N>/<topic>/<ULID>.kan segments

@@ -17,6 +17,7 @@ const (
 	partsDir     = "index.d/"
 	segmentExt   = ".kan"
 	snapshotsDir = "snapshots/"
+	requestName  = "__snapshot_request"
 )
 
 // Loc names one snapshot of one topic. Version 0 is the flat layout.
@@ -37,6 +38,7 @@ func topicDir(topic string) string    { return topic + "/" }
 func manifestKey(topic string) string { return topicDir(topic) + manifestName }
 func leaseKey(topic string) string    { return topicDir(topic) + leaseName }
 func timeKey(topic string) string     { return topicDir(topic) + timeName }
+func requestKey(topic string) string  { return topicDir(topic) + requestName }
 func flatIndexKey(topic string) string {
 	return Loc{Topic: topic}.dir() + indexName
 }

@@ -31,6 +31,11 @@ type Snapshot struct {
 	Reason     string            `yaml:"reason,omitempty"`
 	Partitions int32             `yaml:"partitions"`
 	Configs    map[string]string `yaml:"configs,omitempty"`
+	// StartOffsets are the fetch positions a version cut from a live topic
+	// (snapshot create, --snapshot-every) starts at, per partition: the
+	// previous version's next offsets. Empty for first backups and
+	// recreated topics, which start at the beginning of the log.
+	StartOffsets map[int32]int64 `yaml:"start_offsets,omitempty"`
 }
 
 // Get returns snapshot version v.

@@ -29,6 +29,7 @@ func backupCommand() *cli.Command {
 			&cli.DurationFlag{Name: "segment-age", Usage: "roll segments this long after their first record (default 1m)"},
 			&cli.DurationFlag{Name: "lease-ttl", Usage: "take over a lease not renewed for this long (default 2m)"},
 			&cli.DurationFlag{Name: "retention", Usage: "delete segments whose newest record is older than this (default: keep)"},
+			&cli.DurationFlag{Name: "snapshot-every", Usage: "cut a new snapshot version of each topic this often, e.g. 24h (default: never)"},
 			&cli.DurationFlag{Name: "discovery-interval", Usage: "how often to look for new or recreated topics (default 5s)"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "text", Usage: "summary format: text or json"},
 		}, logFlags()...),
@@ -72,6 +73,7 @@ func backupOptions(c *cli.Context, fc *fileConfig) (engine.BackupOptions, error)
 		{"lease-ttl", bc.LeaseTTL, &o.LeaseTTL},
 		{"retention", bc.Retention, &o.Retention},
 		{"discovery-interval", bc.Discovery, &o.Discovery},
+		{"snapshot-every", bc.SnapshotEvery, &o.SnapshotEvery},
 	}
 	for _, d := range durs {
 		if *d.dst, err = duration(d.flag, d.file); err != nil {
@@ -167,4 +169,3 @@ func printSummary(w io.Writer, format string, sum *engine.Summary) {
 		fmt.Fprintf(w, "%d records, %.1f MB in %.1fs (%.0f records/s, %.1f MB/s)\n", sum.Records, float64(sum.Bytes)/1e6, secs, float64(sum.Records)/secs, float64(sum.Bytes)/1e6/secs)
 	}
 }
-

@@ -110,5 +110,9 @@ func commands() []*cli.Command {
 		backupCommand(),
 		devClusterCommand(),
 		demoCommand(),
+		snapshotCommand(),
+		indexCommand(),
+		verifyCommand(),
+		describeCommand(),
 	}
 }

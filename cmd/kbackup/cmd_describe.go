@@ -1,0 +1,110 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/kbackup/kbackup/engine"
+	"github.com/kbackup/kbackup/kafka"
+)
+
+func describeCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "describe",
+		Usage:     "per topic and snapshot: records, stored vs raw bytes, offsets, time range; lag with --brokers",
+		ArgsUsage: "[TOPIC…]",
+		Flags:     adminFlags(brokersFlag(), outputFlag("table, yaml or json")),
+		Action:    runDescribe,
+	}
+}
+
+// describeOutput is the stable JSON/YAML shape of describe.
+type describeOutput struct {
+	Topics []*engine.TopicDescription `json:"topics" yaml:"topics"`
+}
+
+func runDescribe(c *cli.Context) error {
+	topics, err := topicArgs(c)
+	if err != nil {
+		return err
+	}
+	st, fc, err := openStorage(c)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if len(topics) == 0 {
+		if topics, err = st.ListTopics(c.Context); err != nil {
+			return err
+		}
+	}
+	var live engine.EndOffsetter
+	if c.IsSet("brokers") || len(fc.Brokers) > 0 {
+		kc, err := kafkaConfig(c, fc)
+		if err != nil {
+			return err
+		}
+		cl, err := kafka.NewClient(c.Context, kc)
+		if err != nil {
+			return err
+		}
+		defer cl.Close()
+		live = kafka.NewAdmin(cl)
+	}
+	out := describeOutput{Topics: []*engine.TopicDescription{}}
+	for _, t := range topics {
+		td, err := engine.Describe(c.Context, st, t, live)
+		if err != nil {
+			return err
+		}
+		out.Topics = append(out.Topics, td)
+	}
+	return render(c, out, func(w io.Writer) error { return describeTable(w, out.Topics) })
+}
+
+func describeTable(out io.Writer, tds []*engine.TopicDescription) error {
+	var w bytes.Buffer
+	defer func() {
+		for _, l := range strings.SplitAfter(w.String(), "\n") {
+			io.WriteString(out, strings.TrimRight(l, " \n")+strings.Repeat("\n", strings.Count(l, "\n")))
+		}
+	}()
+	for i, td := range tds {
+		if i > 0 {
+			fmt.Fprintln(&w)
+		}
+		fmt.Fprintf(&w, "Topic: %s (%s layout)\n", td.Topic, td.Layout)
+		tw := tabwriter.NewWriter(&w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "  SNAPSHOT\tPARTITION\tSEGMENTS\tRECORDS\tSTORED\tRAW\tRATIO\tOFFSETS\tTIME RANGE\tLAG")
+		for _, s := range td.Snapshots {
+			mark := "  "
+			if s.Active {
+				mark = "* "
+			}
+			rng := "-"
+			if s.MinTime != nil {
+				rng = utc(*s.MinTime) + " - " + utc(*s.MaxTime)
+			}
+			fmt.Fprintf(tw, "%sv%d\tall\t%d\t%d\t%d\t%d\t%.2f\t\t%s\t\n", mark, s.Version, s.Segments, s.Records, s.StoredBytes, s.RawBytes, s.Ratio, rng)
+			for _, p := range s.Partitions {
+				offs, lag := "-", ""
+				if p.Segments > 0 {
+					offs = fmt.Sprintf("%d-%d (next %d)", p.FirstOffset, p.LastOffset, p.NextOffset)
+				}
+				if p.Lag != nil {
+					lag = fmt.Sprint(*p.Lag)
+				}
+				fmt.Fprintf(tw, "\t%d\t%d\t%d\t%d\t%d\t\t%s\t\t%s\n", p.Partition, p.Segments, p.Records, p.StoredBytes, p.RawBytes, offs, lag)
+			}
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	return nil
+}

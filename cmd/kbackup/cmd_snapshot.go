@@ -1,0 +1,132 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/kbackup/kbackup/engine"
+)
+
+func snapshotCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "snapshot",
+		Usage: "list and create snapshot versions of backed-up topics",
+		Subcommands: []*cli.Command{
+			{
+				Name:      "list",
+				Usage:     "list a topic's snapshot versions (* marks the active one)",
+				ArgsUsage: "[TOPIC]",
+				Flags: adminFlags(
+					&cli.BoolFlag{Name: "all", Usage: "list every topic in storage"},
+					outputFlag("table, yaml or json"),
+				),
+				Action: runSnapshotList,
+			},
+			{
+				Name:      "create",
+				Usage:     "archive the active version and continue the backup into a new one",
+				ArgsUsage: "TOPIC",
+				Flags: adminFlags(
+					&cli.DurationFlag{Name: "wait", Value: 30 * time.Second, Usage: "how long to wait for a running backup to cut the version"},
+					outputFlag("table, yaml or json"),
+				),
+				Action: runSnapshotCreate,
+			},
+		},
+	}
+}
+
+// snapshotList is the stable JSON/YAML shape of snapshot list.
+type snapshotList struct {
+	Topics []*engine.TopicSnapshots `json:"topics" yaml:"topics"`
+}
+
+func runSnapshotList(c *cli.Context) error {
+	topics, err := topicArgs(c)
+	if err != nil {
+		return err
+	}
+	if (len(topics) == 0) == !c.Bool("all") {
+		return fmt.Errorf("%w: give one TOPIC or --all", errUsage)
+	}
+	st, _, err := openStorage(c)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if c.Bool("all") {
+		if topics, err = st.ListTopics(c.Context); err != nil {
+			return err
+		}
+	}
+	out := snapshotList{Topics: []*engine.TopicSnapshots{}}
+	for _, t := range topics {
+		ts, err := engine.ListSnapshots(c.Context, st, t)
+		if err != nil {
+			return err
+		}
+		out.Topics = append(out.Topics, ts)
+	}
+	return render(c, out, func(w io.Writer) error { return snapshotTable(w, out.Topics) })
+}
+
+func snapshotTable(w io.Writer, topics []*engine.TopicSnapshots) error {
+	for i, ts := range topics {
+		if i > 0 {
+			fmt.Fprintln(w)
+		}
+		if ts.Layout == "flat" {
+			fmt.Fprintf(w, "Topic: %s (flat layout: snapshots disabled)\n", ts.Topic)
+			continue
+		}
+		fmt.Fprintf(w, "Topic: %s (active: v%d)\n", ts.Topic, ts.Active)
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "  VERSION\tTOPIC ID\tCREATED")
+		for _, s := range ts.Snapshots {
+			mark := "  "
+			if s.Active {
+				mark = "* "
+			}
+			fmt.Fprintf(tw, "%sv%d\t%s\t%s\n", mark, s.Version, s.TopicID, utc(s.Created))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func runSnapshotCreate(c *cli.Context) error {
+	topics, err := topicArgs(c)
+	if err != nil {
+		return err
+	}
+	if len(topics) != 1 {
+		return fmt.Errorf("%w: give exactly one TOPIC", errUsage)
+	}
+	st, _, err := openStorage(c)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	res, err := engine.CreateSnapshot(c.Context, st, topics[0], engine.CreateOptions{Wait: c.Duration("wait")})
+	if errors.Is(err, engine.ErrFlatLayout) {
+		return fmt.Errorf("%w (snapshots need a cluster with topic IDs and a topic first backed up with them)", err)
+	}
+	if err != nil {
+		return err
+	}
+	return render(c, res, func(w io.Writer) error {
+		by := ""
+		if res.ByDaemon {
+			by = " by the running backup"
+		}
+		_, err := fmt.Fprintf(w, "Topic: %s: created v%d%s; v%d archived\n", res.Topic, res.Version, by, res.Archived)
+		return err
+	})
+}

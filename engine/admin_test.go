@@ -1,0 +1,258 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kbackup/kbackup/internal/fixture"
+	"github.com/kbackup/kbackup/store"
+)
+
+// knownStore writes the known backup into a fresh directory.
+func knownStore(t *testing.T) (*store.Store, string) {
+	t.Helper()
+	dir := t.TempDir()
+	st, err := store.Open(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if err := fixture.Known(context.Background(), st); err != nil {
+		t.Fatal(err)
+	}
+	return st, dir
+}
+
+var v1 = store.Loc{Topic: "orders", Version: 1}
+
+func objectPath(dir string, loc store.Loc, id string) string {
+	return filepath.Join(dir, filepath.FromSlash(loc.SegmentKey(id)))
+}
+
+func TestRebuildIndexEquivalent(t *testing.T) {
+	ctx := context.Background()
+	st, dir := knownStore(t)
+	orig, err := st.ReadIndex(ctx, v1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(dir, filepath.FromSlash(v1.IndexKey()))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.ReadIndex(ctx, v1); !store.IsNotFound(err) {
+		t.Fatalf("index not deleted: %v", err)
+	}
+	rep, err := RebuildIndex(ctx, st, "orders", RebuildOptions{Snapshot: "1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.ExpiryLost || len(rep.Skipped) != 0 || len(rep.Gaps) != 0 || rep.Segments != 3 {
+		t.Fatalf("report = %+v", rep)
+	}
+	got, err := st.ReadIndex(ctx, v1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := append([]store.SegmentEntry(nil), orig.Segments...)
+	for i := range want {
+		want[i].Expires = nil
+	}
+	if !reflect.DeepEqual(got.Segments, want) {
+		t.Fatalf("rebuilt entries differ:\n got %+v\nwant %+v", got.Segments, want)
+	}
+	if !reflect.DeepEqual(got.Partitions, orig.Partitions) {
+		t.Fatalf("summaries differ: %+v vs %+v", got.Partitions, orig.Partitions)
+	}
+}
+
+func TestRebuildIndexReportsLosses(t *testing.T) {
+	ctx := context.Background()
+	st, dir := knownStore(t)
+	// Segment 1 deleted (as retention would), segment 3 damaged.
+	if err := st.DeleteSegment(ctx, v1, fixture.OrdersV1[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	flipByte(t, objectPath(dir, v1, fixture.OrdersV1[2].ID), 100)
+	rep, err := RebuildIndex(ctx, st, "orders", RebuildOptions{Snapshot: "v1", Retention: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.ExpiryLost || rep.Segments != 1 {
+		t.Fatalf("report = %+v", rep)
+	}
+	if len(rep.Skipped) != 1 || !strings.Contains(rep.Skipped[0].Object, fixture.OrdersV1[2].ID) {
+		t.Fatalf("skipped = %+v", rep.Skipped)
+	}
+	ix, err := st.ReadIndex(ctx, v1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := ix.Segments[0]; e.Expires == nil || !e.Expires.Equal(e.MaxTimestamp.Add(time.Hour)) {
+		t.Fatalf("expiry not recomputed: %+v", e)
+	}
+}
+
+func flipByte(t *testing.T, path string, at int64) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[at] ^= 0xff
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestVerify(t *testing.T) {
+	seg := func(i int) string { return fixture.OrdersV1[i].ID }
+	tests := []struct {
+		name   string
+		damage func(t *testing.T, st *store.Store, dir string)
+		object string // names the bad object
+		kinds  []string
+	}{
+		{"clean", func(*testing.T, *store.Store, string) {}, "", nil},
+		{"flipped byte", func(t *testing.T, _ *store.Store, dir string) {
+			flipByte(t, objectPath(dir, v1, seg(1)), 200)
+		}, seg(1), []string{ProblemChecksum, ProblemCorrupt}},
+		{"truncated", func(t *testing.T, _ *store.Store, dir string) {
+			p := objectPath(dir, v1, seg(2))
+			fi, _ := os.Stat(p)
+			if err := os.Truncate(p, fi.Size()-40); err != nil {
+				t.Fatal(err)
+			}
+		}, seg(2), []string{ProblemSize, ProblemChecksum, ProblemCorrupt}},
+		{"missing", func(t *testing.T, st *store.Store, _ string) {
+			if err := st.DeleteSegment(context.Background(), v1, seg(1)); err != nil {
+				t.Fatal(err)
+			}
+		}, seg(1), []string{ProblemMissing}},
+		{"expired and deleted is fine", func(t *testing.T, st *store.Store, _ string) {
+			if err := st.DeleteSegment(context.Background(), v1, seg(0)); err != nil {
+				t.Fatal(err)
+			}
+		}, "", nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			st, dir := knownStore(t)
+			tc.damage(t, st, dir)
+			rep, err := Verify(context.Background(), st, []string{"orders"}, VerifyOptions{AllSnapshots: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var kinds []string
+			for _, sc := range rep.Snapshots {
+				for _, p := range sc.Problems {
+					if !strings.HasSuffix(p.Object, tc.object+".kan") || !p.Damage {
+						t.Errorf("unexpected problem %+v", p)
+					}
+					kinds = append(kinds, p.Kind)
+				}
+			}
+			if !reflect.DeepEqual(kinds, tc.kinds) || rep.Damaged != len(tc.kinds) {
+				t.Fatalf("kinds = %v (damaged %d), want %v; report %+v", kinds, rep.Damaged, tc.kinds, rep)
+			}
+		})
+	}
+}
+
+func TestVerifyContinuityAndUnindexed(t *testing.T) {
+	ctx := context.Background()
+	st, _ := knownStore(t)
+	// An unindexed orphan, and an index whose second entry leaves a gap.
+	if _, err := fixture.WriteSegment(ctx, st, v1, fixture.Segment{ID: "01KF0000000000000000000099", Partition: 1, Start: 30, First: 30, N: 5}); err != nil {
+		t.Fatal(err)
+	}
+	ix, _ := st.ReadIndex(ctx, v1)
+	ix.Segments[1].StartOffset = 60
+	if err := st.WriteIndex(ctx, v1, ix.Segments); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Verify(ctx, st, []string{"orders"}, VerifyOptions{Snapshot: "1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range rep.Snapshots[0].Problems {
+		got = append(got, p.Kind)
+	}
+	// Records outside the range, the gap itself, and the footer disagreeing.
+	want := []string{ProblemContinuity, ProblemContinuity, ProblemMismatch, ProblemUnindexed}
+	if !reflect.DeepEqual(got, want) || rep.Warnings != 1 || rep.Damaged != 3 {
+		t.Fatalf("problems = %v (%+v), want %v", got, rep.Snapshots[0].Problems, want)
+	}
+}
+
+func TestApplyRetention(t *testing.T) {
+	ctx := context.Background()
+	st, _ := knownStore(t)
+	before, _ := st.ReadIndex(ctx, v1)
+	// A reader (as a mount would hold) on the expired segment.
+	sr, err := st.OpenSegment(ctx, v1, fixture.OrdersV1[0].ID, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sr.ReadBlock(0, nil); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	res, err := ApplyRetention(ctx, st, "orders", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{v1.SegmentKey(fixture.OrdersV1[0].ID)}; !reflect.DeepEqual(res.Deleted, want) {
+		t.Fatalf("deleted %v, want %v", res.Deleted, want)
+	}
+	listed, _ := st.ListSegments(ctx, v1)
+	if len(listed) != 2 {
+		t.Fatalf("left %v", listed)
+	}
+	after, _ := st.ReadIndex(ctx, v1)
+	if !reflect.DeepEqual(before.Segments, after.Segments) {
+		t.Fatal("retention changed the index")
+	}
+	if _, err := sr.ReadBlock(1, nil); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("reading a deleted segment: %v, want ErrNotFound", err)
+	}
+	res, err = ApplyRetention(ctx, st, "orders", now)
+	if err != nil || len(res.Deleted) != 0 {
+		t.Fatalf("second pass deleted %v, %v", res.Deleted, err)
+	}
+}
+
+func TestCutManifest(t *testing.T) {
+	now := time.Date(2026, 7, 1, 12, 0, 0, 500, time.UTC)
+	tests := []struct {
+		name    string
+		m       store.Manifest
+		want    int
+		wantErr error
+	}{
+		{"next after active", store.Manifest{Topic: "t", Active: 2, Snapshots: []store.Snapshot{{Version: 1}, {Version: 2, TopicID: "id"}}}, 3, nil},
+		{"flat", store.Manifest{Topic: "t", Active: 0, Snapshots: []store.Snapshot{{Version: 0}}}, 0, ErrFlatLayout},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m := tc.m
+			v, err := cutManifest(&m, now, "snapshot create", map[int32]int64{0: 42})
+			if !errors.Is(err, tc.wantErr) || v != tc.want {
+				t.Fatalf("cut = %d, %v", v, err)
+			}
+			if err != nil {
+				return
+			}
+			s, _ := m.Get(v)
+			if m.Active != v || s.TopicID != "id" || s.StartOffsets[0] != 42 || m.Snapshots[1].Archived == nil || !s.Created.Equal(now.Truncate(time.Second)) {
+				t.Fatalf("manifest = %+v", m)
+			}
+		})
+	}
+}
