@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kbackup/kbackup/internal/fixture"
 	"github.com/kbackup/kbackup/store"
+	fixture "github.com/kbackup/kbackup/store/storetest"
 )
 
 // knownStore writes the known backup into a fresh directory.

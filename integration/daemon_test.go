@@ -136,4 +136,3 @@ func TestSecondDaemonLease(t *testing.T) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
-

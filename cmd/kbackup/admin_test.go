@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kbackup/kbackup/internal/fixture"
 	"github.com/kbackup/kbackup/store"
+	fixture "github.com/kbackup/kbackup/store/storetest"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden")
