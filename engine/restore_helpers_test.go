@@ -240,29 +240,30 @@ func strOrNull(b []byte) string {
 	return string(b)
 }
 
-// kcatRead reads partition p of topic with Debian's kcat (-J), skipping
-// when kcat is not installed.
-func (e *env) kcatRead(topic string, p int32) []rec {
+// kcatRead reads every partition of topic with Debian's kcat (-J) in one
+// run, skipping the test when kcat is not installed.
+func (e *env) kcatRead(topic string) map[int32][]rec {
 	e.t.Helper()
 	if _, err := exec.LookPath("kcat"); err != nil {
 		e.t.Skip("kcat not installed: apt-get install -y kcat")
 	}
-	cmd := exec.CommandContext(e.ctx, "kcat", "-C", "-b", e.addr, "-t", topic, "-p", strconv.Itoa(int(p)),
+	cmd := exec.CommandContext(e.ctx, "kcat", "-C", "-b", e.addr, "-t", topic,
 		"-o", "beginning", "-e", "-J", "-q", "-X", "isolation.level=read_committed", "-X", "fetch.message.max.bytes=8388608")
 	out, err := cmd.Output()
 	if err != nil {
-		e.t.Fatalf("kcat %s/%d: %v: %s", topic, p, err, out)
+		e.t.Fatalf("kcat %s: %v: %s", topic, err, out)
 	}
-	var recs []rec
+	recs := map[int32][]rec{}
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	sc.Buffer(nil, 64<<20)
 	for sc.Scan() {
 		var m struct {
-			Offset  int64     `json:"offset"`
-			TS      int64     `json:"ts"`
-			Key     *string   `json:"key"`
-			Payload *string   `json:"payload"`
-			Headers []*string `json:"headers"`
+			Partition int32     `json:"partition"`
+			Offset    int64     `json:"offset"`
+			TS        int64     `json:"ts"`
+			Key       *string   `json:"key"`
+			Payload   *string   `json:"payload"`
+			Headers   []*string `json:"headers"`
 		}
 		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
 			e.t.Fatalf("kcat line %q: %v", sc.Text(), err)
@@ -275,7 +276,7 @@ func (e *env) kcatRead(topic string, p int32) []rec {
 			}
 			r.Headers = append(r.Headers, *m.Headers[i]+"="+v)
 		}
-		recs = append(recs, r)
+		recs[m.Partition] = append(recs[m.Partition], r)
 	}
 	return recs
 }
