@@ -14,6 +14,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/kbackup/kbackup/kafka"
 	"github.com/kbackup/kbackup/kafka/devcluster"
@@ -29,6 +30,7 @@ type env struct {
 	st   *store.Store
 	cl   *kgo.Client
 	adm  *kadm.Client
+	kc   *devcluster.Cluster
 }
 
 func newEnv(t *testing.T) *env {
@@ -50,7 +52,17 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(cl.Close)
-	return &env{t: t, ctx: ctx, addr: c.Addr(), kcfg: &kafka.Config{Brokers: []string{c.Addr()}}, st: st, cl: cl, adm: kadm.NewClient(cl)}
+	return &env{t: t, ctx: ctx, addr: c.Addr(), kcfg: &kafka.Config{Brokers: []string{c.Addr()}}, st: st, cl: cl, adm: kadm.NewClient(cl), kc: c}
+}
+
+// slowProduce delays every produce request the cluster receives by d.
+func (e *env) slowProduce(d time.Duration) {
+	k := e.kc.Kfake()
+	k.ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
+		k.KeepControl()
+		time.Sleep(d)
+		return nil, nil, false
+	})
 }
 
 func (e *env) createTopic(name string, parts int32, cfg map[string]string) {

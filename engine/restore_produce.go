@@ -20,9 +20,6 @@ const (
 	defaultMaxMessageBytes = 1048588
 	// producerBuffer bounds the bytes each producer holds unacknowledged.
 	producerBuffer = 64 << 20
-	// drainGrace is how long an interrupted partition waits for records
-	// already handed to the producer.
-	drainGrace = 5 * time.Second
 )
 
 // producer is an idempotent franz-go producer shared by the topics whose
@@ -185,13 +182,12 @@ func (r *restorer) restorePartition(ctx context.Context, j *topicJob, pp *partPl
 		})
 	drained := make(chan struct{})
 	go func() { wg.Wait(); close(drained) }()
+	// An interrupted partition does not wait for its buffered records:
+	// closing the producer fails those not yet sent, and the idempotent
+	// producer leaves the target holding a prefix of the plan.
 	select {
 	case <-drained:
 	case <-pctx.Done():
-		select {
-		case <-drained:
-		case <-time.After(drainGrace):
-		}
 	}
 	if cause := context.Cause(pctx); cause != nil && !errors.Is(cause, context.Canceled) {
 		return cause
