@@ -114,7 +114,8 @@ func NormalizeSnapshot(s string) (string, error) {
 
 // ParseRestoreSpec reads a YAML restore spec: a full `kind: Restore`
 // resource or a bare document holding only `config:`. Unknown fields and
-// invalid values are errors wrapping ErrInvalidSpec.
+// invalid values are errors wrapping ErrInvalidSpec; a draft without
+// topics parses (Validate, which Restore calls, rejects it).
 func ParseRestoreSpec(data []byte) (*RestoreSpec, error) {
 	var probe map[string]yaml.Node
 	if err := yaml.Unmarshal(data, &probe); err != nil {
@@ -133,7 +134,7 @@ func ParseRestoreSpec(data []byte) (*RestoreSpec, error) {
 	if err := dec.Decode(target); err != nil {
 		return nil, specError("%s", oneLine(err))
 	}
-	if err := spec.Validate(); err != nil {
+	if err := spec.validate(false); err != nil {
 		return nil, err
 	}
 	return spec, nil
@@ -141,12 +142,14 @@ func ParseRestoreSpec(data []byte) (*RestoreSpec, error) {
 
 // Validate checks the spec; the error (wrapping ErrInvalidSpec) names the
 // first problem in one line.
-func (s *RestoreSpec) Validate() error {
+func (s *RestoreSpec) Validate() error { return s.validate(true) }
+
+func (s *RestoreSpec) validate(needTopics bool) error {
 	if s.Kind != "" && s.Kind != "Restore" {
 		return specError("kind is %q, expected Restore", s.Kind)
 	}
 	c := &s.Spec.Config
-	if len(c.Topics) == 0 {
+	if needTopics && len(c.Topics) == 0 {
 		return specError("no topics to restore: add config.topics (or --topic SOURCE[:TARGET])")
 	}
 	if c.Parallelism < 0 || c.MaxProducers < 0 {

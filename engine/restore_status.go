@@ -43,6 +43,17 @@ func (p Phase) String() string {
 // MarshalText renders the phase's name (JSON summaries).
 func (p Phase) MarshalText() ([]byte, error) { return []byte(p.String()), nil }
 
+// UnmarshalText parses a phase's name.
+func (p *Phase) UnmarshalText(b []byte) error {
+	for i, n := range phaseNames {
+		if n == string(b) {
+			*p = Phase(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown restore phase %q", b)
+}
+
 // RestoreOptions configures Restore.
 type RestoreOptions struct {
 	// Logger receives progress and warnings (default: discard).

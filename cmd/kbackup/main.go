@@ -90,5 +90,6 @@ func commands() []*cli.Command {
 		backupCommand(),
 		devClusterCommand(),
 		demoCommand(),
+		restoreCommand(),
 	}
 }
