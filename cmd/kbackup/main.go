@@ -110,6 +110,7 @@ func commands() []*cli.Command {
 		backupCommand(),
 		devClusterCommand(),
 		demoCommand(),
+		restoreCommand(),
 		snapshotCommand(),
 		indexCommand(),
 		verifyCommand(),

@@ -1,0 +1,267 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
+
+	"github.com/kbackup/kbackup/engine"
+	"github.com/kbackup/kbackup/store"
+)
+
+func restoreCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "restore",
+		Usage: "restore topics from storage into a cluster (docs/restore.md)",
+		Flags: append([]cli.Flag{
+			brokersFlag(), storageFlag(),
+			&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "restore spec `FILE` (YAML, kind: Restore); flags override it"},
+			&cli.StringSliceFlag{Name: "topic", Aliases: []string{"t"}, Usage: "restore `SOURCE[:TARGET]` (repeatable)"},
+			&cli.StringFlag{Name: "snapshot", Usage: "snapshot `VERSION`: N, vN or latest (default latest)"},
+			&cli.StringFlag{Name: "from-time", Usage: "restore records with timestamps from `RFC3339` (inclusive)"},
+			&cli.StringFlag{Name: "until-time", Usage: "restore records with timestamps before `RFC3339` (exclusive)"},
+			&cli.StringSliceFlag{Name: "partition", Aliases: []string{"p"}, Usage: "restore only partition `P[=FROM-UNTIL]` of the single --topic (repeatable; FROM inclusive, UNTIL exclusive, either may be empty)"},
+			&cli.StringFlag{Name: "legacy-offset-header", Usage: "add the original offset as header `NAME`"},
+			&cli.IntFlag{Name: "parallelism", Usage: "topics restored at once (default 1)"},
+			&cli.IntFlag{Name: "max-producers", Usage: "producers shared by the topics (default 1)"},
+			&cli.BoolFlag{Name: "no-preflight", Usage: "skip the preflight checks"},
+			&cli.BoolFlag{Name: "create-topics", Usage: "create missing targets with the backup's partitions and configs"},
+			&cli.BoolFlag{Name: "allow-nonempty", Usage: "append to targets holding other records"},
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "text", Usage: "summary format: text or json"},
+		}, logFlags()...),
+		Action: runRestore,
+	}
+}
+
+// restoreSpec reads -f and applies the flags over it.
+func restoreSpec(c *cli.Context) (*engine.RestoreSpec, error) {
+	spec := &engine.RestoreSpec{}
+	if path := c.String("file"); path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("%w: restore spec: %v", errUsage, err)
+		}
+		if spec, err = engine.ParseRestoreSpec(b); err != nil {
+			return nil, fmt.Errorf("%w: %s: %w", errUsage, path, err)
+		}
+		if e := spec.Spec.Enabled; e != nil && !*e {
+			return nil, fmt.Errorf("%w: %s is a draft (spec.enabled: false): set enabled: true to run it", errUsage, path)
+		}
+	}
+	cfg := &spec.Spec.Config
+	if c.IsSet("topic") {
+		cfg.Topics = nil
+		for _, t := range c.StringSlice("topic") {
+			src, dst, _ := strings.Cut(t, ":")
+			cfg.Topics = append(cfg.Topics, engine.TopicMapping{Source: src, Target: dst})
+		}
+	}
+	if c.IsSet("partition") {
+		if len(cfg.Topics) != 1 {
+			return nil, fmt.Errorf("%w: --partition applies to a single --topic; %d topics are selected", errUsage, len(cfg.Topics))
+		}
+		cfg.Topics[0].Partitions = nil
+		for _, p := range c.StringSlice("partition") {
+			pr, err := parsePartition(p)
+			if err != nil {
+				return nil, fmt.Errorf("%w: %v", errUsage, err)
+			}
+			cfg.Topics[0].Partitions = append(cfg.Topics[0].Partitions, pr)
+		}
+	}
+	if c.IsSet("snapshot") {
+		v, err := engine.NormalizeSnapshot(c.String("snapshot"))
+		if err != nil {
+			return nil, fmt.Errorf("%w: --snapshot: %v", errUsage, err)
+		}
+		for i := range cfg.Topics {
+			cfg.Topics[i].Snapshot = &engine.SnapshotRef{Version: engine.SnapshotVersion(v)}
+		}
+	}
+	strs := []struct {
+		flag string
+		dst  *string
+	}{{"from-time", &cfg.RestoreFromDateTime}, {"until-time", &cfg.RestoreUntilDateTime}, {"legacy-offset-header", &cfg.LegacyOffsetHeader}}
+	for _, s := range strs {
+		if c.IsSet(s.flag) {
+			*s.dst = c.String(s.flag)
+		}
+	}
+	if c.IsSet("parallelism") {
+		cfg.Parallelism = c.Int("parallelism")
+	}
+	if c.IsSet("max-producers") {
+		cfg.MaxProducers = c.Int("max-producers")
+	}
+	if c.Bool("no-preflight") {
+		for i := range cfg.Topics {
+			cfg.Topics[i].DisablePreflightChecks = true
+		}
+	}
+	cfg.CreateTopics = cfg.CreateTopics || c.Bool("create-topics")
+	cfg.AllowNonEmpty = cfg.AllowNonEmpty || c.Bool("allow-nonempty")
+	if err := spec.Validate(); err != nil {
+		return nil, fmt.Errorf("%w: %w", errUsage, err)
+	}
+	return spec, nil
+}
+
+// parsePartition parses "1", "1=100-200", "1=100-" and "1=-200".
+func parsePartition(s string) (engine.PartitionRange, error) {
+	bad := fmt.Errorf("--partition %q: use P, P=FROM-UNTIL, P=FROM- or P=-UNTIL (e.g. 1=100-200)", s)
+	num, rng, hasRange := strings.Cut(s, "=")
+	n, err := strconv.ParseInt(num, 10, 32)
+	if err != nil || n < 0 {
+		return engine.PartitionRange{}, bad
+	}
+	pr := engine.PartitionRange{Number: int32(n)}
+	if !hasRange {
+		return pr, nil
+	}
+	from, until, ok := strings.Cut(rng, "-")
+	if !ok || (from == "" && until == "") {
+		return pr, bad
+	}
+	for _, b := range []struct {
+		s   string
+		dst **int64
+	}{{from, &pr.RestoreFromOffset}, {until, &pr.RestoreUntilOffset}} {
+		if b.s == "" {
+			continue
+		}
+		v, err := strconv.ParseInt(b.s, 10, 64)
+		if err != nil || v < 0 {
+			return pr, bad
+		}
+		*b.dst = &v
+	}
+	return pr, nil
+}
+
+func runRestore(c *cli.Context) error {
+	if c.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected argument %q: topics are selected with --topic SOURCE[:TARGET]", errUsage, c.Args().First())
+	}
+	if o := c.String("output"); o != "text" && o != "json" {
+		return fmt.Errorf("%w: --output %q: use text or json", errUsage, o)
+	}
+	fc, err := loadConfig(c)
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(c, fc)
+	if err != nil {
+		return err
+	}
+	kc, err := kafkaConfig(c, fc)
+	if err != nil {
+		return err
+	}
+	spec, err := restoreSpec(c)
+	if err != nil {
+		return err
+	}
+	st, err := store.Open(c.Context, storageURL(c, fc))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	opts := engine.RestoreOptions{Logger: log}
+	bar := newRestoreProgress(c.App.ErrWriter)
+	if bar != nil {
+		opts.OnStatus, opts.StatusInterval = bar.show, 500*time.Millisecond
+	}
+	res, err := engine.Restore(c.Context, st, kc, spec, opts)
+	if bar != nil {
+		bar.clear()
+	}
+	if res != nil && len(res.Topics) > 0 {
+		printRestore(c.App.Writer, c.String("output"), res)
+	}
+	if errors.Is(err, engine.ErrInvalidSpec) {
+		err = fmt.Errorf("%w: %w", errUsage, err)
+	}
+	return err
+}
+
+// restoreProgress draws one progress line per topic on a terminal.
+type restoreProgress struct {
+	mu    sync.Mutex
+	w     io.Writer
+	lines int
+	start time.Time
+}
+
+func newRestoreProgress(w io.Writer) *restoreProgress {
+	f, ok := w.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return nil
+	}
+	return &restoreProgress{w: w, start: time.Now()}
+}
+
+func (p *restoreProgress) show(s engine.RestoreStatus) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.clearLocked()
+	secs := time.Since(p.start).Seconds()
+	for _, t := range s.Topics {
+		pct, eta := 100.0, "-"
+		if t.RecordsTotal > 0 {
+			pct = 100 * float64(t.Records) / float64(t.RecordsTotal)
+		}
+		if t.Records > 0 && t.Records < t.RecordsTotal && secs > 0 {
+			rate := float64(t.Records) / secs
+			eta = (time.Duration(float64(t.RecordsTotal-t.Records)/rate) * time.Second).Round(time.Second).String()
+		}
+		n := int(pct / 5)
+		fmt.Fprintf(p.w, "%-24s [%-20s] %5.1f%% %d/%d records %.1f/%.1f MB ETA %s %s\n", t.Target,
+			strings.Repeat("#", min(n, 20)), pct, t.Records, t.RecordsTotal, float64(t.Bytes)/1e6, float64(t.BytesTotal)/1e6, eta, t.Phase)
+		p.lines++
+	}
+}
+
+func (p *restoreProgress) clear() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.clearLocked()
+}
+
+func (p *restoreProgress) clearLocked() {
+	for ; p.lines > 0; p.lines-- {
+		fmt.Fprint(p.w, "\033[1A\033[K")
+	}
+}
+
+func printRestore(w io.Writer, format string, res *engine.RestoreResult) {
+	if format == "json" {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(res)
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SOURCE\tSNAPSHOT\tTARGET\tSTATUS\tRECORDS\tRESUMED")
+	for _, t := range res.Topics {
+		var resumed int64
+		for _, p := range t.Partitions {
+			resumed += p.Resumed
+		}
+		fmt.Fprintf(tw, "%s\tv%d\t%s\t%s\t%d\t%d\n", t.Source, t.Snapshot, t.Target, t.Phase, t.Records, resumed)
+	}
+	tw.Flush()
+	if secs := res.Duration.Seconds(); secs > 0 {
+		fmt.Fprintf(w, "%s: %d records produced, %.1f MB in %.1fs (%.0f records/s, %.1f MB/s)\n", res.Phase, res.Produced,
+			float64(res.PayloadBytes)/1e6, secs, float64(res.Produced)/secs, float64(res.PayloadBytes)/1e6/secs)
+	}
+}
