@@ -26,9 +26,10 @@
 // # Kernel caching
 //
 // Segment files never change: they are opened with FOPEN_KEEP_CACHE and get
-// long entry and attribute timeouts. records.jsonl grows while a backup runs:
-// it keeps the page cache only while the index it was last opened with is
-// still current, and the kernel drops cached pages when it sees a new size.
+// long entry and attribute timeouts. records.jsonl grows while a backup runs
+// and the page cache is shared by every open of a file, so it is opened with
+// FOPEN_DIRECT_IO instead: each read reaches the handle and is served from
+// the view the file was opened with, never from bytes appended later.
 // Everything else has one-second timeouts.
 //
 // # Live view

@@ -18,8 +18,7 @@ type recordHandle struct {
 }
 
 var (
-	_ gofs.FileReader    = (*recordHandle)(nil)
-	_ gofs.FileGetattrer = (*recordHandle)(nil)
+	_ gofs.FileReader = (*recordHandle)(nil)
 )
 
 // Read serves decoded bytes at off.
@@ -29,12 +28,6 @@ func (h *recordHandle) Read(_ context.Context, dest []byte, off int64) (fuse.Rea
 		return nil, h.m.errno("read "+h.r.v.loc.String(), err)
 	}
 	return fuse.ReadResultData(dest[:n]), 0
-}
-
-// Getattr reports the size of the handle's view (fstat).
-func (h *recordHandle) Getattr(_ context.Context, out *fuse.AttrOut) syscall.Errno {
-	fileAttr(&out.Attr, h.r.v.size(), lastTime(h.r.v.entries))
-	return 0
 }
 
 // bytesHandle is an open generated text file.

@@ -2,7 +2,6 @@ package fs
 
 import (
 	"context"
-	"sync"
 	"syscall"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
@@ -19,9 +18,6 @@ type recordsNode struct {
 	m   *mountFS
 	loc store.Loc
 	p   int32
-
-	mu       sync.Mutex
-	lastOpen *store.Index // index of the last open; the page cache holds its bytes
 }
 
 var (
@@ -38,34 +34,28 @@ func (n *recordsNode) attr(ctx context.Context, a *fuse.Attr) syscall.Errno {
 	return 0
 }
 
-// Getattr reports the exact decoded size of the current index, or of the
-// open file's view when asked through a handle.
-func (n *recordsNode) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	if h, ok := f.(*recordHandle); ok {
-		return h.Getattr(ctx, out)
-	}
+// Getattr reports the exact decoded size of the current index. It ignores
+// the file handle: go-fuse passes some open handle even for stat(2) by
+// path, and an old handle's view would hide growth.
+func (n *recordsNode) Getattr(ctx context.Context, _ gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
 	return getattr(ctx, n, out)
 }
 
-// Open pins the current index as the file's view. The kernel keeps its page
-// cache only if the index is the one of the previous open.
+// Open pins the current index as the file's view. The file is opened with
+// FOPEN_DIRECT_IO: the kernel's page cache is shared by all opens of the
+// inode, so a reader opened before growth would otherwise see bytes
+// appended after it opened. Every read therefore comes to the handle, which
+// serves its own view.
 func (n *recordsNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
 	if flags&writeFlags != 0 {
 		return nil, 0, syscall.EROFS
 	}
-	ix, es, err := entries(ctx, n.m.cat, n.loc, n.p)
+	_, es, err := entries(ctx, n.m.cat, n.loc, n.p)
 	if err != nil {
 		return nil, 0, n.m.errno("read index of "+n.loc.String(), err)
 	}
-	var fl uint32
-	n.mu.Lock()
-	if n.lastOpen == ix {
-		fl = fuse.FOPEN_KEEP_CACHE
-	}
-	n.lastOpen = ix
-	n.mu.Unlock()
 	r := newRecordReader(n.m.ctx, n.m.st, newView(n.loc, es), n.m.cat.now, n.m.log)
-	return &recordHandle{m: n.m, r: r}, fl, 0
+	return &recordHandle{m: n.m, r: r}, fuse.FOPEN_DIRECT_IO, 0
 }
 
 // segmentNode is segments/<first>-<last>.jsonl: one immutable segment.
