@@ -1,11 +1,14 @@
 package fs
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -67,12 +70,16 @@ func TestExpiredSegmentIsEIO(t *testing.T) {
 	if err := st.DeleteSegment(ctx, loc, gone.ULID); err != nil {
 		t.Fatal(err)
 	}
-	mp := mountStore(t, st, Options{})
+	logs := &syncWriter{w: new(bytes.Buffer)}
+	mp := mountStore(t, st, Options{Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	dir := mp + "/topics/old/snapshots/v0/0"
 
 	out, err := runErr("cat", dir+"/records.jsonl")
 	if err == nil || !strings.Contains(out, "Input/output error") {
 		t.Errorf("cat over an expired segment: err %v, output %.200q; want EIO", err, out)
+	}
+	if l := logs.String(); !strings.Contains(l, "expired and was deleted by retention") {
+		t.Errorf("no log line for the expired segment: %q", l)
 	}
 	if got := run(t, "cat", dir+"/segments/"+segmentName(&kept)); got != string(jsonLines(recs[10:])) {
 		t.Errorf("segment after the expired one differs")
@@ -122,4 +129,22 @@ func TestMountpointRefused(t *testing.T) {
 	if _, err := Mount(context.Background(), st, mp, Options{}); !errors.Is(err, ErrMountpoint) {
 		t.Errorf("second mount on %s: %v, want ErrMountpoint", mp, err)
 	}
+}
+
+// syncWriter serialises writes from concurrent FUSE requests.
+type syncWriter struct {
+	mu sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (s *syncWriter) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.String()
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
 }
