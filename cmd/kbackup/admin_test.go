@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"flag"
 	"os"
@@ -35,9 +34,8 @@ func knownStorage(t *testing.T) (*store.Store, string) {
 // run runs kbackup in-process.
 func run(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	var o, e bytes.Buffer
-	code = Main(context.Background(), append([]string{"kbackup"}, args...), &o, &e)
-	return o.String(), e.String(), code
+	code, stdout, stderr = runCtx(context.Background(), args...)
+	return stdout, stderr, code
 }
 
 func golden(t *testing.T, name, got string) {

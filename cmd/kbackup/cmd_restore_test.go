@@ -17,7 +17,8 @@ import (
 	"github.com/kbackup/kbackup/kafka/devcluster"
 )
 
-func run(ctx context.Context, args ...string) (int, string, string) {
+// runCtx runs kbackup in-process with ctx.
+func runCtx(ctx context.Context, args ...string) (int, string, string) {
 	var out, errb bytes.Buffer
 	code := Main(ctx, append([]string{"kbackup"}, args...), &out, &errb)
 	return code, out.String(), errb.String()
@@ -35,7 +36,7 @@ func TestRestoreCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	if code, _, stderr := run(ctx, "backup", "--once", "--brokers", c.Addr(), "--storage", dir, "--log-level", "warn"); code != 0 {
+	if code, _, stderr := runCtx(ctx, "backup", "--once", "--brokers", c.Addr(), "--storage", dir, "--log-level", "warn"); code != 0 {
 		t.Fatalf("backup: %d %s", code, stderr)
 	}
 	cl, err := kgo.NewClient(kgo.SeedBrokers(c.Addr()))
@@ -69,7 +70,7 @@ func TestRestoreCommand(t *testing.T) {
 		{"--topic", "orders:o1", "-o", "yaml"},
 		{},
 	} {
-		code, _, stderr := run(ctx, append(append([]string{"restore"}, common...), args...)...)
+		code, _, stderr := runCtx(ctx, append(append([]string{"restore"}, common...), args...)...)
 		if code != exitUsage || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
 			t.Fatalf("%v: exit %d, stderr %q", args, code, stderr)
 		}
@@ -84,7 +85,7 @@ func TestRestoreCommand(t *testing.T) {
 		{[]string{"--topic", "orders:events"}, "topic events: partition count"},
 		{[]string{"--topic", "orders:o1"}, "topic o1: target exists"},
 	} {
-		code, _, stderr := run(ctx, append(append([]string{"restore"}, common...), tc.args...)...)
+		code, _, stderr := runCtx(ctx, append(append([]string{"restore"}, common...), tc.args...)...)
 		if code != exitFailure || !strings.Contains(stderr, tc.msg) {
 			t.Fatalf("%v: exit %d, stderr %q", tc.args, code, stderr)
 		}
@@ -123,7 +124,7 @@ spec:
 	if err := os.WriteFile(file, []byte(spec), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	code, stdout, stderr := run(ctx, append(append([]string{"restore"}, common...), "-f", file, "--parallelism", "2", "-o", "json")...)
+	code, stdout, stderr := runCtx(ctx, append(append([]string{"restore"}, common...), "-f", file, "--parallelism", "2", "-o", "json")...)
 	if code != 0 {
 		t.Fatalf("restore -f: %d %s", code, stderr)
 	}
@@ -142,7 +143,7 @@ spec:
 		t.Fatalf("events-copy holds %d records, want 5000", got)
 	}
 	// Flags: --partition with open ends, text summary.
-	code, stdout, stderr = run(ctx, append(append([]string{"restore"}, common...), "--topic", "orders:o2", "--create-topics",
+	code, stdout, stderr = runCtx(ctx, append(append([]string{"restore"}, common...), "--topic", "orders:o2", "--create-topics",
 		"--partition", "0=-10", "--partition", "2=990-", "--partition", "1")...)
 	if code != 0 || !strings.Contains(stdout, "o2") || !strings.Contains(stdout, "Done") {
 		t.Fatalf("restore: %d %s %s", code, stdout, stderr)
@@ -151,7 +152,7 @@ spec:
 		t.Fatalf("o2 holds %d records, want 1020", got)
 	}
 	// Rerun: nothing new.
-	code, stdout, _ = run(ctx, append(append([]string{"restore"}, common...), "--topic", "orders:o2",
+	code, stdout, _ = runCtx(ctx, append(append([]string{"restore"}, common...), "--topic", "orders:o2",
 		"--partition", "0=-10", "--partition", "2=990-", "--partition", "1", "-o", "json")...)
 	if code != 0 || !strings.Contains(stdout, `"produced": 0`) || count("o2") != 1020 {
 		t.Fatalf("rerun: %d %s", code, stdout)

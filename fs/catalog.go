@@ -1,0 +1,195 @@
+package fs
+
+import (
+	"bytes"
+	"context"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/kbackup/kbackup/store"
+)
+
+// catalog is the browse model: the topic list, manifests and indexes read
+// from storage, each re-read lazily when older than refresh. It is safe for
+// concurrent use.
+type catalog struct {
+	st      *store.Store
+	refresh time.Duration
+	now     func() time.Time
+
+	mu      sync.Mutex
+	list    cached[[]string]
+	topics  map[string]*cached[*store.Manifest]
+	raws    map[string]*cached[[]byte]
+	indexes map[store.Loc]*indexState
+}
+
+func newCatalog(st *store.Store, refresh time.Duration) *catalog {
+	return &catalog{
+		st: st, refresh: refresh, now: time.Now,
+		topics:  map[string]*cached[*store.Manifest]{},
+		raws:    map[string]*cached[[]byte]{},
+		indexes: map[store.Loc]*indexState{},
+	}
+}
+
+// cached is one value read from storage and when it was read. Its mutex
+// serialises re-reads so concurrent lookups read storage once.
+type cached[T any] struct {
+	mu  sync.Mutex
+	at  time.Time
+	v   T
+	err error
+}
+
+// get returns the value, calling load first if it is older than refresh.
+func (c *cached[T]) get(now time.Time, refresh time.Duration, load func() (T, error)) (T, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.at.IsZero() || now.Sub(c.at) >= refresh {
+		v, err := load()
+		if err != nil && !store.IsNotFound(err) {
+			// Keep serving the last good value on transient errors.
+			if !c.at.IsZero() && c.err == nil {
+				return c.v, nil
+			}
+			return v, err
+		}
+		c.v, c.err, c.at = v, err, now
+	}
+	return c.v, c.err
+}
+
+func entry[K comparable, V any](mu *sync.Mutex, m map[K]*V, k K) *V {
+	mu.Lock()
+	defer mu.Unlock()
+	v, ok := m[k]
+	if !ok {
+		v = new(V)
+		m[k] = v
+	}
+	return v
+}
+
+// topicList returns the sorted names of the topics in storage.
+func (c *catalog) topicList(ctx context.Context) ([]string, error) {
+	return c.list.get(c.now(), c.refresh, func() ([]string, error) {
+		ts, err := c.st.ListTopics(ctx)
+		slices.Sort(ts)
+		return ts, err
+	})
+}
+
+// hasTopic reports whether topic is in the (possibly refreshed) topic list.
+func (c *catalog) hasTopic(ctx context.Context, topic string) (bool, error) {
+	ts, err := c.topicList(ctx)
+	if err != nil {
+		return false, err
+	}
+	_, ok := slices.BinarySearch(ts, topic)
+	return ok, nil
+}
+
+// manifest returns topic's manifest (synthetic v0 for the flat layout).
+func (c *catalog) manifest(ctx context.Context, topic string) (*store.Manifest, error) {
+	e := entry(&c.mu, c.topics, topic)
+	return e.get(c.now(), c.refresh, func() (*store.Manifest, error) {
+		return c.st.ReadManifest(ctx, topic)
+	})
+}
+
+// snapshot returns snapshot version v of topic.
+func (c *catalog) snapshot(ctx context.Context, topic string, v int) (*store.Snapshot, error) {
+	m, err := c.manifest(ctx, topic)
+	if err != nil {
+		return nil, err
+	}
+	s, ok := m.Get(v)
+	if !ok {
+		return nil, store.ErrNotFound
+	}
+	return s, nil
+}
+
+// rawManifest returns the manifest's stored bytes; a flat-layout topic's
+// synthetic manifest is rendered as YAML.
+func (c *catalog) rawManifest(ctx context.Context, topic string) ([]byte, error) {
+	e := entry(&c.mu, c.raws, topic)
+	return e.get(c.now(), c.refresh, func() ([]byte, error) {
+		b, err := c.st.RawManifest(ctx, topic)
+		if !store.IsNotFound(err) {
+			return b, err
+		}
+		m, err := c.st.ReadManifest(ctx, topic)
+		if err != nil {
+			return nil, err
+		}
+		return marshalYAML(m)
+	})
+}
+
+// indexState caches one snapshot's index with the head bytes it was read
+// from, so a refresh costs one small read when nothing changed.
+type indexState struct {
+	mu   sync.Mutex
+	at   time.Time
+	head []byte
+	ix   *store.Index
+	text []byte // rendered index file of ix, built on demand
+}
+
+// index returns loc's index. The returned value is never modified: a new
+// *store.Index is returned when the index changed in storage, so pointer
+// identity tells whether two views are the same.
+func (c *catalog) index(ctx context.Context, loc store.Loc) (*store.Index, error) {
+	s := entry(&c.mu, c.indexes, loc)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := c.now()
+	if s.ix != nil && now.Sub(s.at) < c.refresh {
+		return s.ix, nil
+	}
+	head, err := c.st.RawIndex(ctx, loc)
+	if err != nil {
+		if s.ix != nil && !store.IsNotFound(err) {
+			return s.ix, nil // serve the last good index on transient errors
+		}
+		return nil, err
+	}
+	if s.ix == nil || !bytes.Equal(head, s.head) {
+		ix, err := c.st.ReadIndex(ctx, loc)
+		if err != nil {
+			if s.ix != nil && !store.IsNotFound(err) {
+				return s.ix, nil
+			}
+			return nil, err
+		}
+		s.ix, s.head, s.text = ix, head, nil
+	}
+	s.at = now
+	return s.ix, nil
+}
+
+// indexText returns loc's current index rendered as YAML, cached until the
+// index changes.
+func (c *catalog) indexText(ctx context.Context, loc store.Loc) ([]byte, error) {
+	ix, err := c.index(ctx, loc)
+	if err != nil {
+		return nil, err
+	}
+	s := entry(&c.mu, c.indexes, loc)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ix == ix && s.text != nil {
+		return s.text, nil
+	}
+	b, err := renderIndex(ix)
+	if err != nil {
+		return nil, err
+	}
+	if s.ix == ix {
+		s.text = b
+	}
+	return b, nil
+}

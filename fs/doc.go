@@ -1,0 +1,42 @@
+// Package fs shows kbackup's storage as a read-only FUSE filesystem.
+//
+// # Tree
+//
+//	MOUNTPOINT/
+//	  topics/<topic>/manifest                      the topic's manifest (YAML)
+//	  topics/<topic>/latest -> snapshots/v<N>      the active snapshot
+//	  topics/<topic>/snapshots/v<N>/snapshot.yaml  summary of the snapshot
+//	  topics/<topic>/snapshots/v<N>/index          the full index (YAML)
+//	  topics/<topic>/snapshots/v<N>/<p>/records.jsonl
+//	  topics/<topic>/snapshots/v<N>/<p>/segments/<first>-<last>.jsonl
+//	  restore/                                     see Restorer
+//
+// A flat-layout topic shows as the single snapshot v0. Record lines are
+// written by store.AppendJSONLine.
+//
+// # Sizes and reads
+//
+// Decoded files report their exact size from the decoded byte counts the
+// index records; nothing is decoded to learn a size. A read at any offset
+// finds its segment by cumulative size, opens only that segment's footer and
+// decodes only the block that holds the offset. Each open file keeps its last
+// decoded block, so sequential reads decode every block once and memory stays
+// at a few blocks per open file.
+//
+// # Kernel caching
+//
+// Segment files never change: they are opened with FOPEN_KEEP_CACHE and get
+// long entry and attribute timeouts. records.jsonl grows while a backup runs
+// and the page cache is shared by every open of a file, so it is opened with
+// FOPEN_DIRECT_IO instead: each read reaches the handle and is served from
+// the view the file was opened with, never from bytes appended later.
+// Everything else has one-second timeouts.
+//
+// # Live view
+//
+// The topic list, manifests and index heads are re-read lazily, on access,
+// when older than Options.Refresh; an index is re-read in full only when its
+// head changed. A file keeps the index it was opened with, so it never
+// changes under its reader. Mounting reads nothing: topics are listed when
+// topics/ is read, a manifest when the topic's directory is read.
+package fs

@@ -1,0 +1,101 @@
+package fs
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kbackup/kbackup/store"
+)
+
+// eventually polls cond until it holds or the deadline passes.
+func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not within %v: %s", within, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestLiveRefresh(t *testing.T) {
+	b := newBackup(t)
+	const refresh = 300 * time.Millisecond
+	mp := mountStore(t, b.st, Options{Refresh: refresh})
+	ctx := context.Background()
+	v2 := store.Loc{Topic: "orders", Version: 2}
+	dir := filepath.Join(mp, "topics/orders/snapshots/v2/0")
+	rec := dir + "/records.jsonl"
+	old := jsonLines(b.recs[v2][0])
+
+	// Open before growth and read a little, through the page cache.
+	f, err := os.Open(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	head := make([]byte, 100)
+	if _, err := io.ReadFull(f, head); err != nil {
+		t.Fatal(err)
+	}
+	if got := run(t, "ls", mp+"/topics"); got != "legacy\norders\n" {
+		t.Fatalf("ls topics: %q", got)
+	}
+
+	// A backup appends a segment, a new topic and a new snapshot appear.
+	last := b.recs[v2][0][len(b.recs[v2][0])-1].Offset
+	more := genRecords(0, last+1, 60)
+	b.addSegments(t, v2, 0, more, 60)
+	grown := append(append([]byte(nil), old...), jsonLines(more)...)
+	newSeg := segmentName(&b.segs[v2][0][len(b.segs[v2][0])-1])
+	b.addSegments(t, store.Loc{Topic: "fresh"}, 0, genRecords(0, 0, 5), 5)
+	m, err := b.st.ReadManifest(ctx, "orders")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Snapshots = append(m.Snapshots, store.Snapshot{Version: 3, Created: baseTime.Add(2 * time.Hour), Partitions: 1})
+	m.Active = 3
+	if err := b.st.WriteManifest(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	b.addSegments(t, store.Loc{Topic: "orders", Version: 3}, 0, genRecords(0, 0, 5), 5)
+
+	within := refresh + 3*time.Second
+	eventually(t, within, "records.jsonl grows", func() bool {
+		return run(t, "stat", "-c", "%s", rec) == fmt.Sprintf("%d\n", len(grown))
+	})
+	eventually(t, within, "new segment listed", func() bool {
+		return strings.Contains(run(t, "ls", dir+"/segments"), newSeg)
+	})
+	eventually(t, within, "new topic listed", func() bool {
+		return run(t, "ls", mp+"/topics") == "fresh\nlegacy\norders\n"
+	})
+	eventually(t, within, "latest moves to v3", func() bool {
+		return run(t, "readlink", mp+"/topics/orders/latest") == "snapshots/v3\n"
+	})
+	if got := run(t, "cat", rec); got != string(grown) {
+		t.Errorf("records.jsonl after growth differs (len %d, want %d)", len(got), len(grown))
+	}
+	if got := run(t, "tail", "-n", "1", rec); got != string(jsonLines(more[len(more)-1:])) {
+		t.Errorf("tail -n 1 after growth: %q", got)
+	}
+
+	// The file opened before growth still reads its own view.
+	rest, err := io.ReadAll(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(head) + string(rest); got != string(old) {
+		t.Errorf("file opened before growth read %d bytes, want its view of %d", len(got), len(old))
+	}
+	if got := run(t, "ls", mp+"/topics/orders/latest/0/segments"); strings.Count(got, "\n") != 1 {
+		t.Errorf("v3 segments: %q", got)
+	}
+}

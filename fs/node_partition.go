@@ -1,0 +1,85 @@
+package fs
+
+import (
+	"context"
+	"syscall"
+	"time"
+
+	gofs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/kbackup/kbackup/store"
+)
+
+// partitionNode is v<N>/<p>/: records.jsonl and segments/.
+type partitionNode struct {
+	gofs.Inode
+	readOnly
+	m   *mountFS
+	loc store.Loc
+	p   int32
+}
+
+var (
+	_ gofs.NodeLookuper  = (*partitionNode)(nil)
+	_ gofs.NodeReaddirer = (*partitionNode)(nil)
+	_ gofs.NodeGetattrer = (*partitionNode)(nil)
+)
+
+// entries returns the partition's segments that hold records, in offset
+// order, from the current index.
+func entries(ctx context.Context, cat *catalog, loc store.Loc, p int32) (*store.Index, []store.SegmentEntry, error) {
+	ix, err := cat.index(ctx, loc)
+	if err != nil {
+		return nil, nil, err
+	}
+	all := ix.Partition(p)
+	out := make([]store.SegmentEntry, 0, len(all))
+	for _, e := range all {
+		if e.Records > 0 {
+			out = append(out, e)
+		}
+	}
+	return ix, out, nil
+}
+
+// lastTime is the last record time of es, or zero.
+func lastTime(es []store.SegmentEntry) time.Time {
+	if len(es) == 0 {
+		return time.Time{}
+	}
+	return es[len(es)-1].LastTimestamp
+}
+
+func (n *partitionNode) attr(ctx context.Context, a *fuse.Attr) syscall.Errno {
+	_, es, err := entries(ctx, n.m.cat, n.loc, n.p)
+	if err != nil {
+		return n.m.errno("read index of "+n.loc.String(), err)
+	}
+	dirAttr(a, lastTime(es))
+	return 0
+}
+
+// Getattr describes the partition; its mtime is its last record's time.
+func (n *partitionNode) Getattr(ctx context.Context, _ gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	return getattr(ctx, n, out)
+}
+
+// Lookup returns records.jsonl or segments/.
+func (n *partitionNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	switch name {
+	case "records.jsonl":
+		return child(ctx, &n.Inode, name, fuse.S_IFREG, func() attrNode { return &recordsNode{m: n.m, loc: n.loc, p: n.p} }, out)
+	case "segments":
+		return child(ctx, &n.Inode, name, fuse.S_IFDIR, func() attrNode { return &segmentsNode{m: n.m, loc: n.loc, p: n.p} }, out)
+	}
+	return nil, syscall.ENOENT
+}
+
+// Readdir lists records.jsonl and segments/.
+func (n *partitionNode) Readdir(context.Context) (gofs.DirStream, syscall.Errno) {
+	return dirStream([]fuse.DirEntry{
+		{Name: "records.jsonl", Mode: fuse.S_IFREG},
+		{Name: "segments", Mode: fuse.S_IFDIR},
+	})
+}

@@ -1,0 +1,95 @@
+package fs
+
+import (
+	"context"
+	"syscall"
+
+	gofs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/kbackup/kbackup/store"
+)
+
+// recordsNode is <p>/records.jsonl: every record of the partition. It grows
+// while a backup runs.
+type recordsNode struct {
+	gofs.Inode
+	readOnly
+	m   *mountFS
+	loc store.Loc
+	p   int32
+}
+
+var (
+	_ gofs.NodeOpener    = (*recordsNode)(nil)
+	_ gofs.NodeGetattrer = (*recordsNode)(nil)
+)
+
+func (n *recordsNode) attr(ctx context.Context, a *fuse.Attr) syscall.Errno {
+	_, es, err := entries(ctx, n.m.cat, n.loc, n.p)
+	if err != nil {
+		return n.m.errno("read index of "+n.loc.String(), err)
+	}
+	fileAttr(a, newView(n.loc, es).size(), lastTime(es))
+	return 0
+}
+
+// Getattr reports the exact decoded size of the current index. It ignores
+// the file handle: go-fuse passes some open handle even for stat(2) by
+// path, and an old handle's view would hide growth.
+func (n *recordsNode) Getattr(ctx context.Context, _ gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	return getattr(ctx, n, out)
+}
+
+// Open pins the current index as the file's view. The file is opened with
+// FOPEN_DIRECT_IO: the kernel's page cache is shared by all opens of the
+// inode, so a reader opened before growth would otherwise see bytes
+// appended after it opened. Every read therefore comes to the handle, which
+// serves its own view.
+func (n *recordsNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
+	if flags&writeFlags != 0 {
+		return nil, 0, syscall.EROFS
+	}
+	_, es, err := entries(ctx, n.m.cat, n.loc, n.p)
+	if err != nil {
+		return nil, 0, n.m.errno("read index of "+n.loc.String(), err)
+	}
+	r := newRecordReader(n.m.ctx, n.m.st, newView(n.loc, es), n.m.cat.now, n.m.log)
+	return &recordHandle{m: n.m, r: r}, fuse.FOPEN_DIRECT_IO, 0
+}
+
+// segmentNode is segments/<first>-<last>.jsonl: one immutable segment.
+type segmentNode struct {
+	gofs.Inode
+	readOnly
+	m   *mountFS
+	loc store.Loc
+	e   store.SegmentEntry
+}
+
+var (
+	_ gofs.NodeOpener    = (*segmentNode)(nil)
+	_ gofs.NodeGetattrer = (*segmentNode)(nil)
+)
+
+func (n *segmentNode) immutable() {}
+
+func (n *segmentNode) attr(_ context.Context, a *fuse.Attr) syscall.Errno {
+	fileAttr(a, n.e.DecodedBytes, n.e.LastTimestamp)
+	return 0
+}
+
+// Getattr reports the segment's decoded size and last record time.
+func (n *segmentNode) Getattr(ctx context.Context, _ gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	return getattr(ctx, n, out)
+}
+
+// Open opens the segment with FOPEN_KEEP_CACHE: its bytes never change.
+func (n *segmentNode) Open(_ context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
+	if flags&writeFlags != 0 {
+		return nil, 0, syscall.EROFS
+	}
+	v := newView(n.loc, []store.SegmentEntry{n.e})
+	r := newRecordReader(n.m.ctx, n.m.st, v, n.m.cat.now, n.m.log)
+	return &recordHandle{m: n.m, r: r}, fuse.FOPEN_KEEP_CACHE, 0
+}

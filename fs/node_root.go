@@ -1,0 +1,41 @@
+package fs
+
+import (
+	"context"
+	"syscall"
+
+	gofs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+)
+
+// rootNode is MOUNTPOINT: topics/ and restore/.
+type rootNode struct {
+	gofs.Inode
+	readOnly
+	m *mountFS
+}
+
+var (
+	_ gofs.NodeOnAdder   = (*rootNode)(nil)
+	_ gofs.NodeGetattrer = (*rootNode)(nil)
+	_ gofs.NodeStatfser  = (*rootNode)(nil)
+)
+
+// OnAdd creates the two fixed children.
+func (n *rootNode) OnAdd(ctx context.Context) {
+	n.AddChild("topics", n.NewPersistentInode(ctx, &topicsNode{m: n.m}, gofs.StableAttr{Mode: fuse.S_IFDIR}), false)
+	n.AddChild("restore", n.NewPersistentInode(ctx, newRestoreNode(n.m), gofs.StableAttr{Mode: fuse.S_IFDIR}), false)
+}
+
+// Getattr describes the root directory.
+func (n *rootNode) Getattr(_ context.Context, _ gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	dirAttr(&out.Attr, n.m.started)
+	return 0
+}
+
+// Statfs reports an empty, read-only-sized filesystem so df works.
+func (n *rootNode) Statfs(_ context.Context, out *fuse.StatfsOut) syscall.Errno {
+	out.Bsize = 4096
+	out.NameLen = 255
+	return 0
+}

@@ -1,0 +1,155 @@
+package fs
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/kbackup/kbackup/store"
+)
+
+// view is the fixed list of segments a decoded file shows: the JSON lines of
+// each segment, one after the other.
+type view struct {
+	loc     store.Loc
+	entries []store.SegmentEntry
+	starts  []int64 // starts[i] is where segment i begins; starts[len] is the size
+}
+
+func newView(loc store.Loc, entries []store.SegmentEntry) *view {
+	v := &view{loc: loc, entries: entries, starts: make([]int64, len(entries)+1)}
+	for i := range entries {
+		v.starts[i+1] = v.starts[i] + entries[i].DecodedBytes
+	}
+	return v
+}
+
+// size returns the exact decoded size.
+func (v *view) size() int64 { return v.starts[len(v.entries)] }
+
+// segmentAt returns the segment holding decoded byte off.
+func (v *view) segmentAt(off int64) int {
+	return sort.Search(len(v.entries), func(i int) bool { return v.starts[i+1] > off })
+}
+
+// segmentOpener opens a segment's footer; *store.Store satisfies it.
+type segmentOpener interface {
+	OpenSegment(ctx context.Context, loc store.Loc, id string, size int64) (*store.SegmentReader, error)
+}
+
+// recordReader serves reads of a view at any offset, decoding one block at
+// a time. It keeps one open segment and its last decoded block, so memory is
+// bounded by a few blocks. It is safe for concurrent use.
+type recordReader struct {
+	ctx context.Context // lives as long as the open file
+	st  segmentOpener
+	v   *view
+	now func() time.Time
+	log *slog.Logger
+
+	mu       sync.Mutex
+	seg      int // index of sr's segment, -1 if none
+	sr       *store.SegmentReader
+	blk      int   // decoded block within seg, -1 if none
+	blkStart int64 // decoded position of lines within the segment
+	raw      []byte
+	lines    []byte
+}
+
+func newRecordReader(ctx context.Context, st segmentOpener, v *view, now func() time.Time, log *slog.Logger) *recordReader {
+	return &recordReader{ctx: ctx, st: st, v: v, now: now, log: log, seg: -1, blk: -1}
+}
+
+// ReadAt fills p from decoded byte off. It returns io.EOF at the end of the
+// view.
+func (r *recordReader) ReadAt(p []byte, off int64) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for n < len(p) {
+		if off >= r.v.size() {
+			return n, io.EOF
+		}
+		i := r.v.segmentAt(off)
+		rel := off - r.v.starts[i]
+		if err := r.load(i, rel); err != nil {
+			return n, err
+		}
+		c := copy(p[n:], r.lines[rel-r.blkStart:])
+		n += c
+		off += int64(c)
+	}
+	return n, nil
+}
+
+// load makes r.lines the decoded block of segment i holding position rel.
+func (r *recordReader) load(i int, rel int64) error {
+	if r.seg == i && r.blk >= 0 && rel >= r.blkStart && rel < r.blkStart+int64(len(r.lines)) {
+		return nil
+	}
+	if r.seg != i {
+		if err := r.open(i); err != nil {
+			return err
+		}
+	}
+	e := &r.v.entries[i]
+	b, start := r.sr.BlockForDecodedPos(rel)
+	if b >= len(r.sr.Info.Blocks) {
+		return fmt.Errorf("%w: segment %s has no block at decoded byte %d", store.ErrCorrupt, e.ULID, rel)
+	}
+	r.blk = -1
+	raw, err := r.sr.ReadBlock(b, r.raw[:0])
+	if err != nil {
+		return r.gone(e, err)
+	}
+	r.raw = raw
+	bi := r.sr.Info.Blocks[b]
+	lines := r.lines[:0]
+	err = store.DecodeBlock(raw, bi.FirstOffset, func(rec *store.Record) error {
+		lines = store.AppendJSONLine(lines, rec)
+		return nil
+	})
+	r.lines = lines
+	if err != nil {
+		return fmt.Errorf("decode block %d of segment %s: %w", b, e.ULID, err)
+	}
+	if int64(len(lines)) != bi.DecodedBytes {
+		return fmt.Errorf("%w: block %d of segment %s decodes to %d bytes, footer says %d", store.ErrCorrupt, b, e.ULID, len(lines), bi.DecodedBytes)
+	}
+	r.blk, r.blkStart = b, start
+	return nil
+}
+
+// open opens segment i's footer and checks it against the index.
+func (r *recordReader) open(i int) error {
+	e := &r.v.entries[i]
+	r.seg, r.sr, r.blk = -1, nil, -1
+	sr, err := r.st.OpenSegment(r.ctx, r.v.loc, e.ULID, e.StoredBytes)
+	if err != nil {
+		return r.gone(e, err)
+	}
+	if sr.Info.DecodedBytes != e.DecodedBytes {
+		return fmt.Errorf("%w: segment %s decodes to %d bytes, index says %d", store.ErrCorrupt, e.ULID, sr.Info.DecodedBytes, e.DecodedBytes)
+	}
+	r.seg, r.sr = i, sr
+	return nil
+}
+
+// gone classifies a failure to read segment e: a missing object becomes
+// errDataGone (EIO), logged with whether retention explains it.
+func (r *recordReader) gone(e *store.SegmentEntry, err error) error {
+	if !store.IsNotFound(err) {
+		return fmt.Errorf("read segment %s: %w", e.ULID, err)
+	}
+	key := r.v.loc.SegmentKey(e.ULID)
+	if e.Expired(r.now()) {
+		r.log.Warn("segment expired and was deleted by retention", "segment", key, "expired", e.Expires)
+	} else {
+		r.log.Error("segment named by the index is missing from storage", "segment", key)
+	}
+	return fmt.Errorf("%w: %s: %v", errDataGone, key, err)
+}
