@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -23,8 +24,10 @@ func TestConfigFileSASL(t *testing.T) {
 	}
 	t.Cleanup(c.Close)
 	dir := t.TempDir()
+	n := 0
 	cfg := func(pass string) string {
-		p := filepath.Join(dir, "kbackup-"+pass+".yaml")
+		n++
+		p := filepath.Join(dir, "kbackup-"+strconv.Itoa(n)+".yaml")
 		body := "brokers: [" + c.Addr() + "]\nstorage: " + filepath.Join(dir, "store") + "\n" +
 			"kafka:\n  sasl:\n    mechanism: SCRAM-SHA-256\n    username: backup\n    password: " + pass + "\n" +
 			"backup:\n  topics: [nothing-here]\n  once: true\n  compression: lz4\n  segment_bytes: 1MiB\n  segment_age: 30s\n" +
