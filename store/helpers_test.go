@@ -120,7 +120,7 @@ type segmentResult struct {
 
 // writeSegment encodes rs as a segment of partition 3 starting at start,
 // calling Skip(skipTo) at the end if skipTo > 0.
-func writeSegment(t *testing.T, c Codec, blockSize int, start int64, rs []Record, skipTo int64) segmentResult {
+func writeSegment(t testing.TB, c Codec, blockSize int, start int64, rs []Record, skipTo int64) segmentResult {
 	t.Helper()
 	var buf bytes.Buffer
 	sw := NewSegmentWriter(&buf, 3, c, start, blockSize)
