@@ -38,6 +38,12 @@ func OpenSegmentReader(r io.ReaderAt, size int64) (*SegmentReader, error) {
 	if err != nil {
 		return nil, err
 	}
+	end := size - trailerLen - int64(n) // where the footer starts
+	for i, b := range info.Blocks {
+		if b.Pos < fileHeaderLen || b.Pos > end-blockHeaderLen-int64(b.StoredLen) {
+			return nil, fmt.Errorf("%w: footer places block %d outside the object", ErrCorrupt, i)
+		}
+	}
 	return &SegmentReader{r: r, size: size, Info: info}, nil
 }
 
@@ -58,7 +64,8 @@ func readBlock(r io.ReaderAt, b BlockInfo, buf []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if hb.StoredLen != b.StoredLen || hb.FirstOffset != b.FirstOffset || hb.Count != b.Count {
+	hb.DecodedBytes = b.DecodedBytes // not in the block header
+	if hb != b {
 		return nil, fmt.Errorf("%w: block at byte %d disagrees with the footer", ErrCorrupt, b.Pos)
 	}
 	payload := stored[blockHeaderLen:]

@@ -82,7 +82,10 @@ func (sw *SegmentWriter) Append(r *Record) error {
 	sw.cur.LastOffset = r.Offset
 	sw.cur.MinTimestamp = min(sw.cur.MinTimestamp, ts)
 	sw.cur.MaxTimestamp = max(sw.cur.MaxTimestamp, ts)
-	sw.cur.DecodedBytes += JSONLineLen(r)
+	// Only milliseconds are stored: size the line a reader will decode.
+	stored := *r
+	stored.Timestamp = msTime(ts)
+	sw.cur.DecodedBytes += JSONLineLen(&stored)
 
 	si := &sw.info
 	if si.Records == 0 {

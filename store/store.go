@@ -37,7 +37,9 @@ func Open(ctx context.Context, rawURL string) (*Store, error) {
 	}
 	b, err := blob.OpenBucket(ctx, u)
 	if err != nil {
-		return nil, fmt.Errorf("open storage %s: %w", Redact(rawURL), err)
+		// gocloud's message repeats the URL: redact it there too.
+		msg := strings.ReplaceAll(err.Error(), u, Redact(u))
+		return nil, &redactedError{msg: fmt.Sprintf("open storage %s: %s", Redact(rawURL), msg), err: err}
 	}
 	return &Store{b: b, url: Redact(rawURL), localDir: local}, nil
 }
@@ -67,6 +69,10 @@ func normalizeURL(raw string) (u string, localDir string, err error) {
 	}
 	pu, err := url.Parse(raw)
 	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // its message repeats the unredacted URL
+		}
 		return "", "", fmt.Errorf("storage URL %q: %w", Redact(raw), err)
 	}
 	if pu.Scheme != "file" {
@@ -96,9 +102,13 @@ func normalizeURL(raw string) (u string, localDir string, err error) {
 }
 
 // Redact removes userinfo and secret-looking query parameters from a URL.
+// A URL that does not parse loses its userinfo and its whole query.
 func Redact(raw string) string {
 	pu, err := url.Parse(raw)
-	if err != nil || (pu.User == nil && pu.RawQuery == "") {
+	if err != nil {
+		return redactUnparsed(raw)
+	}
+	if pu.User == nil && pu.RawQuery == "" {
 		return raw
 	}
 	pu.User = nil
@@ -112,6 +122,33 @@ func Redact(raw string) string {
 	pu.RawQuery = q.Encode()
 	return pu.String()
 }
+
+// redactUnparsed cuts the query and anything up to the last '@' after the
+// scheme from a URL that url.Parse rejects.
+func redactUnparsed(raw string) string {
+	s, _, hadQuery := strings.Cut(raw, "?")
+	if i := strings.Index(s, "://"); i >= 0 {
+		if j := strings.LastIndexByte(s[i+3:], '@'); j >= 0 {
+			s = s[:i+3] + "REDACTED@" + s[i+3+j+1:]
+		}
+	} else if j := strings.LastIndexByte(s, '@'); j >= 0 {
+		s = "REDACTED@" + s[j+1:]
+	}
+	if hadQuery {
+		s += "?REDACTED"
+	}
+	return s
+}
+
+// redactedError is an error whose message had secrets removed; it still
+// unwraps to the original error for errors.Is and gcerrors.Code.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }
 
 // isNotFound reports whether err means the object does not exist.
 func isNotFound(err error) bool { return gcerrors.Code(err) == gcerrors.NotFound }
