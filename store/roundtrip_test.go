@@ -127,6 +127,9 @@ func verifyBackup(t testing.TB, st *store.Store, want map[string]uint64) {
 	}
 	got := map[string]uint64{}
 	for _, topic := range topics {
+		if topic == "race" { // lease race tests leave only a lease clock
+			continue
+		}
 		m, err := st.ReadManifest(ctx, topic)
 		if err != nil {
 			t.Fatal(err)
