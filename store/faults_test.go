@@ -2,13 +2,11 @@ package store_test
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -44,9 +42,6 @@ func (p *faultProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if x < p.rate {
 		fault = int(x / p.rate * 3)
 		p.faults.Add(1)
-	}
-	if os.Getenv("KBACKUP_PROXY_DEBUG") != "" && strings.Contains(r.URL.String(), "lease") {
-		fmt.Fprintf(os.Stderr, "proxy %s %s fault=%d\n", r.Method, r.URL, fault)
 	}
 	switch fault {
 	case 0:
