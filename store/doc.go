@@ -34,4 +34,11 @@
 // Objects become visible atomically when their writer closes. A segment is
 // written before the index entry that names it, so a crash leaves at most
 // orphan segments, which the backup engine adopts or deletes at start-up.
+//
+// # Retries
+//
+// Store reaches the bucket through a retrying decorator (retry.go): whole-
+// object operations are retried with back-off on transient errors, which
+// isTransient alone classifies. Segment uploads stream in parts that the
+// cloud SDKs retry. See docs/storage.md.
 package store

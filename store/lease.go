@@ -78,6 +78,11 @@ func (s *Store) AcquireLease(ctx context.Context, topic, holder string, ttl time
 		if err != nil {
 			return nil, err
 		}
+		if cur.Token == l.doc.Token {
+			// Our create succeeded but its response was lost; the retry
+			// found our own lease.
+			return l, l.confirm(ctx)
+		}
 		if age := now.Sub(mod); age < ttl && !holderDead(cur.Holder) {
 			return nil, fmt.Errorf("%w: topic %s is held by %s (renewed %s ago; taken over after %s without renewal)",
 				ErrLeaseHeld, topic, cur.Holder, age.Round(time.Second), ttl)

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"cloud.google.com/go/storage"
 	"gocloud.dev/blob"
 	_ "gocloud.dev/blob/azureblob" // azblob:// URLs
 	_ "gocloud.dev/blob/fileblob"  // file:// URLs
@@ -22,7 +23,7 @@ import (
 // Store is kbackup's storage: a bucket and the layout on it. It is safe for
 // concurrent use.
 type Store struct {
-	b        *blob.Bucket
+	b        *retryBucket
 	url      string
 	localDir string // set for file storage: enables atomic create by link
 }
@@ -41,12 +42,12 @@ func Open(ctx context.Context, rawURL string) (*Store, error) {
 		msg := strings.ReplaceAll(err.Error(), u, Redact(u))
 		return nil, &redactedError{msg: fmt.Sprintf("open storage %s: %s", Redact(rawURL), msg), err: err}
 	}
-	return &Store{b: b, url: Redact(rawURL), localDir: local}, nil
+	return &Store{b: newRetryBucket(b), url: Redact(rawURL), localDir: local}, nil
 }
 
 // New wraps an open bucket (the caller keeps ownership of its lifetime
 // unless it calls Close).
-func New(b *blob.Bucket) *Store { return &Store{b: b, url: "bucket"} }
+func New(b *blob.Bucket) *Store { return &Store{b: newRetryBucket(b), url: "bucket"} }
 
 // Close closes the bucket.
 func (s *Store) Close() error { return s.b.Close() }
@@ -238,12 +239,29 @@ func createExclusiveFile(path string, data []byte) error {
 	return nil
 }
 
+// segmentPartSize is the part (S3), block (Azure) or chunk (GCS) size of
+// segment uploads: memory per open upload is a small multiple of it.
+const segmentPartSize = 8 << 20
+
+// retryUploadParts lets the GCS client retry a segment's upload chunks,
+// which it otherwise only does for writes with preconditions. Segment keys
+// are unique, so a repeated chunk cannot overwrite anything else. S3 and
+// Azure retry parts and blocks by default.
+func retryUploadParts(as func(any) bool) error {
+	var oh **storage.ObjectHandle
+	if as(&oh) {
+		*oh = (*oh).Retryer(storage.WithPolicy(storage.RetryAlways))
+	}
+	return nil
+}
+
 // NewSegmentUpload starts writing segment id of loc. The object appears only
 // when the returned writer's Close succeeds; cancelling ctx abandons it.
 func (s *Store) NewSegmentUpload(ctx context.Context, loc Loc, id string) (io.WriteCloser, error) {
 	w, err := s.b.NewWriter(ctx, loc.segmentKey(id), &blob.WriterOptions{
 		ContentType: "application/octet-stream",
-		BufferSize:  8 << 20,
+		BufferSize:  segmentPartSize,
+		BeforeWrite: retryUploadParts,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("start segment %s: %w", loc.segmentKey(id), err)
@@ -280,22 +298,14 @@ func (s *Store) DeleteSegment(ctx context.Context, loc Loc, id string) error {
 // rangeReader adapts ranged bucket reads to io.ReaderAt.
 type rangeReader struct {
 	ctx context.Context
-	b   *blob.Bucket
+	b   *retryBucket
 	key string
 }
 
 func (r *rangeReader) ReadAt(p []byte, off int64) (int, error) {
-	rd, err := r.b.NewRangeReader(r.ctx, r.key, off, int64(len(p)), nil)
-	if err != nil {
-		if isNotFound(err) {
-			return 0, fmt.Errorf("%s: %w", r.key, ErrNotFound)
-		}
-		return 0, err
-	}
-	defer rd.Close()
-	n, err := io.ReadFull(rd, p)
-	if err == io.ErrUnexpectedEOF {
-		err = io.EOF
+	n, err := r.b.ReadRange(r.ctx, r.key, off, p)
+	if err != nil && isNotFound(err) {
+		return 0, fmt.Errorf("%s: %w", r.key, ErrNotFound)
 	}
 	return n, err
 }
@@ -303,15 +313,11 @@ func (r *rangeReader) ReadAt(p []byte, off int64) (int, error) {
 // ListTopics returns the names of all topics with a backup in storage.
 func (s *Store) ListTopics(ctx context.Context) ([]string, error) {
 	var topics []string
-	it := s.b.List(&blob.ListOptions{Delimiter: "/"})
-	for {
-		o, err := it.Next(ctx)
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("list topics: %w", err)
-		}
+	objs, err := s.b.ListAll(ctx, &blob.ListOptions{Delimiter: "/"})
+	if err != nil {
+		return nil, fmt.Errorf("list topics: %w", err)
+	}
+	for _, o := range objs {
 		if !o.IsDir {
 			continue
 		}
@@ -327,19 +333,16 @@ func (s *Store) ListTopics(ctx context.Context) ([]string, error) {
 func (s *Store) listSegments(ctx context.Context, loc Loc) (map[string]int64, error) {
 	dir := loc.dir()
 	out := map[string]int64{}
-	it := s.b.List(&blob.ListOptions{Prefix: dir, Delimiter: "/"})
-	for {
-		o, err := it.Next(ctx)
-		if err == io.EOF {
-			return out, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("list %s: %w", dir, err)
-		}
+	objs, err := s.b.ListAll(ctx, &blob.ListOptions{Prefix: dir, Delimiter: "/"})
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", dir, err)
+	}
+	for _, o := range objs {
 		if id := segmentID(dir, o.Key); id != "" && !o.IsDir {
 			out[id] = o.Size
 		}
 	}
+	return out, nil
 }
 
 // ListSegments returns the IDs and sizes of every segment object in loc,
@@ -352,21 +355,18 @@ func (s *Store) ListSegments(ctx context.Context, loc Loc) (map[string]int64, er
 // storage writes objects through "<key>.<hex>.tmp" files).
 func (s *Store) CleanTemp(ctx context.Context, loc Loc) error {
 	dir := loc.dir()
-	it := s.b.List(&blob.ListOptions{Prefix: dir, Delimiter: "/"})
-	for {
-		o, err := it.Next(ctx)
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("list %s: %w", dir, err)
-		}
+	objs, err := s.b.ListAll(ctx, &blob.ListOptions{Prefix: dir, Delimiter: "/"})
+	if err != nil {
+		return fmt.Errorf("list %s: %w", dir, err)
+	}
+	for _, o := range objs {
 		if !o.IsDir && strings.HasSuffix(o.Key, ".tmp") {
 			if err := s.delete(ctx, o.Key); err != nil {
 				return err
 			}
 		}
 	}
+	return nil
 }
 
 // CopySegment streams segment id of loc into w.

@@ -1,0 +1,361 @@
+package store_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"gocloud.dev/blob"
+
+	"github.com/kbackup/kbackup/store"
+)
+
+// prefix is the storage prefix every backend is tested under, to prove
+// `?prefix=` works for each scheme.
+const prefix = "backups/"
+
+// forEachBackend runs fn on mem, file and each emulator, as subtests named
+// after the backend. url opens the storage under prefix; raw opens the same
+// bucket without it.
+func forEachBackend(t *testing.T, fn func(t *testing.T, url, raw string)) {
+	t.Run("mem", func(t *testing.T) {
+		// mem:// buckets are private to each Open: share one through New.
+		fn(t, "", "")
+	})
+	t.Run("file", func(t *testing.T) {
+		dir := t.TempDir()
+		fn(t, "file://"+filepath.ToSlash(dir)+"?prefix="+prefix, "file://"+filepath.ToSlash(dir))
+	})
+	for _, e := range emulators {
+		t.Run(e.Name, func(t *testing.T) {
+			host := e.Start(t)
+			fn(t, e.URL(t, host, "&prefix="+prefix), e.URL(t, host, ""))
+		})
+	}
+}
+
+// opener returns a function that opens independent Store instances on url
+// (for mem, instances over one shared bucket).
+func opener(t testing.TB, url string) func() *store.Store {
+	var memBucket *blob.Bucket
+	if url == "" {
+		b, err := blob.OpenBucket(context.Background(), "mem://")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { b.Close() })
+		memBucket = b
+	}
+	return func() *store.Store {
+		if memBucket != nil {
+			return store.New(memBucket)
+		}
+		st, err := store.Open(context.Background(), url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		return st
+	}
+}
+
+func TestConformance(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, url, raw string) {
+		runConformance(t, url, raw)
+	})
+}
+
+// runConformance checks everything kbackup needs from a storage backend.
+func runConformance(t *testing.T, url, raw string) {
+	open := opener(t, url)
+	st := open()
+	ctx := context.Background()
+	loc := store.Loc{Topic: "orders", Version: 1}
+
+	t.Run("missing", func(t *testing.T) {
+		if _, err := st.ReadManifest(ctx, "nothing"); !store.IsNotFound(err) {
+			t.Fatalf("ReadManifest of a missing topic: %v, want not found", err)
+		}
+		if _, err := st.OpenSegment(ctx, loc, "01NOSUCHSEGMENT", -1); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("OpenSegment of a missing segment: %v, want ErrNotFound", err)
+		}
+		if l, err := st.TopicLayout(ctx, "nothing"); err != nil || l != store.LayoutNone {
+			t.Fatalf("TopicLayout = %v, %v", l, err)
+		}
+	})
+	t.Run("manifest", func(t *testing.T) { checkManifest(t, st) })
+	t.Run("segments", func(t *testing.T) { checkSegments(t, st, loc) })
+	t.Run("index", func(t *testing.T) { checkIndex(t, st, store.Loc{Topic: "events", Version: 1}) })
+	t.Run("list", func(t *testing.T) {
+		topics, err := st.ListTopics(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Join(topics, ","); got != "events,orders" {
+			t.Fatalf("ListTopics = %q, want events,orders", got)
+		}
+	})
+	t.Run("lease", func(t *testing.T) { checkLease(t, open) })
+	if raw != "" {
+		t.Run("prefix", func(t *testing.T) {
+			// The objects live under the prefix in the bucket.
+			topics, err := opener(t, raw)().ListTopics(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Join(topics, ","); got != strings.TrimSuffix(prefix, "/") {
+				t.Fatalf("bucket root holds %q, want only the prefix", got)
+			}
+			inner, err := store.Open(ctx, strings.Replace(url, "prefix=backups/", "prefix=backups%2F", 1))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer inner.Close()
+			if _, err := inner.ReadManifest(ctx, "orders"); err != nil {
+				t.Fatalf("manifest through the escaped prefix: %v", err)
+			}
+		})
+	}
+}
+
+func checkManifest(t *testing.T, st *store.Store) {
+	ctx := context.Background()
+	m := &store.Manifest{Topic: "orders", Active: 1, Snapshots: []store.Snapshot{
+		{Version: 1, TopicID: "abc", Created: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Partitions: 3},
+	}}
+	if err := st.WriteManifest(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.ReadManifest(ctx, "orders")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Active != 1 || len(got.Snapshots) != 1 || got.Snapshots[0].TopicID != "abc" || got.Snapshots[0].Partitions != 3 {
+		t.Fatalf("manifest read back as %+v", got)
+	}
+	if l, err := st.TopicLayout(ctx, "orders"); err != nil || l != store.LayoutSnapshots {
+		t.Fatalf("TopicLayout = %v, %v", l, err)
+	}
+}
+
+// writeSegment uploads a segment of n records of partition p from offset
+// start and returns its index entry.
+func writeSegment(t testing.TB, st *store.Store, loc store.Loc, id string, p int32, start int64, n int, valueLen int) store.SegmentEntry {
+	ctx := context.Background()
+	up, err := st.NewSegmentUpload(ctx, loc, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sw := store.NewSegmentWriter(up, p, store.CodecNone, start, 4<<10)
+	for i := 0; i < n; i++ {
+		r := testRecord(start+int64(i), valueLen)
+		if err := sw.Append(&r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	info, size, crc, err := sw.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := up.Close(); err != nil {
+		t.Fatalf("upload segment: %v", err)
+	}
+	return store.EntryFromInfo(id, &info, size, crc)
+}
+
+func testRecord(off int64, valueLen int) store.Record {
+	v := bytes.Repeat([]byte{byte('a' + off%26)}, valueLen)
+	copy(v, fmt.Sprintf("value-%d:", off))
+	return store.Record{Offset: off, Timestamp: time.UnixMilli(1_700_000_000_000 + off).UTC(),
+		Key: []byte(fmt.Sprintf("key-%d", off)), Value: v,
+		Headers: []store.Header{{Key: "h", Value: []byte("x")}}}
+}
+
+func checkSegments(t *testing.T, st *store.Store, loc store.Loc) {
+	ctx := context.Background()
+	e1 := writeSegment(t, st, loc, "01JAAAAAAAAAAAAAAAAAAAAAA1", 0, 0, 2000, 40)
+	e2 := writeSegment(t, st, loc, "01JAAAAAAAAAAAAAAAAAAAAAA2", 0, 2000, 10, 40)
+	segs, err := st.ListSegments(ctx, loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(segs) != 2 || segs[e1.ULID] != e1.StoredBytes || segs[e2.ULID] != e2.StoredBytes {
+		t.Fatalf("ListSegments = %v, want sizes %d and %d", segs, e1.StoredBytes, e2.StoredBytes)
+	}
+	for _, size := range []int64{e1.StoredBytes, -1} {
+		sr, err := st.OpenSegment(ctx, loc, e1.ULID, size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(sr.Info.Blocks) < 10 || sr.Info.Records != 2000 {
+			t.Fatalf("segment has %d blocks, %d records", len(sr.Info.Blocks), sr.Info.Records)
+		}
+		// Range reads from the middle of the segment.
+		next := int64(1234)
+		err = sr.Records(1234, func(r *store.Record) error {
+			want := testRecord(next, 40)
+			if r.Offset != next || !bytes.Equal(r.Value, want.Value) || string(r.Key) != string(want.Key) {
+				return fmt.Errorf("record %d read back as offset %d key %q", next, r.Offset, r.Key)
+			}
+			next++
+			return nil
+		})
+		if err != nil || next != 2000 {
+			t.Fatalf("Records from 1234: stopped at %d: %v", next, err)
+		}
+	}
+	checkSegmentBytes(t, st, loc, e1)
+	if err := st.DeleteSegment(ctx, loc, e2.ULID); err != nil {
+		t.Fatal(err)
+	}
+	if segs, _ := st.ListSegments(ctx, loc); len(segs) != 1 {
+		t.Fatalf("after delete: %v", segs)
+	}
+}
+
+// checkSegmentBytes reads e's whole object and checks it against its index
+// entry: size, CRC-32C and every block.
+func checkSegmentBytes(t testing.TB, st *store.Store, loc store.Loc, e store.SegmentEntry) {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := st.CopySegment(context.Background(), loc, e.ULID, &buf); err != nil {
+		t.Fatal(err)
+	}
+	if int64(buf.Len()) != e.StoredBytes {
+		t.Fatalf("segment %s has %d bytes, index says %d", e.ULID, buf.Len(), e.StoredBytes)
+	}
+	sum := fmt.Sprintf("crc32c:%08x", crc32.Checksum(buf.Bytes(), crc32.MakeTable(crc32.Castagnoli)))
+	if sum != e.Checksum {
+		t.Fatalf("segment %s checksum %s, index says %s", e.ULID, sum, e.Checksum)
+	}
+	if _, err := store.ScanSegment(bytes.NewReader(buf.Bytes()), int64(buf.Len())); err != nil {
+		t.Fatalf("segment %s: %v", e.ULID, err)
+	}
+}
+
+func checkIndex(t *testing.T, st *store.Store, loc store.Loc) {
+	ctx := context.Background()
+	var entries []store.SegmentEntry
+	for i := 0; i < 1500; i++ { // one sealed part and a head
+		entries = append(entries, store.SegmentEntry{ULID: fmt.Sprintf("01J%023d", i), Partition: int32(i % 2),
+			StartOffset: int64(i) * 10, FirstOffset: int64(i) * 10, LastOffset: int64(i)*10 + 9, NextOffset: int64(i)*10 + 10,
+			Records: 10, StoredBytes: 100, Codec: "none", Checksum: "crc32c:00000000"})
+	}
+	if err := st.WriteIndex(ctx, loc, entries); err != nil {
+		t.Fatal(err)
+	}
+	iw, err := st.OpenIndexWriter(ctx, loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	extra := store.SegmentEntry{ULID: "01JZZZZZZZZZZZZZZZZZZZZZZZ", Partition: 1, StartOffset: 15000, FirstOffset: 15000,
+		LastOffset: 15004, NextOffset: 15005, Records: 5, StoredBytes: 50, Codec: "none"}
+	if err := iw.Append(ctx, extra); err != nil {
+		t.Fatal(err)
+	}
+	ix, err := st.ReadIndex(ctx, loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ix.Segments) != 1501 {
+		t.Fatalf("index has %d entries, want 1501", len(ix.Segments))
+	}
+	p1 := ix.Partition(1)
+	if last := p1[len(p1)-1]; last.ULID != extra.ULID {
+		t.Fatalf("last entry of partition 1 is %s", last.ULID)
+	}
+	if s := ix.Partitions[1]; s.Segments != 751 || s.NextOffset != 15005 {
+		t.Fatalf("partition 1 summary %+v", s)
+	}
+}
+
+func checkLease(t *testing.T, open func() *store.Store) {
+	ctx := context.Background()
+	a, b := open(), open()
+	la, err := a.AcquireLease(ctx, "orders", "a", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.AcquireLease(ctx, "orders", "b", time.Minute); !errors.Is(err, store.ErrLeaseHeld) || !strings.Contains(err.Error(), "held by a") {
+		t.Fatalf("second acquire: %v, want ErrLeaseHeld naming a", err)
+	}
+	if err := la.Renew(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := la.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	lb, err := b.AcquireLease(ctx, "orders", "b", time.Second)
+	if err != nil {
+		t.Fatalf("acquire after release: %v", err)
+	}
+	// Takeover: b stops renewing; after its TTL, judged by the storage
+	// clock (whole seconds on S3), a takes over and b has lost the lease.
+	time.Sleep(2500 * time.Millisecond)
+	la, err = a.AcquireLease(ctx, "orders", "a", time.Second)
+	if err != nil {
+		t.Fatalf("takeover of a stale lease: %v", err)
+	}
+	if err := lb.Renew(ctx); !errors.Is(err, store.ErrLeaseLost) {
+		t.Fatalf("renew after takeover: %v, want ErrLeaseLost", err)
+	}
+	if err := la.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestLeaseRace races several writers, each with its own Store, for one
+// lease 100 times: never more than one may win a round.
+func TestLeaseRace(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, url, _ string) {
+		raceLease(t, opener(t, url), 100, 4)
+	})
+}
+
+func raceLease(t testing.TB, open func() *store.Store, rounds, writers int) {
+	ctx := context.Background()
+	stores := make([]*store.Store, writers)
+	for i := range stores {
+		stores[i] = open()
+	}
+	for round := 0; round < rounds; round++ {
+		var (
+			wg    sync.WaitGroup
+			mu    sync.Mutex
+			won   []*store.Lease
+			other []error
+		)
+		for i, st := range stores {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				l, err := st.AcquireLease(ctx, "race", fmt.Sprintf("w%d", i), time.Minute)
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err == nil:
+					won = append(won, l)
+				case !errors.Is(err, store.ErrLeaseHeld):
+					other = append(other, err)
+				}
+			}()
+		}
+		wg.Wait()
+		if len(other) > 0 {
+			t.Fatalf("round %d: %v", round, other)
+		}
+		if len(won) != 1 {
+			t.Fatalf("round %d: %d writers hold the lease", round, len(won))
+		}
+		if err := won[0].Release(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
