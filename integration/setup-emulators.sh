@@ -3,7 +3,7 @@
 # fixed cache directory. Idempotent: an emulator already installed is kept.
 #
 #   KBACKUP_EMULATOR_CACHE  cache directory (default ~/.cache/kbackup-emulators)
-#   FAKE_GCS_VERSION        fake-gcs-server module version (default latest)
+#   FAKE_GCS_VERSION        fake-gcs-server module version (default v1.56.1)
 #   AZURITE_VERSION         azurite npm version (default 3.35.0)
 #
 # The tests look for the emulators there, or where these point:
@@ -19,7 +19,7 @@ mkdir -p "$cache/bin" "$cache/azurite"
 
 if [[ ! -x "$cache/bin/fake-gcs-server" ]]; then
 	echo "setup-emulators: installing fake-gcs-server into $cache/bin" >&2
-	GOBIN="$cache/bin" go install "github.com/fsouza/fake-gcs-server@${FAKE_GCS_VERSION:-latest}"
+	GOBIN="$cache/bin" go install "github.com/fsouza/fake-gcs-server@${FAKE_GCS_VERSION:-v1.56.1}"
 fi
 
 if [[ ! -x "$cache/azurite/node_modules/.bin/azurite-blob" ]]; then
