@@ -21,6 +21,8 @@ var (
 	ErrNoTopics = errors.New("no topic matches")
 	// ErrRecreatedFlat means a flat-layout topic was recreated.
 	ErrRecreatedFlat = errors.New("flat-layout topic recreated")
+	// ErrOffsetRegressed means a partition's offsets went backwards.
+	ErrOffsetRegressed = errors.New("partition offsets went backwards")
 )
 
 // TopicSummary is what a backup stored for one topic.

@@ -76,7 +76,12 @@ func (w *partitionWriter) fail(err error) {
 func (w *partitionWriter) write(ctx context.Context, recs []*kgo.Record) error {
 	for _, kr := range recs {
 		if kr.Offset < w.next {
-			continue // already stored (a refetch after a reset)
+			// The partition went back: it was recreated (a cluster without
+			// topic IDs) or truncated. Never mix its records in.
+			if w.t.loc.Version == 0 {
+				return flatRecreatedError(w.t.name)
+			}
+			return fmt.Errorf("offset went back from %d to %d: the topic was recreated or truncated; restart kbackup to start a new snapshot: %w", w.next, kr.Offset, ErrOffsetRegressed)
 		}
 		if w.target >= 0 && kr.Offset >= w.target {
 			break

@@ -201,8 +201,8 @@ func kcatRead(t *testing.T, addr, topic string) map[int32][]rec {
 }
 
 // storageRead reads every stored record of topic's snapshot version
-// (0: the active one) through the store API, checking offsets are
-// continuous between segments.
+// (0: the active one; -1: the flat layout) through the store API, checking
+// offsets are continuous between segments.
 func storageRead(t *testing.T, dir, topic string, version int) map[int32][]rec {
 	t.Helper()
 	ctx := context.Background()
@@ -211,7 +211,9 @@ func storageRead(t *testing.T, dir, topic string, version int) map[int32][]rec {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	if version == 0 {
+	if version == -1 {
+		version = 0
+	} else if version == 0 {
 		m, err := st.ReadManifest(ctx, topic)
 		if err != nil {
 			t.Fatal(err)

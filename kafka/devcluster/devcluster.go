@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kversion"
 )
 
 // Options configures Start.
@@ -24,6 +25,9 @@ type Options struct {
 	// SASL, when Mechanism is set, requires clients to authenticate as
 	// this superuser (PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512).
 	SASL SASL
+	// NoTopicIDs emulates a cluster older than Kafka 2.8 that exposes no
+	// topic IDs (KIP-516).
+	NoTopicIDs bool
 }
 
 // SASL is one superuser's credentials.
@@ -37,6 +41,9 @@ func Start(o Options) (*Cluster, error) {
 	opts := []kfake.Opt{kfake.NumBrokers(1), kfake.Ports(o.Port), kfake.DefaultNumPartitions(1)}
 	if o.DataDir != "" {
 		opts = append(opts, kfake.DataDir(o.DataDir))
+	}
+	if o.NoTopicIDs {
+		opts = append(opts, kfake.MaxVersions(kversion.V2_7_0()))
 	}
 	if o.SASL.Mechanism != "" {
 		opts = append(opts, kfake.EnableSASL(), kfake.Superuser(o.SASL.Mechanism, o.SASL.User, o.SASL.Password))
