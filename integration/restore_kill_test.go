@@ -23,7 +23,7 @@ func TestRestoreSurvivesKill9(t *testing.T) {
 	var batch []*kgo.Record
 	for i := 0; i < 300000; i++ {
 		batch = append(batch, &kgo.Record{Topic: "src", Partition: int32(i % 3), Key: []byte(fmt.Sprintf("k%d", i)),
-			Value: []byte(fmt.Sprintf("value %d with some padding to make it a little longer", i)),
+			Value:   []byte(fmt.Sprintf("value %d with some padding to make it a little longer", i)),
 			Headers: []kgo.RecordHeader{{Key: "h", Value: []byte(fmt.Sprint(i % 10))}}, Timestamp: time.UnixMilli(1700000000000 + int64(i))})
 		if len(batch) == 10000 {
 			if err := cl.ProduceSync(ctx, batch...).FirstErr(); err != nil {
