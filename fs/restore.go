@@ -2,6 +2,7 @@ package fs
 
 import (
 	"context"
+	"errors"
 
 	"github.com/kbackup/kbackup/store"
 )
@@ -42,3 +43,14 @@ type RestoreRequest struct {
 	// that was copied into restore/; it replaces the fields above.
 	Spec []byte
 }
+
+// Errors a Restorer returns from Start that the mount reports with a
+// specific errno (others are EIO).
+var (
+	// ErrInvalidRestore means the request can never run (a malformed spec,
+	// a partition that does not exist): EINVAL.
+	ErrInvalidRestore = errors.New("invalid restore")
+	// ErrRestoreExists means a restore of that name is already known:
+	// EEXIST.
+	ErrRestoreExists = errors.New("restore exists")
+)
