@@ -149,6 +149,24 @@ func (r *restoreRun) end(res *RestoreResult, err error) {
 	r.once.Do(func() { close(r.inited) })
 }
 
+// Invalid records name as a restore that cannot run, with status Invalid
+// and reason, and returns an error wrapping ErrInvalidSpec. The mount uses
+// it for copies that are not a restore (several snapshots, a single file).
+func (rs *Restores) Invalid(name, reason string) error {
+	err := specError("%s", strings.TrimPrefix(reason, ErrInvalidSpec.Error()+": "))
+	run := &restoreRun{name: name, started: time.Now(), done: make(chan struct{}), inited: make(chan struct{})}
+	rs.mu.Lock()
+	if _, ok := rs.runs[name]; ok {
+		rs.mu.Unlock()
+		return fmt.Errorf("%w: %s", ErrRestoreExists, name)
+	}
+	rs.runs[name] = run
+	rs.mu.Unlock()
+	run.end(&RestoreResult{RestoreStatus: RestoreStatus{Phase: Invalid, Reason: err.Error()}}, err)
+	close(run.done)
+	return err
+}
+
 // List returns the names of the known restores, sorted.
 func (rs *Restores) List() []string {
 	rs.mu.Lock()

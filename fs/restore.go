@@ -42,6 +42,10 @@ type RestoreRequest struct {
 	// Spec, when set, is a restore spec in the `kbackup restore -f` format
 	// that was copied into restore/; it replaces the fields above.
 	Spec []byte
+	// Invalid, when set, is a copy that cannot be restored and why (what
+	// to copy instead). Start records the name with status Invalid and
+	// this reason, and returns an error matching ErrInvalidRestore.
+	Invalid string
 }
 
 // Errors a Restorer returns from Start that the mount reports with a

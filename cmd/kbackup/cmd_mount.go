@@ -105,8 +105,12 @@ type mountRestorer struct{ rs *engine.Restores }
 var _ fs.Restorer = mountRestorer{}
 
 func (m mountRestorer) Start(_ context.Context, req fs.RestoreRequest) error {
-	spec, err := requestSpec(req)
-	if err == nil {
+	var err error
+	if req.Invalid != "" {
+		err = m.rs.Invalid(req.Name, req.Invalid)
+	} else if spec, perr := requestSpec(req); perr != nil {
+		err = m.rs.Invalid(req.Name, perr.Error())
+	} else {
 		err = m.rs.Start(req.Name, spec)
 	}
 	switch {
