@@ -23,9 +23,9 @@ type recordsNode struct {
 }
 
 var (
-	_ gofs.NodeOpener          = (*recordsNode)(nil)
-	_ gofs.NodeCopyFileRanger  = (*recordsNode)(nil)
-	_ gofs.NodeGetattrer = (*recordsNode)(nil)
+	_ gofs.NodeOpener         = (*recordsNode)(nil)
+	_ gofs.NodeCopyFileRanger = (*recordsNode)(nil)
+	_ gofs.NodeGetattrer      = (*recordsNode)(nil)
 )
 
 func (n *recordsNode) attr(ctx context.Context, a *fuse.Attr) syscall.Errno {
@@ -91,9 +91,9 @@ type segmentNode struct {
 }
 
 var (
-	_ gofs.NodeOpener          = (*segmentNode)(nil)
-	_ gofs.NodeCopyFileRanger  = (*segmentNode)(nil)
-	_ gofs.NodeGetattrer = (*segmentNode)(nil)
+	_ gofs.NodeOpener         = (*segmentNode)(nil)
+	_ gofs.NodeCopyFileRanger = (*segmentNode)(nil)
+	_ gofs.NodeGetattrer      = (*segmentNode)(nil)
 )
 
 func (n *segmentNode) immutable() {}

@@ -27,8 +27,8 @@ type textNode struct {
 }
 
 var (
-	_ gofs.NodeOpener    = (*textNode)(nil)
-	_ gofs.NodeGetattrer = (*textNode)(nil)
+	_ gofs.NodeOpener         = (*textNode)(nil)
+	_ gofs.NodeGetattrer      = (*textNode)(nil)
 	_ gofs.NodeCopyFileRanger = (*textNode)(nil)
 )
 
