@@ -216,6 +216,15 @@ func TestMount(t *testing.T) {
 		sameRecords(t, "beta-p3", content(map[int32][]rec{3: want[3]}), content(got))
 	})
 
+	t.Run("cp -a and read+write copies", func(t *testing.T) {
+		shell(t, "cp -a "+snap+"/2 "+mp+"/restore/beta-a2")
+		shell(t, "mkdir "+mp+"/restore/beta-tar && (cd "+snap+" && tar cf - 4) | (cd "+mp+"/restore/beta-tar && tar xf -)")
+		waitPhase(t, mp, "beta-a2", "Done", 60*time.Second)
+		waitPhase(t, mp, "beta-tar", "Done", 60*time.Second)
+		sameRecords(t, "beta-a2", content(map[int32][]rec{2: want[2]}), content(kcatRead(t, c.Addr(), "beta-a2")))
+		sameRecords(t, "beta-tar", content(map[int32][]rec{4: want[4]}), content(kcatRead(t, c.Addr(), "beta-tar")))
+	})
+
 	t.Run("spec file", func(t *testing.T) {
 		spec := filepath.Join(t.TempDir(), "gamma-spec.yaml")
 		os.WriteFile(spec, []byte("config:\n  createTopics: true\n  topics:\n    - source: gamma\n      target: gamma-spec\n      partitions:\n        - number: 1\n          restoreUntilOffset: 100\n"), 0o644)
