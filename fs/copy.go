@@ -137,14 +137,15 @@ func restoreName(entry string, dir bool) string {
 // directory. The first one tells whether the entry is the copy itself
 // (made by the copying process, as cp -r does) or a directory made
 // beforehand that the copy goes into (mkdir restore/X; cp -r … restore/X/).
-func (s *copySession) childMade(ctx context.Context, name string) {
+// A file made first means the directory holds the copied files themselves.
+func (s *copySession) childMade(ctx context.Context, name string, dir bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.baseSet {
 		return
 	}
 	s.baseSet = true
-	if c, ok := fuse.FromContext(ctx); ok && c.Pid != s.pid {
+	if c, ok := fuse.FromContext(ctx); ok && c.Pid != s.pid && dir {
 		s.base = name
 	}
 }

@@ -131,9 +131,9 @@ func (n *copyDirNode) Readdir(context.Context) (gofs.DirStream, syscall.Errno) {
 	return dirStream(es)
 }
 
-func (n *copyDirNode) made(ctx context.Context, name string) string {
+func (n *copyDirNode) made(ctx context.Context, name string, dir bool) string {
 	if n.rel == "" {
-		n.s.childMade(ctx, name)
+		n.s.childMade(ctx, name, dir)
 	}
 	return path.Join(n.rel, name)
 }
@@ -143,7 +143,7 @@ func (n *copyDirNode) Mkdir(ctx context.Context, name string, mode uint32, out *
 	if n.GetChild(name) != nil || (n.rel == "" && name == "status") {
 		return nil, syscall.EEXIST
 	}
-	d := newCopyDir(n.s, n.made(ctx, name))
+	d := newCopyDir(n.s, n.made(ctx, name, true))
 	d.mode = mode & 0o7777
 	d.attr(ctx, &out.Attr)
 	return n.NewInode(ctx, d, gofs.StableAttr{Mode: fuse.S_IFDIR}), 0
@@ -154,7 +154,7 @@ func (n *copyDirNode) Create(ctx context.Context, name string, _, mode uint32, o
 	if n.rel == "" && name == "status" {
 		return nil, nil, 0, syscall.EEXIST
 	}
-	f := newCopyFile(n.s, n.made(ctx, name))
+	f := newCopyFile(n.s, n.made(ctx, name, false))
 	f.mode = mode & 0o7777
 	f.attr(ctx, &out.Attr)
 	return n.NewInode(ctx, f, gofs.StableAttr{Mode: fuse.S_IFREG}), &copyHandle{n: f}, fuse.FOPEN_DIRECT_IO, 0
@@ -162,7 +162,7 @@ func (n *copyDirNode) Create(ctx context.Context, name string, _, mode uint32, o
 
 // Symlink accepts a symlink of the copy (cp -r of a topic copies latest).
 func (n *copyDirNode) Symlink(ctx context.Context, target, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
-	n.made(ctx, name)
+	n.made(ctx, name, false)
 	out.Attr.Mode = 0o777
 	return n.NewInode(ctx, &gofs.MemSymlink{Data: []byte(target)}, gofs.StableAttr{Mode: fuse.S_IFLNK}), 0
 }
