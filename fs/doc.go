@@ -39,4 +39,14 @@
 // head changed. A file keeps the index it was opened with, so it never
 // changes under its reader. Mounting reads nothing: topics are listed when
 // topics/ is read, a manifest when the topic's directory is read.
+//
+// # Restore by copy
+//
+// With a Restorer, restore/ is writable: a directory or file made there is
+// a copy session (copy.go). Tree files implement NodeCopyFileRanger: a
+// copy_file_range into a copy notes the source file and reads nothing. The
+// first file of a session whose source is known (from copy_file_range, or
+// for read-and-write copies from its checksum, see readLog) decides the
+// restore when it is flushed — snapshot or partition, and target — and
+// calls Restorer.Start; its error is Flush's. Later files start nothing.
 package fs

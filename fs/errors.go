@@ -28,6 +28,10 @@ func toErrno(err error) syscall.Errno {
 		return errno
 	case errors.Is(err, errReadOnly):
 		return syscall.EROFS
+	case errors.Is(err, ErrInvalidRestore):
+		return syscall.EINVAL
+	case errors.Is(err, ErrRestoreExists):
+		return syscall.EEXIST
 	case errors.Is(err, errDataGone):
 		return syscall.EIO
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):

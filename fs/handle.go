@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"sync"
 	"syscall"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
@@ -13,8 +14,12 @@ import (
 // recordHandle is an open decoded file: it reads the view it was opened
 // with, whatever happens to the index afterwards.
 type recordHandle struct {
-	m *mountFS
-	r *recordReader
+	m   *mountFS
+	r   *recordReader
+	src source
+
+	mu  sync.Mutex
+	sum seqSum
 }
 
 var (
@@ -27,11 +32,19 @@ func (h *recordHandle) Read(_ context.Context, dest []byte, off int64) (fuse.Rea
 	if err != nil && !errors.Is(err, io.EOF) {
 		return nil, h.m.errno("read "+h.r.v.loc.String(), err)
 	}
+	h.m.served(&h.mu, &h.sum, h.src, dest[:n], off)
 	return fuse.ReadResultData(dest[:n]), 0
 }
 
 // bytesHandle is an open generated text file.
-type bytesHandle struct{ b []byte }
+type bytesHandle struct {
+	m   *mountFS
+	b   []byte
+	src source
+
+	mu  sync.Mutex
+	sum seqSum
+}
 
 var _ gofs.FileReader = (*bytesHandle)(nil)
 
@@ -40,5 +53,25 @@ func (h *bytesHandle) Read(_ context.Context, dest []byte, off int64) (fuse.Read
 	if off >= int64(len(h.b)) {
 		return fuse.ReadResultData(nil), 0
 	}
-	return fuse.ReadResultData(h.b[off:min(int64(len(h.b)), off+int64(len(dest)))]), 0
+	b := h.b[off:min(int64(len(h.b)), off+int64(len(dest)))]
+	h.m.served(&h.mu, &h.sum, h.src, b, off)
+	return fuse.ReadResultData(b), 0
+}
+
+// served counts bytes read and checksums them, so that a copy of src made
+// by read and write can be recognised (readLog).
+func (m *mountFS) served(mu *sync.Mutex, sum *seqSum, src source, b []byte, off int64) {
+	m.stats.read.Add(int64(len(b)))
+	if src.path == "" {
+		return
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if sum.bad || sum.next == src.size && len(b) == 0 {
+		return
+	}
+	sum.add(b, off)
+	if !sum.bad && sum.next == src.size {
+		m.reads.readFully(src, sum.crc)
+	}
 }

@@ -28,6 +28,9 @@ type mountFS struct {
 	log      *slog.Logger
 	started  time.Time
 	restorer Restorer
+	stats    stats
+	reads    readLog
+	copies   copies
 }
 
 // attrNode is a node that can describe itself for Lookup and Getattr.

@@ -2,6 +2,8 @@ package fs
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"syscall"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
@@ -21,8 +23,9 @@ type recordsNode struct {
 }
 
 var (
-	_ gofs.NodeOpener    = (*recordsNode)(nil)
-	_ gofs.NodeGetattrer = (*recordsNode)(nil)
+	_ gofs.NodeOpener         = (*recordsNode)(nil)
+	_ gofs.NodeCopyFileRanger = (*recordsNode)(nil)
+	_ gofs.NodeGetattrer      = (*recordsNode)(nil)
 )
 
 func (n *recordsNode) attr(ctx context.Context, a *fuse.Attr) syscall.Errno {
@@ -54,8 +57,28 @@ func (n *recordsNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, 
 	if err != nil {
 		return nil, 0, n.m.errno("read index of "+n.loc.String(), err)
 	}
-	r := newRecordReader(n.m.ctx, n.m.st, newView(n.loc, es), n.m.cat.now, n.m.log)
-	return &recordHandle{m: n.m, r: r}, fuse.FOPEN_DIRECT_IO, 0
+	v := newView(n.loc, es)
+	r := newRecordReader(n.m.ctx, n.m.st, v, n.m.cat.now, n.m.log)
+	src := n.m.viewSource(n.loc, fmt.Sprintf("%s/%d/records.jsonl", snapshotPath(n.loc), n.p), v)
+	n.m.reads.opened(src)
+	return &recordHandle{m: n.m, r: r, src: src}, fuse.FOPEN_DIRECT_IO, 0
+}
+
+// CopyFileRange copies records.jsonl into restore/ without reading it.
+func (n *recordsNode) CopyFileRange(ctx context.Context, _ gofs.FileHandle, offIn uint64, _ *gofs.Inode, fhOut gofs.FileHandle, offOut uint64, length uint64, _ uint64) (uint32, syscall.Errno) {
+	_, es, err := entries(ctx, n.m.cat, n.loc, n.p)
+	if err != nil {
+		return 0, n.m.errno("read index of "+n.loc.String(), err)
+	}
+	src := n.m.viewSource(n.loc, fmt.Sprintf("%s/%d/records.jsonl", snapshotPath(n.loc), n.p), newView(n.loc, es))
+	return n.m.copySource(src, offIn, fhOut, offOut, length)
+}
+
+// viewSource describes a decoded file for restore by copy.
+func (m *mountFS) viewSource(loc store.Loc, path string, v *view) source {
+	return source{loc: loc, path: path, size: v.size(), open: func(ctx context.Context) (io.ReaderAt, error) {
+		return newRecordReader(m.ctx, m.st, v, m.cat.now, m.log), nil
+	}}
 }
 
 // segmentNode is segments/<first>-<last>.jsonl: one immutable segment.
@@ -68,8 +91,9 @@ type segmentNode struct {
 }
 
 var (
-	_ gofs.NodeOpener    = (*segmentNode)(nil)
-	_ gofs.NodeGetattrer = (*segmentNode)(nil)
+	_ gofs.NodeOpener         = (*segmentNode)(nil)
+	_ gofs.NodeCopyFileRanger = (*segmentNode)(nil)
+	_ gofs.NodeGetattrer      = (*segmentNode)(nil)
 )
 
 func (n *segmentNode) immutable() {}
@@ -91,5 +115,17 @@ func (n *segmentNode) Open(_ context.Context, flags uint32) (gofs.FileHandle, ui
 	}
 	v := newView(n.loc, []store.SegmentEntry{n.e})
 	r := newRecordReader(n.m.ctx, n.m.st, v, n.m.cat.now, n.m.log)
-	return &recordHandle{m: n.m, r: r}, fuse.FOPEN_KEEP_CACHE, 0
+	src := n.source()
+	n.m.reads.opened(src)
+	return &recordHandle{m: n.m, r: r, src: src}, fuse.FOPEN_KEEP_CACHE, 0
+}
+
+func (n *segmentNode) source() source {
+	path := fmt.Sprintf("%s/%d/segments/%s", snapshotPath(n.loc), n.e.Partition, segmentName(&n.e))
+	return n.m.viewSource(n.loc, path, newView(n.loc, []store.SegmentEntry{n.e}))
+}
+
+// CopyFileRange copies the segment file into restore/ without reading it.
+func (n *segmentNode) CopyFileRange(_ context.Context, _ gofs.FileHandle, offIn uint64, _ *gofs.Inode, fhOut gofs.FileHandle, offOut uint64, length uint64, _ uint64) (uint32, syscall.Errno) {
+	return n.m.copySource(n.source(), offIn, fhOut, offOut, length)
 }

@@ -2,10 +2,14 @@ package fs
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"syscall"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/kbackup/kbackup/store"
 )
 
 // readOnlyREADME is restore/README when the mount has no Restorer.
@@ -30,6 +34,10 @@ var (
 	_ gofs.NodeReaddirer = (*restoreNode)(nil)
 	_ gofs.NodeGetattrer = (*restoreNode)(nil)
 	_ gofs.NodeRmdirer   = (*restoreNode)(nil)
+	_ gofs.NodeMkdirer   = (*restoreNode)(nil)
+	_ gofs.NodeCreater   = (*restoreNode)(nil)
+	_ gofs.NodeUnlinker  = (*restoreNode)(nil)
+	_ gofs.NodeRenamer   = (*restoreNode)(nil)
 )
 
 func newRestoreNode(m *mountFS) *restoreNode { return &restoreNode{m: m} }
@@ -47,7 +55,8 @@ func (n *restoreNode) Getattr(ctx context.Context, _ gofs.FileHandle, out *fuse.
 	return getattr(ctx, n, out)
 }
 
-// Lookup returns README (read-only mount) or a restore's directory.
+// Lookup returns README (read-only mount), a copy in progress or a
+// restore's directory.
 func (n *restoreNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
 	if n.m.restorer == nil {
 		if name != "README" {
@@ -57,13 +66,19 @@ func (n *restoreNode) Lookup(ctx context.Context, name string, out *fuse.EntryOu
 			return newTextNode(n.m, "restore/README", func(context.Context) ([]byte, error) { return []byte(readOnlyREADME), nil })
 		}, out)
 	}
+	if s := n.m.copies.get(name); s != nil {
+		if s.dir {
+			return child(ctx, &n.Inode, name, fuse.S_IFDIR, func() attrNode { return newCopyDir(s, "") }, out)
+		}
+		return child(ctx, &n.Inode, name, fuse.S_IFREG, func() attrNode { return newCopyFile(s, "") }, out)
+	}
 	if _, err := n.m.restorer.Status(ctx, name); err != nil {
 		return nil, n.m.errno("restore status of "+name, err)
 	}
 	return child(ctx, &n.Inode, name, fuse.S_IFDIR, func() attrNode { return &restoreRunNode{m: n.m, name: name} }, out)
 }
 
-// Readdir lists README or the restores.
+// Readdir lists README, or the restores and the copies in progress.
 func (n *restoreNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
 	if n.m.restorer == nil {
 		return dirStream([]fuse.DirEntry{{Name: "README", Mode: fuse.S_IFREG}})
@@ -72,22 +87,121 @@ func (n *restoreNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errn
 	if err != nil {
 		return nil, n.m.errno("list restores", err)
 	}
-	es := make([]fuse.DirEntry, len(names))
-	for i, name := range names {
-		es[i] = fuse.DirEntry{Name: name, Mode: fuse.S_IFDIR}
+	seen := map[string]bool{}
+	var es []fuse.DirEntry
+	for _, s := range n.m.copies.list() {
+		mode := uint32(fuse.S_IFDIR)
+		if !s.dir {
+			mode = fuse.S_IFREG
+		}
+		es = append(es, fuse.DirEntry{Name: s.entry, Mode: mode})
+		seen[s.entry] = true
 	}
+	for _, name := range names {
+		if !seen[name] {
+			es = append(es, fuse.DirEntry{Name: name, Mode: fuse.S_IFDIR})
+		}
+	}
+	slices.SortFunc(es, func(a, b fuse.DirEntry) int { return strings.Compare(a.Name, b.Name) })
 	return dirStream(es)
 }
 
-// Rmdir cancels or clears a restore; without a Restorer it is EROFS.
+// exists reports whether name is taken under restore/.
+func (n *restoreNode) exists(ctx context.Context, name string) bool {
+	if n.m.copies.get(name) != nil {
+		return true
+	}
+	_, err := n.m.restorer.Status(ctx, name)
+	return err == nil
+}
+
+// Mkdir starts a copy into restore/ (cp -r makes the directory first).
+func (n *restoreNode) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	if n.m.restorer == nil {
+		return nil, syscall.EROFS
+	}
+	if n.exists(ctx, name) {
+		return nil, syscall.EEXIST
+	}
+	s := newCopySession(ctx, n.m, name, true)
+	if !n.m.copies.add(s) {
+		return nil, syscall.EEXIST
+	}
+	d := newCopyDir(s, "")
+	d.mode = mode & 0o7777
+	d.attr(ctx, &out.Attr)
+	return n.NewInode(ctx, d, gofs.StableAttr{Mode: fuse.S_IFDIR}), 0
+}
+
+// Create starts a copy of one file: a restore spec.
+func (n *restoreNode) Create(ctx context.Context, name string, flags, mode uint32, out *fuse.EntryOut) (*gofs.Inode, gofs.FileHandle, uint32, syscall.Errno) {
+	if n.m.restorer == nil {
+		return nil, nil, 0, syscall.EROFS
+	}
+	if n.exists(ctx, name) {
+		return nil, nil, 0, syscall.EEXIST
+	}
+	s := newCopySession(ctx, n.m, name, false)
+	if !n.m.copies.add(s) {
+		return nil, nil, 0, syscall.EEXIST
+	}
+	f := newCopyFile(s, "")
+	f.mode = mode & 0o7777
+	f.attr(ctx, &out.Attr)
+	return n.NewInode(ctx, f, gofs.StableAttr{Mode: fuse.S_IFREG}), &copyHandle{n: f}, fuse.FOPEN_DIRECT_IO, 0
+}
+
+// Rmdir cancels or clears a restore (and forgets its copy); without a
+// Restorer it is EROFS.
 func (n *restoreNode) Rmdir(ctx context.Context, name string) syscall.Errno {
 	if n.m.restorer == nil {
 		return syscall.EROFS
 	}
-	if err := n.m.restorer.Cancel(ctx, name); err != nil {
+	s := n.m.copies.get(name)
+	err := n.m.restorer.Cancel(ctx, name)
+	if s != nil {
+		n.m.copies.remove(s)
+		if store.IsNotFound(err) {
+			err = nil
+		}
+	}
+	if err != nil {
 		return n.m.errno("cancel restore "+name, err)
 	}
 	return 0
+}
+
+// Unlink removes a spec file that started nothing (or is done).
+func (n *restoreNode) Unlink(_ context.Context, name string) syscall.Errno {
+	if n.m.restorer == nil {
+		return syscall.EROFS
+	}
+	s := n.m.copies.get(name)
+	if s == nil || s.dir {
+		return syscall.ENOENT
+	}
+	n.m.copies.remove(s)
+	return 0
+}
+
+// Rename renames a spec file (rsync writes a temporary name first).
+func (n *restoreNode) Rename(_ context.Context, name string, newParent gofs.InodeEmbedder, newName string, _ uint32) syscall.Errno {
+	s := n.m.copies.get(name)
+	if n.m.restorer == nil || s == nil || s.dir || newParent.EmbeddedInode() != &n.Inode {
+		return syscall.EPERM
+	}
+	if !n.m.copies.rename(s, newName) {
+		return syscall.EEXIST
+	}
+	return 0
+}
+
+// Setattr accepts chmod and touch of restore/ and changes nothing.
+func (n *restoreNode) Setattr(ctx context.Context, _ gofs.FileHandle, _ *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	if n.m.restorer == nil {
+		return syscall.EROFS
+	}
+	return n.attr(ctx, &out.Attr)
 }
 
 // restoreRunNode is restore/<name>/: its status file.
@@ -124,6 +238,15 @@ func (n *restoreRunNode) Lookup(ctx context.Context, name string, out *fuse.Entr
 			return n.m.restorer.Status(ctx, n.name)
 		})
 	}, out)
+}
+
+// Unlink of status is accepted (rm -r restore/X removes it first) and
+// changes nothing.
+func (n *restoreRunNode) Unlink(_ context.Context, name string) syscall.Errno {
+	if name != "status" {
+		return syscall.ENOENT
+	}
+	return 0
 }
 
 // Readdir lists status.

@@ -39,3 +39,19 @@ func (n *rootNode) Statfs(_ context.Context, out *fuse.StatfsOut) syscall.Errno 
 	out.NameLen = 255
 	return 0
 }
+
+// statsXattr is the extended attribute of the root that holds the mount's
+// counters (read_bytes, copied_bytes): getfattr -n user.kbackup.stats MNT.
+const statsXattr = "user.kbackup.stats"
+
+// Getxattr serves statsXattr.
+func (n *rootNode) Getxattr(_ context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
+	if attr != statsXattr {
+		return 0, syscall.ENODATA
+	}
+	b := n.m.stats.text()
+	if len(dest) < len(b) {
+		return uint32(len(b)), syscall.ERANGE
+	}
+	return uint32(copy(dest, b)), 0
+}

@@ -78,10 +78,12 @@ func (n *snapshotNode) snapshotYAML(ctx context.Context) ([]byte, error) {
 func (n *snapshotNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
 	switch name {
 	case "snapshot.yaml":
-		return child(ctx, &n.Inode, name, fuse.S_IFREG, func() attrNode { return newTextNode(n.m, n.loc.String()+"/snapshot.yaml", n.snapshotYAML) }, out)
+		return child(ctx, &n.Inode, name, fuse.S_IFREG, func() attrNode {
+			return newTextNode(n.m, n.loc.String()+"/snapshot.yaml", n.snapshotYAML).sourceAt(n.loc, snapshotPath(n.loc)+"/snapshot.yaml")
+		}, out)
 	case "index":
 		return child(ctx, &n.Inode, name, fuse.S_IFREG, func() attrNode {
-			return newTextNode(n.m, n.loc.String()+"/index", func(ctx context.Context) ([]byte, error) { return n.m.cat.indexText(ctx, n.loc) })
+			return newTextNode(n.m, n.loc.String()+"/index", func(ctx context.Context) ([]byte, error) { return n.m.cat.indexText(ctx, n.loc) }).sourceAt(n.loc, snapshotPath(n.loc)+"/index")
 		}, out)
 	}
 	p, err := strconv.ParseInt(name, 10, 32)

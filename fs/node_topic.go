@@ -44,7 +44,7 @@ func (n *topicNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut)
 		return child(ctx, &n.Inode, name, fuse.S_IFREG, func() attrNode {
 			return newTextNode(n.m, n.topic+"/manifest", func(ctx context.Context) ([]byte, error) {
 				return n.m.cat.rawManifest(ctx, n.topic)
-			})
+			}).sourceAt(store.Loc{Topic: n.topic}, "topics/"+n.topic+"/manifest")
 		}, out)
 	case "latest":
 		return child(ctx, &n.Inode, name, fuse.S_IFLNK, func() attrNode { return &latestNode{m: n.m, topic: n.topic} }, out)

@@ -2,6 +2,7 @@ package fs
 
 import (
 	"context"
+	"errors"
 
 	"github.com/kbackup/kbackup/store"
 )
@@ -41,4 +42,19 @@ type RestoreRequest struct {
 	// Spec, when set, is a restore spec in the `kbackup restore -f` format
 	// that was copied into restore/; it replaces the fields above.
 	Spec []byte
+	// Invalid, when set, is a copy that cannot be restored and why (what
+	// to copy instead). Start records the name with status Invalid and
+	// this reason, and returns an error matching ErrInvalidRestore.
+	Invalid string
 }
+
+// Errors a Restorer returns from Start that the mount reports with a
+// specific errno (others are EIO).
+var (
+	// ErrInvalidRestore means the request can never run (a malformed spec,
+	// a partition that does not exist): EINVAL.
+	ErrInvalidRestore = errors.New("invalid restore")
+	// ErrRestoreExists means a restore of that name is already known:
+	// EEXIST.
+	ErrRestoreExists = errors.New("restore exists")
+)

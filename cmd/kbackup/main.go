@@ -115,5 +115,6 @@ func commands() []*cli.Command {
 		indexCommand(),
 		verifyCommand(),
 		describeCommand(),
+		mountCommand(),
 	}
 }

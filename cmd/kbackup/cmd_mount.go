@@ -1,0 +1,152 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"syscall"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/kbackup/kbackup/engine"
+	"github.com/kbackup/kbackup/fs"
+	"github.com/kbackup/kbackup/store"
+)
+
+func mountCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "mount",
+		Usage:     "show backups as a filesystem; copy a snapshot into restore/ to restore it (docs/mount.md)",
+		ArgsUsage: "MOUNTPOINT",
+		Flags: append([]cli.Flag{
+			storageFlag(), brokersFlag(),
+			&cli.DurationFlag{Name: "refresh", Value: fs.DefaultRefresh, Usage: "re-read topics, manifests and indexes older than this"},
+			&cli.BoolFlag{Name: "allow-other", Usage: "let other users read the mount (non-root: user_allow_other in /etc/fuse.conf)"},
+			&cli.BoolFlag{Name: "debug", Usage: "log every FUSE request"},
+		}, logFlags()...),
+		Action: runMount,
+	}
+}
+
+// unmountGrace is how long an unmount on SIGINT/SIGTERM may wait for open
+// files before the mount is detached lazily.
+const unmountGrace = 3 * time.Second
+
+func runMount(c *cli.Context) error {
+	if c.NArg() != 1 {
+		return fmt.Errorf("%w: mount takes one argument, the MOUNTPOINT directory (got %d)", errUsage, c.NArg())
+	}
+	fc, err := loadConfig(c)
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(c, fc)
+	if err != nil {
+		return err
+	}
+	kc, err := kafkaConfig(c, fc)
+	if err != nil {
+		return err
+	}
+	url := storageURL(c, fc)
+	if url == "" {
+		return fmt.Errorf("%w: --storage is required", errUsage)
+	}
+	st, err := store.Open(c.Context, url)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	opts := fs.Options{Refresh: c.Duration("refresh"), AllowOther: c.Bool("allow-other"), Debug: c.Bool("debug"), Logger: log}
+	if len(kc.Brokers) > 0 {
+		rs := engine.NewRestores(context.WithoutCancel(c.Context), st, kc, engine.RestoresOptions{Logger: log})
+		defer rs.Close()
+		opts.Restorer = mountRestorer{rs}
+	}
+	srv, err := fs.Mount(c.Context, st, c.Args().First(), opts)
+	if err != nil {
+		return err
+	}
+	log.Info("mounted", "mountpoint", srv.Mountpoint(), "storage", st.URL(), "restore", opts.Restorer != nil)
+	waitUnmount(c.Context, srv, log)
+	log.Info("unmounted", "mountpoint", srv.Mountpoint())
+	return nil
+}
+
+// waitUnmount returns once srv is unmounted: from outside, or on ctx's
+// end, when fs.Mount unmounts. Files still open then make the mountpoint
+// busy; after unmountGrace it is detached lazily (root only).
+func waitUnmount(ctx context.Context, srv *fs.Server, log *slog.Logger) {
+	done := make(chan struct{})
+	go func() { srv.Wait(); close(done) }()
+	select {
+	case <-done:
+		return
+	case <-ctx.Done():
+	}
+	select {
+	case <-done:
+		return
+	case <-time.After(unmountGrace):
+	}
+	log.Warn("mountpoint busy; detaching it", "mountpoint", srv.Mountpoint())
+	if err := syscall.Unmount(srv.Mountpoint(), syscall.MNT_DETACH); err != nil {
+		log.Error("detach", "mountpoint", srv.Mountpoint(), "err", err)
+	}
+	<-done
+}
+
+// mountRestorer adapts engine.Restores to fs.Restorer: it turns what was
+// copied into restore/ into a restore spec.
+type mountRestorer struct{ rs *engine.Restores }
+
+var _ fs.Restorer = mountRestorer{}
+
+func (m mountRestorer) Start(_ context.Context, req fs.RestoreRequest) error {
+	var err error
+	if req.Invalid != "" {
+		err = m.rs.Invalid(req.Name, req.Invalid)
+	} else if spec, perr := requestSpec(req); perr != nil {
+		err = m.rs.Invalid(req.Name, perr.Error())
+	} else {
+		err = m.rs.Start(req.Name, spec)
+	}
+	switch {
+	case errors.Is(err, engine.ErrInvalidSpec):
+		return fmt.Errorf("%w: %w", fs.ErrInvalidRestore, err)
+	case errors.Is(err, engine.ErrRestoreExists):
+		return fmt.Errorf("%w: %w", fs.ErrRestoreExists, err)
+	}
+	return err
+}
+
+// requestSpec is the restore spec of a copy: the spec file copied, or the
+// snapshot (or partitions) copied into the target, creating it when
+// missing with the snapshot's partitions and configs.
+func requestSpec(req fs.RestoreRequest) (*engine.RestoreSpec, error) {
+	if req.Spec != nil {
+		return engine.ParseRestoreSpec(req.Spec)
+	}
+	tm := engine.TopicMapping{
+		Source:   req.Source.Topic,
+		Target:   req.Target,
+		Snapshot: &engine.SnapshotRef{Version: engine.SnapshotVersion(fmt.Sprintf("v%d", req.Source.Version))},
+	}
+	for _, p := range req.Partitions {
+		tm.Partitions = append(tm.Partitions, engine.PartitionRange{Number: p})
+	}
+	spec := &engine.RestoreSpec{Kind: "Restore"}
+	spec.Metadata.Name = req.Name
+	spec.Spec.Config = engine.RestoreConfig{Topics: []engine.TopicMapping{tm}, CreateTopics: true}
+	return spec, nil
+}
+
+func (m mountRestorer) List(context.Context) ([]string, error) { return m.rs.List(), nil }
+
+func (m mountRestorer) Status(_ context.Context, name string) ([]byte, error) {
+	return m.rs.StatusText(name)
+}
+
+func (m mountRestorer) Cancel(_ context.Context, name string) error { return m.rs.Cancel(name) }

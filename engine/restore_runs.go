@@ -1,0 +1,288 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/kbackup/kbackup/kafka"
+	"github.com/kbackup/kbackup/store"
+)
+
+// Errors of Restores.
+var (
+	// ErrRestoreExists means a restore of that name is already known.
+	ErrRestoreExists = errors.New("a restore of that name exists")
+	// ErrNoRestore means no restore of that name is known; it matches
+	// store.ErrNotFound too.
+	ErrNoRestore = fmt.Errorf("no such restore: %w", store.ErrNotFound)
+)
+
+// RestoresOptions configures NewRestores.
+type RestoresOptions struct {
+	// Logger receives every restore's log (default: discard).
+	Logger *slog.Logger
+	// InitWait is how long Start waits for a restore to pass its
+	// preflight checks before returning (default 10s).
+	InitWait time.Duration
+}
+
+// Restores runs named restores in the background, as the mount's restore/
+// folder asks for them, and keeps their status until they are forgotten.
+// It is safe for concurrent use.
+type Restores struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	st     *store.Store
+	kcfg   *kafka.Config
+	opts   RestoresOptions
+	wg     sync.WaitGroup
+
+	mu   sync.Mutex
+	runs map[string]*restoreRun
+}
+
+// restoreRun is one background restore.
+type restoreRun struct {
+	name    string
+	started time.Time
+	cancel  context.CancelFunc
+	done    chan struct{}
+	inited  chan struct{} // closed once past Initializing (or ended)
+	once    sync.Once
+
+	mu       sync.Mutex
+	status   RestoreStatus
+	result   *RestoreResult
+	finished time.Time
+	err      error
+}
+
+// NewRestores returns a manager whose restores run until ctx is cancelled
+// or Close is called.
+func NewRestores(ctx context.Context, st *store.Store, kcfg *kafka.Config, opts RestoresOptions) *Restores {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.InitWait <= 0 {
+		opts.InitWait = 10 * time.Second
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	return &Restores{ctx: cctx, cancel: cancel, st: st, kcfg: kcfg, opts: opts, runs: map[string]*restoreRun{}}
+}
+
+// Start validates spec and starts restoring it in the background as name.
+// It waits until the restore has passed its preflight checks (or
+// InitWait), so that an invalid spec (ErrInvalidSpec) or a failed check
+// (ErrPreflight) is returned; the restore's status keeps the reason too.
+// A name in use fails with ErrRestoreExists.
+func (rs *Restores) Start(name string, spec *RestoreSpec) error {
+	run := &restoreRun{name: name, started: time.Now(), done: make(chan struct{}), inited: make(chan struct{})}
+	rs.mu.Lock()
+	if _, ok := rs.runs[name]; ok {
+		rs.mu.Unlock()
+		return fmt.Errorf("%w: %s", ErrRestoreExists, name)
+	}
+	rs.runs[name] = run
+	rs.mu.Unlock()
+	run.status.Phase = Ready
+	if spec != nil && spec.Spec.Enabled != nil && !*spec.Spec.Enabled {
+		err := specError("the spec is a draft (spec.enabled: false): set enabled: true to run it")
+		run.end(&RestoreResult{RestoreStatus: RestoreStatus{Phase: Invalid, Reason: err.Error()}}, err)
+		close(run.done)
+		return err
+	}
+	ctx, cancel := context.WithCancel(rs.ctx)
+	run.cancel = cancel
+	log := rs.opts.Logger.With("restore", name)
+	rs.wg.Add(1)
+	go func() {
+		defer rs.wg.Done()
+		defer close(run.done)
+		defer cancel()
+		res, err := Restore(ctx, rs.st, rs.kcfg, spec, RestoreOptions{Logger: log, OnStatus: run.update})
+		run.end(res, err)
+	}()
+	select {
+	case <-run.inited:
+	case <-time.After(rs.opts.InitWait):
+		return nil
+	}
+	run.mu.Lock()
+	ph := run.status.Phase
+	run.mu.Unlock()
+	if ph != Failed && ph != Invalid {
+		return nil
+	}
+	<-run.done // Restore has returned: err is set
+	run.mu.Lock()
+	defer run.mu.Unlock()
+	return run.err
+}
+
+func (r *restoreRun) update(s RestoreStatus) {
+	r.mu.Lock()
+	r.status = s
+	r.mu.Unlock()
+	if s.Phase != Ready && s.Phase != Initializing {
+		r.once.Do(func() { close(r.inited) })
+	}
+}
+
+func (r *restoreRun) end(res *RestoreResult, err error) {
+	r.mu.Lock()
+	if res != nil {
+		r.status = res.RestoreStatus
+	}
+	r.result, r.err, r.finished = res, err, time.Now()
+	if err != nil && r.status.Phase != Failed && r.status.Phase != Invalid {
+		r.status.Phase, r.status.Reason = Failed, err.Error()
+	}
+	r.mu.Unlock()
+	r.once.Do(func() { close(r.inited) })
+}
+
+// Invalid records name as a restore that cannot run, with status Invalid
+// and reason, and returns an error wrapping ErrInvalidSpec. The mount uses
+// it for copies that are not a restore (several snapshots, a single file).
+func (rs *Restores) Invalid(name, reason string) error {
+	err := specError("%s", strings.TrimPrefix(reason, ErrInvalidSpec.Error()+": "))
+	run := &restoreRun{name: name, started: time.Now(), done: make(chan struct{}), inited: make(chan struct{})}
+	rs.mu.Lock()
+	if _, ok := rs.runs[name]; ok {
+		rs.mu.Unlock()
+		return fmt.Errorf("%w: %s", ErrRestoreExists, name)
+	}
+	rs.runs[name] = run
+	rs.mu.Unlock()
+	run.end(&RestoreResult{RestoreStatus: RestoreStatus{Phase: Invalid, Reason: err.Error()}}, err)
+	close(run.done)
+	return err
+}
+
+// List returns the names of the known restores, sorted.
+func (rs *Restores) List() []string {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	names := make([]string, 0, len(rs.runs))
+	for n := range rs.runs {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// Status returns the restore's status, or ErrNoRestore.
+func (rs *Restores) Status(name string) (RestoreStatus, error) {
+	rs.mu.Lock()
+	run, ok := rs.runs[name]
+	rs.mu.Unlock()
+	if !ok {
+		return RestoreStatus{}, fmt.Errorf("%w: %s", ErrNoRestore, name)
+	}
+	run.mu.Lock()
+	defer run.mu.Unlock()
+	return run.status, nil
+}
+
+// StatusText renders the restore's status as the YAML document the mount
+// shows in restore/<name>/status.
+func (rs *Restores) StatusText(name string) ([]byte, error) {
+	rs.mu.Lock()
+	run, ok := rs.runs[name]
+	rs.mu.Unlock()
+	if !ok {
+		return nil, fmt.Errorf("%w: %s", ErrNoRestore, name)
+	}
+	run.mu.Lock()
+	defer run.mu.Unlock()
+	return renderRunStatus(run), nil
+}
+
+// Cancel stops a running restore and waits for it to end, then forgets it;
+// a finished restore is forgotten. Unknown names return ErrNoRestore.
+func (rs *Restores) Cancel(name string) error {
+	rs.mu.Lock()
+	run, ok := rs.runs[name]
+	rs.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("%w: %s", ErrNoRestore, name)
+	}
+	if run.cancel != nil {
+		run.cancel()
+	}
+	<-run.done
+	rs.mu.Lock()
+	if rs.runs[name] == run {
+		delete(rs.runs, name)
+	}
+	rs.mu.Unlock()
+	return nil
+}
+
+// Close cancels every running restore and waits for them. Calling it more
+// than once is harmless.
+func (rs *Restores) Close() {
+	rs.cancel()
+	rs.wg.Wait()
+}
+
+// runStatus is the YAML shape of a restore's status file.
+type runStatus struct {
+	Restore  string        `yaml:"restore"`
+	Phase    string        `yaml:"phase"`
+	Reason   string        `yaml:"reason,omitempty"`
+	Started  string        `yaml:"started"`
+	Finished string        `yaml:"finished,omitempty"`
+	Produced *int64        `yaml:"produced,omitempty"`
+	Topics   []topicStatus `yaml:"topics,omitempty"`
+}
+
+type topicStatus struct {
+	Source     string            `yaml:"source"`
+	Snapshot   string            `yaml:"snapshot"`
+	Target     string            `yaml:"target"`
+	Phase      string            `yaml:"phase"`
+	Created    bool              `yaml:"created,omitempty"`
+	Records    string            `yaml:"records"`
+	Bytes      string            `yaml:"bytes"`
+	Partitions []partitionStatus `yaml:"partitions,omitempty"`
+}
+
+type partitionStatus struct {
+	Partition int32  `yaml:"partition"`
+	Records   string `yaml:"records"`
+	Resumed   int64  `yaml:"resumed,omitempty"`
+}
+
+func renderRunStatus(r *restoreRun) []byte {
+	s := runStatus{Restore: r.name, Phase: r.status.Phase.String(), Reason: r.status.Reason,
+		Started: r.started.UTC().Format(time.RFC3339)}
+	if !r.finished.IsZero() {
+		s.Finished = r.finished.UTC().Format(time.RFC3339)
+		if r.result != nil && r.status.Phase == Done {
+			s.Produced = &r.result.Produced
+		}
+	}
+	of := func(n, total int64) string { return fmt.Sprintf("%d of %d", n, total) }
+	for _, t := range r.status.Topics {
+		ts := topicStatus{Source: t.Source, Snapshot: fmt.Sprintf("v%d", t.Snapshot), Target: t.Target, Phase: t.Phase.String(),
+			Created: t.Created, Records: of(t.Records, t.RecordsTotal), Bytes: of(t.Bytes, t.BytesTotal)}
+		for _, p := range t.Partitions {
+			ts.Partitions = append(ts.Partitions, partitionStatus{Partition: p.Partition, Records: of(p.Records, p.RecordsTotal), Resumed: p.Resumed})
+		}
+		s.Topics = append(s.Topics, ts)
+	}
+	b, err := yaml.Marshal(s)
+	if err != nil { // cannot happen with these types
+		return []byte("phase: " + s.Phase + "\nreason: " + strings.ReplaceAll(err.Error(), "\n", " ") + "\n")
+	}
+	return b
+}

@@ -1,0 +1,250 @@
+package fs
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+
+	"github.com/hanwen/go-fuse/v2/fuse"
+)
+
+// A copy into restore/ is a copySession: a directory made in restore/
+// (cp -r of a snapshot or a partition) or a file created there (a restore
+// spec). The session learns where its files come from — from
+// copy_file_range, whose source is a file of the browse tree, or, for
+// copies made by read and write, from the readLog — and the first such
+// file flushed decides the restore: which snapshot, which partitions,
+// which target. Files copied afterwards are accepted and dropped: they
+// start nothing more. See docs/mount.md, "Restore by copy".
+
+// copies is the set of copy sessions, by their entry name under restore/.
+type copies struct {
+	mu     sync.Mutex
+	byName map[string]*copySession
+}
+
+func (c *copies) get(name string) *copySession {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.byName[name]
+}
+
+// add registers s unless its entry name is taken.
+func (c *copies) add(s *copySession) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.byName == nil {
+		c.byName = map[string]*copySession{}
+	}
+	if _, ok := c.byName[s.entry]; ok {
+		return false
+	}
+	c.byName[s.entry] = s
+	return true
+}
+
+func (c *copies) remove(s *copySession) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.byName[s.entry] == s {
+		delete(c.byName, s.entry)
+	}
+}
+
+func (c *copies) rename(s *copySession, to string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.byName[to]; ok {
+		return false
+	}
+	delete(c.byName, s.entry)
+	s.entry = to
+	s.name = restoreName(to, s.dir)
+	c.byName[to] = s
+	return true
+}
+
+// list returns the sessions, sorted by entry name.
+func (c *copies) list() []*copySession {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]*copySession, 0, len(c.byName))
+	for _, s := range c.byName {
+		out = append(out, s)
+	}
+	slices.SortFunc(out, func(a, b *copySession) int { return strings.Compare(a.entry, b.entry) })
+	return out
+}
+
+type copyState int
+
+const (
+	copyWaiting  copyState = iota // nothing identifies the copy yet
+	copyStarted                   // the Restorer accepted the restore
+	copyRejected                  // invalid, or the Restorer refused it
+)
+
+// copySession is one copy into restore/.
+type copySession struct {
+	m     *mountFS
+	entry string // name under restore/
+	name  string // the restore's name: entry, or a spec file's name without extension
+	dir   bool   // a directory (cp -r) rather than a file (a spec)
+	pid   uint32 // process that made the entry
+
+	mu      sync.Mutex
+	base    string // "" when the entry is the copy; else the entry was made beforehand and base, its first child, is the copy
+	baseSet bool
+	state   copyState
+	reason  string
+}
+
+func newCopySession(ctx context.Context, m *mountFS, entry string, dir bool) *copySession {
+	s := &copySession{m: m, entry: entry, name: restoreName(entry, dir), dir: dir}
+	if c, ok := fuse.FromContext(ctx); ok {
+		s.pid = c.Pid
+	}
+	return s
+}
+
+// rsyncTemp matches rsync's temporary names: .<name>.<6 characters>.
+var rsyncTemp = regexp.MustCompile(`^\.(.+)\.[A-Za-z0-9]{6}$`)
+
+// restoreName is the restore a copy shows as: a directory's name, or a spec
+// file's name without .yaml/.yml (and without rsync's temporary dressing).
+func restoreName(entry string, dir bool) string {
+	if dir {
+		return entry
+	}
+	if m := rsyncTemp.FindStringSubmatch(entry); m != nil {
+		entry = m[1]
+	}
+	for _, ext := range []string{".yaml", ".yml"} {
+		if n, ok := strings.CutSuffix(entry, ext); ok && n != "" {
+			return n
+		}
+	}
+	return entry + ".restore"
+}
+
+// childMade notes a directory or file created directly in the session's
+// directory. The first one tells whether the entry is the copy itself
+// (made by the copying process, as cp -r does) or a directory made
+// beforehand that the copy goes into (mkdir restore/X; cp -r … restore/X/).
+// A file made first means the directory holds the copied files themselves.
+func (s *copySession) childMade(ctx context.Context, name string, dir bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.baseSet {
+		return
+	}
+	s.baseSet = true
+	if c, ok := fuse.FromContext(ctx); ok && c.Pid != s.pid && dir {
+		s.base = name
+	}
+}
+
+// fileDone is called when a file of the copy at rel (relative to the
+// session's entry) is flushed with what identifies its source. The first
+// identified file starts the restore; its error is returned from Flush so
+// that cp reports it.
+func (s *copySession) fileDone(rel string, src source, spec []byte) syscall.Errno {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state != copyWaiting {
+		return 0
+	}
+	var req RestoreRequest
+	switch {
+	case src.path != "":
+		var ok bool
+		if req, ok = s.request(rel, src); !ok {
+			return 0
+		}
+	case spec != nil && !s.dir:
+		req = RestoreRequest{Name: s.name, Spec: spec}
+	default:
+		return 0
+	}
+	err := s.m.restorer.Start(s.m.ctx, req)
+	if err != nil {
+		s.state, s.reason = copyRejected, err.Error()
+		s.m.log.Error("restore by copy", "restore", s.name, "err", err)
+		return toErrno(err)
+	}
+	s.state = copyStarted
+	s.m.log.Info("restore by copy started", "restore", s.name, "source", req.Source.String(), "target", req.Target, "partitions", req.Partitions, "spec", req.Spec != nil)
+	return 0
+}
+
+// request turns the first identified file into a restore request: the
+// directory of src minus the directories of rel is what was copied.
+func (s *copySession) request(rel string, src source) (RestoreRequest, bool) {
+	req := RestoreRequest{Name: s.name}
+	if !s.dir {
+		req.Invalid = fmt.Sprintf("restore/%s is a single file copied from %s: copy a snapshot's directory "+
+			"(cp -r MOUNTPOINT/%s MOUNTPOINT/restore/) or a partition's (cp -r MOUNTPOINT/%s/P MOUNTPOINT/restore/X)",
+			s.entry, src.path, snapshotPath(src.loc), snapshotPath(src.loc))
+		return req, true
+	}
+	if s.base != "" {
+		r, ok := strings.CutPrefix(rel, s.base+"/")
+		if !ok {
+			return req, false
+		}
+		rel = r
+	}
+	root, relDir := path.Dir(src.path), path.Dir(rel)
+	if relDir != "." {
+		r, ok := strings.CutSuffix(root, "/"+relDir)
+		if !ok {
+			return req, false // renamed on the way: this file cannot tell
+		}
+		root = r
+	}
+	parts := strings.Split(root, "/")
+	isSnap := len(parts) >= 4 && parts[0] == "topics" && parts[2] == "snapshots"
+	switch {
+	case isSnap && len(parts) == 4:
+		req.Source = src.loc
+	case isSnap && len(parts) == 5:
+		p, err := strconv.ParseInt(parts[4], 10, 32)
+		if err != nil {
+			return req, false
+		}
+		req.Source, req.Partitions = src.loc, []int32{int32(p)}
+	default:
+		req.Invalid = fmt.Sprintf("restore/%s is a copy of %s, not of one snapshot or one partition: a copy restores one snapshot "+
+			"into one target, so nothing was restored. Copy one snapshot instead: cp -r MOUNTPOINT/topics/%s/snapshots/vN MOUNTPOINT/restore/ "+
+			"(or one partition: cp -r MOUNTPOINT/topics/%s/snapshots/vN/P MOUNTPOINT/restore/X)", s.entry, root, src.loc.Topic, src.loc.Topic)
+		return req, true
+	}
+	req.Target = s.name
+	if s.base == "" && s.name == path.Base(root) {
+		req.Target = src.loc.Topic // cp -r …/vN restore/: into the topic itself
+	}
+	return req, true
+}
+
+// statusText is restore/<name>/status: the Restorer's once it knows the
+// restore, else what the copy is waiting for or why it was refused.
+func (s *copySession) statusText(ctx context.Context) ([]byte, error) {
+	if b, err := s.m.restorer.Status(ctx, s.name); err == nil {
+		return b, nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch s.state {
+	case copyRejected:
+		return fmt.Appendf(nil, "restore: %s\nphase: Failed\nreason: %q\n", s.name, s.reason), nil
+	case copyStarted:
+		return fmt.Appendf(nil, "restore: %s\nphase: Initializing\n", s.name), nil
+	}
+	return fmt.Appendf(nil, "restore: %s\nphase: Ready\nreason: waiting for a file copied from a snapshot (cp -r MOUNTPOINT/topics/T/snapshots/vN MOUNTPOINT/restore/%s)\n", s.name, s.name), nil
+}

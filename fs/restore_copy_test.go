@@ -1,0 +1,102 @@
+package fs
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/kbackup/kbackup/store"
+)
+
+// fakeRestorer records the requests the mount makes.
+type fakeRestorer struct {
+	mu   sync.Mutex
+	reqs map[string]RestoreRequest
+}
+
+func (f *fakeRestorer) Start(_ context.Context, req RestoreRequest) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.reqs[req.Name]; ok {
+		return ErrRestoreExists
+	}
+	f.reqs[req.Name] = req
+	if req.Invalid != "" {
+		return fmt.Errorf("%w: %s", ErrInvalidRestore, req.Invalid)
+	}
+	return nil
+}
+
+func (f *fakeRestorer) List(context.Context) ([]string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var names []string
+	for n := range f.reqs {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names, nil
+}
+
+func (f *fakeRestorer) Status(_ context.Context, name string) ([]byte, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	r, ok := f.reqs[name]
+	if !ok {
+		return nil, store.ErrNotFound
+	}
+	return fmt.Appendf(nil, "source: %s\ntarget: %s\npartitions: %v\ninvalid: %s\nspec: %q\n", r.Source, r.Target, r.Partitions, r.Invalid, r.Spec), nil
+}
+
+func (f *fakeRestorer) Cancel(_ context.Context, name string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.reqs[name]; !ok {
+		return store.ErrNotFound
+	}
+	delete(f.reqs, name)
+	return nil
+}
+
+func TestRestoreByCopy(t *testing.T) {
+	b := newBackup(t)
+	fr := &fakeRestorer{reqs: map[string]RestoreRequest{}}
+	mp := mountStore(t, b.st, Options{Restorer: fr})
+	snap := mp + "/topics/orders/snapshots/v2"
+	status := func(name string) string { return sh(t, "cat "+mp+"/restore/"+name+"/status") }
+
+	sh(t, "cp -r "+snap+" "+mp+"/restore/")
+	if got := status("v2"); !strings.Contains(got, "source: orders/v2\ntarget: orders\npartitions: []\n") {
+		t.Errorf("cp -r vN restore/: %s", got)
+	}
+	sh(t, "cp -r "+snap+"/1 "+mp+"/restore/X")
+	if got := status("X"); !strings.Contains(got, "target: X\npartitions: [1]\n") {
+		t.Errorf("cp -r vN/1 restore/X: %s", got)
+	}
+	sh(t, "cp -a "+mp+"/topics/orders/latest/ "+mp+"/restore/Y")
+	if got := status("Y"); !strings.Contains(got, "source: orders/v2\ntarget: Y\n") {
+		t.Errorf("cp -a latest restore/Y: %s", got)
+	}
+	sh(t, "cat "+snap+"/2/records.jsonl > /dev/null; mkdir "+mp+"/restore/Z && cat "+snap+"/2/records.jsonl > "+mp+"/restore/Z/records.jsonl")
+	if got := status("Z"); !strings.Contains(got, "target: Z\npartitions: [2]\n") {
+		t.Errorf("cat > restore/Z/records.jsonl: %s", got)
+	}
+	if out, err := runErr("cp", "-r", mp+"/topics/orders/snapshots", mp+"/restore/W"); err == nil {
+		t.Errorf("cp -r of snapshots/ succeeded: %s", out)
+	}
+	if got := status("W"); !strings.Contains(got, "invalid: restore/W is a copy of topics/orders/snapshots") {
+		t.Errorf("cp -r snapshots restore/W: %s", got)
+	}
+	spec := t.TempDir() + "/orders-spec.yaml"
+	sh(t, "printf 'config: {topics: [{source: orders}]}\n' > "+spec+" && cp "+spec+" "+mp+"/restore/")
+	if got := status("orders-spec"); !strings.Contains(got, `spec: "config: {topics: [{source: orders}]}\n"`) {
+		t.Errorf("cp spec.yaml restore/: %s", got)
+	}
+	sh(t, "rm -r "+mp+"/restore/X "+mp+"/restore/W")
+	if got := sh(t, "ls "+mp+"/restore"); got != "Y\nZ\norders-spec\nv2\n" {
+		t.Errorf("ls restore after rm -r: %q", got)
+	}
+}
