@@ -2,6 +2,7 @@ package store
 
 import (
 	"encoding/base64"
+	"encoding/binary"
 	"strconv"
 	"unicode/utf8"
 )
@@ -87,7 +88,7 @@ func bytesFieldLen(name string, b []byte) int {
 	case b == nil:
 		return n + 4
 	case utf8.Valid(b):
-		return n + stringLen(string(b))
+		return n + validStringLen(b)
 	default:
 		return n + 2 + base64.StdEncoding.EncodedLen(len(b)) + 2 + len(name) + len(`_encoding":"base64"`)
 	}
@@ -136,8 +137,54 @@ func appendJSONString(dst []byte, s string) []byte {
 	return append(dst, '"')
 }
 
+// escapeExtra[c] is how many bytes escaping adds to byte c in a JSON string
+// of valid UTF-8: \" \\ \n \r \t add one, other control characters
+// (\u00XX) add five.
+var escapeExtra = func() (t [256]uint8) {
+	for c := 0; c < 0x20; c++ {
+		t[c] = 5
+	}
+	t['\n'], t['\r'], t['\t'], t['"'], t['\\'] = 1, 1, 1, 1, 1
+	return t
+}()
+
+// validStringLen returns len(appendJSONString(nil, string(b))) for valid
+// UTF-8 b, without decoding runes: the backup computes it for every value.
+func validStringLen(b []byte) int {
+	n := 2 + len(b)
+	i := 0
+	// Eight bytes at a time: most words hold nothing to escape.
+	for ; i+8 <= len(b); i += 8 {
+		x := binary.LittleEndian.Uint64(b[i:])
+		if hasLess(x, 0x20)|hasZero(x^(ones*'"'))|hasZero(x^(ones*'\\')) == 0 {
+			continue
+		}
+		for _, c := range b[i : i+8] {
+			n += int(escapeExtra[c])
+		}
+	}
+	for _, c := range b[i:] {
+		n += int(escapeExtra[c])
+	}
+	return n
+}
+
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// hasZero is non-zero iff some byte of x is zero.
+func hasZero(x uint64) uint64 { return (x - ones) & ^x & highs }
+
+// hasLess is non-zero iff some byte of x is below n (n <= 128).
+func hasLess(x, n uint64) uint64 { return (x - ones*n) & ^x & highs }
+
 // stringLen returns len(appendJSONString(nil, s)).
 func stringLen(s string) int {
+	if utf8.ValidString(s) {
+		return validStringLen([]byte(s))
+	}
 	n := 2
 	for i := 0; i < len(s); {
 		c := s[i]
