@@ -90,15 +90,7 @@ func runBackup(c *cli.Context) error {
 	if c.NArg() > 0 {
 		return fmt.Errorf("%w: unexpected argument %q: topics are selected with --topic REGEX", errUsage, c.Args().First())
 	}
-	fc, err := loadConfig(c)
-	if err != nil {
-		return err
-	}
-	log, err := newLogger(c, fc)
-	if err != nil {
-		return err
-	}
-	kc, err := kafkaConfig(c, fc)
+	fc, log, kc, err := loadEnv(c)
 	if err != nil {
 		return err
 	}

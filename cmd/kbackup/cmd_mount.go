@@ -38,15 +38,7 @@ func runMount(c *cli.Context) error {
 	if c.NArg() != 1 {
 		return fmt.Errorf("%w: mount takes one argument, the MOUNTPOINT directory (got %d)", errUsage, c.NArg())
 	}
-	fc, err := loadConfig(c)
-	if err != nil {
-		return err
-	}
-	log, err := newLogger(c, fc)
-	if err != nil {
-		return err
-	}
-	kc, err := kafkaConfig(c, fc)
+	fc, log, kc, err := loadEnv(c)
 	if err != nil {
 		return err
 	}

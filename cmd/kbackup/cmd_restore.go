@@ -155,15 +155,7 @@ func runRestore(c *cli.Context) error {
 	if o := c.String("output"); o != "text" && o != "json" {
 		return fmt.Errorf("%w: --output %q: use text or json", errUsage, o)
 	}
-	fc, err := loadConfig(c)
-	if err != nil {
-		return err
-	}
-	log, err := newLogger(c, fc)
-	if err != nil {
-		return err
-	}
-	kc, err := kafkaConfig(c, fc)
+	fc, log, kc, err := loadEnv(c)
 	if err != nil {
 		return err
 	}

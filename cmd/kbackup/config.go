@@ -64,6 +64,24 @@ func loadConfig(c *cli.Context) (*fileConfig, error) {
 	return fc, nil
 }
 
+// loadEnv reads what every Kafka-facing command needs first: the config
+// file, the logger and the Kafka settings.
+func loadEnv(c *cli.Context) (*fileConfig, *slog.Logger, *kafka.Config, error) {
+	fc, err := loadConfig(c)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	log, err := newLogger(c, fc)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	kc, err := kafkaConfig(c, fc)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return fc, log, kc, nil
+}
+
 // kafkaConfig merges --brokers (or KBACKUP_BROKERS) over the file.
 func kafkaConfig(c *cli.Context, fc *fileConfig) (*kafka.Config, error) {
 	kc := &kafka.Config{Brokers: fc.Brokers, ClientID: fc.Kafka.ClientID, TLS: fc.Kafka.TLS, SASL: fc.Kafka.SASL}
