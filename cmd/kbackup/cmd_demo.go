@@ -42,9 +42,22 @@ func demoCommand() *cli.Command {
 			printSummary(c.App.Writer, "text", sum)
 			fmt.Fprintf(c.App.Writer, `
 Backup written to %[1]s. Try next:
-  ls -R %[1]s | head                     # the storage layout (docs/storage-format.md)
-  kbackup dev-cluster --seed &            # a cluster on 127.0.0.1:9092 to play with
-  kbackup backup --brokers 127.0.0.1:9092 --storage %[1]s   # the daemon, incremental
+  kbackup snapshot list --all --storage %[1]s
+  kbackup index show orders --storage %[1]s
+  kbackup verify --storage %[1]s
+  kbackup describe --storage %[1]s
+
+  # A cluster to play with (new topic IDs: the next backup archives v1 and writes v2):
+  kbackup dev-cluster --seed &
+  kbackup backup --brokers 127.0.0.1:9092 --storage %[1]s &
+
+  # The backup as files, and restore by copy (root, or fuse3's fusermount3):
+  mkdir -p /tmp/kbackup-mnt
+  kbackup mount --storage %[1]s --brokers 127.0.0.1:9092 /tmp/kbackup-mnt &
+  ls /tmp/kbackup-mnt/topics/orders/snapshots/v1/0
+  head -n 3 /tmp/kbackup-mnt/topics/orders/snapshots/v1/0/records.jsonl | jq .
+  cp -r /tmp/kbackup-mnt/topics/orders/snapshots/v1 /tmp/kbackup-mnt/restore/orders-copy
+  cat /tmp/kbackup-mnt/restore/orders-copy/status
 `, dir)
 			return nil
 		},
