@@ -17,9 +17,6 @@ type adminState struct {
 	retained map[string]time.Time    // last retention pass per topic
 }
 
-// retentionEvery is how often the daemon runs a retention pass per topic.
-var retentionEvery = time.Minute
-
 // adminHook runs at every discovery for each topic being backed up: it cuts
 // a new snapshot version when one was requested (kbackup snapshot create) or
 // the --snapshot-every period has passed, and runs the retention pass. It
@@ -45,7 +42,7 @@ func (b *backup) adminHook(ctx context.Context, t *topicRun, live kafka.Topic) (
 		}
 		t = nt
 	}
-	if b.opts.Retention > 0 && time.Since(b.admin.retained[t.name]) >= retentionEvery {
+	if b.opts.Retention > 0 && time.Since(b.admin.retained[t.name]) >= b.opts.RetentionInterval {
 		b.admin.retained[t.name] = time.Now()
 		res, err := ApplyRetention(ctx, b.st, t.name, time.Now())
 		if err != nil {

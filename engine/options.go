@@ -35,6 +35,10 @@ type BackupOptions struct {
 	// Retention sets each segment's expiry to its newest record plus this
 	// duration (0: keep forever).
 	Retention time.Duration
+	// RetentionInterval is how often the daemon runs a retention pass per
+	// topic, at the first discovery after the interval has passed (default
+	// 1m). The first pass runs when the topic is first seen.
+	RetentionInterval time.Duration
 	// SnapshotEvery cuts a new snapshot version of every versioned topic
 	// this long after the active one was created (0: only on recreation or
 	// "snapshot create"). Checked at each discovery.
@@ -72,6 +76,9 @@ func (o *BackupOptions) defaults() error {
 	}
 	if o.LeaseTTL <= 0 {
 		o.LeaseTTL = store.DefaultLeaseTTL
+	}
+	if o.RetentionInterval <= 0 {
+		o.RetentionInterval = time.Minute
 	}
 	if o.Discovery <= 0 {
 		o.Discovery = 5 * time.Second

@@ -97,11 +97,11 @@ func noPanic(t *testing.T, fn func() error) (err error) {
 // goes to S3 as a multipart upload, and reads back intact.
 func TestS3MultipartSegment(t *testing.T) {
 	srv := startS3(t)
-	st := opener(t, s3URL(t, srv.host, ""))()
+	st := opener(t, s3URL(t, srv.Host, ""))()
 	loc := store.Loc{Topic: "big", Version: 1}
 	// 20 MiB of records: three 8 MiB parts.
 	e := writeRandomSegment(t, st, loc, "01JBBBBBBBBBBBBBBBBBBBBBB1", 20<<20)
-	if n := srv.parts.Load(); n < 3 {
+	if n := srv.Parts.Load(); n < 3 {
 		t.Fatalf("%d UploadPart requests for a %d-byte segment, want at least 3", n, e.StoredBytes)
 	}
 	checkSegmentBytes(t, st, loc, e)
