@@ -58,7 +58,7 @@ func (n *recordsNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, 
 		return nil, 0, n.m.errno("read index of "+n.loc.String(), err)
 	}
 	v := newView(n.loc, es)
-	r := newRecordReader(n.m.ctx, n.m.st, v, n.m.cat.now, n.m.log)
+	r := newRecordReader(n.m.ctx, n.m.st, v, n.m.cat.now, n.m.log, &n.m.stats)
 	src := n.m.viewSource(n.loc, fmt.Sprintf("%s/%d/records.jsonl", snapshotPath(n.loc), n.p), v)
 	n.m.reads.opened(src)
 	return &recordHandle{m: n.m, r: r, src: src}, fuse.FOPEN_DIRECT_IO, 0
@@ -77,7 +77,7 @@ func (n *recordsNode) CopyFileRange(ctx context.Context, _ gofs.FileHandle, offI
 // viewSource describes a decoded file for restore by copy.
 func (m *mountFS) viewSource(loc store.Loc, path string, v *view) source {
 	return source{loc: loc, path: path, size: v.size(), open: func(ctx context.Context) (io.ReaderAt, error) {
-		return newRecordReader(m.ctx, m.st, v, m.cat.now, m.log), nil
+		return newRecordReader(m.ctx, m.st, v, m.cat.now, m.log, &m.stats), nil
 	}}
 }
 
@@ -114,7 +114,7 @@ func (n *segmentNode) Open(_ context.Context, flags uint32) (gofs.FileHandle, ui
 		return nil, 0, syscall.EROFS
 	}
 	v := newView(n.loc, []store.SegmentEntry{n.e})
-	r := newRecordReader(n.m.ctx, n.m.st, v, n.m.cat.now, n.m.log)
+	r := newRecordReader(n.m.ctx, n.m.st, v, n.m.cat.now, n.m.log, &n.m.stats)
 	src := n.source()
 	n.m.reads.opened(src)
 	return &recordHandle{m: n.m, r: r, src: src}, fuse.FOPEN_KEEP_CACHE, 0

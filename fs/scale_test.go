@@ -1,0 +1,132 @@
+package fs
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/kbackup/kbackup/store"
+)
+
+// TestMountIsLazy checks that mounting and listing topics/ read no manifest
+// and no index, and that looking into one topic reads that topic's only.
+func TestMountIsLazy(t *testing.T) {
+	requireFUSE(t)
+	st, _ := openStore(t)
+	const n = 2000
+	writeManyTopics(t, st, n)
+	mp := mountStore(t, st, Options{})
+
+	if got := strings.Fields(sh(t, "ls "+mp+"/topics | wc -l"))[0]; got != fmt.Sprint(n) {
+		t.Fatalf("ls topics listed %s entries, want %d", got, n)
+	}
+	c := mountCounters(t, mp)
+	if c["manifests_read"] != 0 || c["index_heads_read"] != 0 || c["indexes_read"] != 0 {
+		t.Fatalf("mount + ls topics read storage: %v", c)
+	}
+	sh(t, "ls -l "+mp+"/topics/t01234/ "+mp+"/topics/t01234/latest/")
+	c = mountCounters(t, mp)
+	// The manifest is read parsed (for the tree) and raw (for the manifest
+	// file's size): at most twice, and only this topic's.
+	if c["manifests_read"] < 1 || c["manifests_read"] > 2 || c["indexes_read"] != 1 {
+		t.Fatalf("looking into one topic: %v, want 1 or 2 manifest reads and 1 index read", c)
+	}
+}
+
+// TestListingOpensNoSegment lists a partition of many segments whose
+// objects do not exist: ls -l and stat work from the index alone.
+func TestListingOpensNoSegment(t *testing.T) {
+	requireFUSE(t)
+	st, _ := openStore(t)
+	loc := store.Loc{Topic: "big", Version: 1}
+	const n = 3000
+	writeBigIndex(t, st, loc, n)
+	mp := mountStore(t, st, Options{})
+	part := mp + "/topics/big/snapshots/v1/0"
+
+	out := sh(t, "ls -l "+part+"/segments")
+	if got := strings.Count(out, ".jsonl\n"); got != n {
+		t.Fatalf("ls -l listed %d segments, want %d", got, n)
+	}
+	if !strings.Contains(out, " 2000 ") {
+		t.Fatalf("ls -l shows no decoded size 2000:\n%.300s", out)
+	}
+	fi, err := os.Stat(part + "/records.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Size() != n*2000 {
+		t.Fatalf("records.jsonl size %d, want %d", fi.Size(), n*2000)
+	}
+	c := mountCounters(t, mp)
+	if c["segments_opened"] != 0 || c["indexes_read"] != 1 {
+		t.Fatalf("listing: %v, want no segment opened and one index read", c)
+	}
+}
+
+// writeBigIndex writes a manifest for loc's topic and an index of n fake
+// entries of partition 0 (store.WriteIndex: sealed parts and a head).
+func writeBigIndex(tb testing.TB, st *store.Store, loc store.Loc, n int) {
+	tb.Helper()
+	ctx := context.Background()
+	m := &store.Manifest{Topic: loc.Topic, Active: loc.Version, Snapshots: []store.Snapshot{
+		{Version: loc.Version, TopicID: "id", Created: baseTime, Partitions: 1},
+	}}
+	if err := st.WriteManifest(ctx, m); err != nil {
+		tb.Fatal(err)
+	}
+	if err := st.WriteIndex(ctx, loc, fakeEntries(0, n)); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// TestTailSeeks checks that tail and a read at an offset decode the blocks
+// that hold the bytes asked for, not the partition from the start.
+func TestTailSeeks(t *testing.T) {
+	requireFUSE(t)
+	b := &backup{recs: map[store.Loc]map[int32][]store.Record{}, segs: map[store.Loc]map[int32][]store.SegmentEntry{}}
+	b.st, b.dir = openStore(t)
+	loc := store.Loc{Topic: "long"}
+	recs := genRecords(0, 0, 50*40)
+	b.addSegments(t, loc, 0, recs, 40) // 50 segments of about 16 blocks
+	want := jsonLines(recs)
+	mp := mountStore(t, b.st, Options{})
+	file := filepath.Join(mp, "topics/long/snapshots/v0/0/records.jsonl")
+
+	before := mountCounters(t, mp)
+	got := sh(t, "tail -n 10 "+file)
+	after := mountCounters(t, mp)
+	lines := bytes.SplitAfter(want, []byte("\n"))
+	if exp := string(bytes.Join(lines[len(lines)-11:], nil)); got != exp {
+		t.Fatalf("tail -n 10:\n%s\nwant:\n%s", got, exp)
+	}
+	if d := after["blocks_decoded"] - before["blocks_decoded"]; d < 1 || d > 2 {
+		t.Errorf("tail -n 10 decoded %d blocks, want 1 or 2", d)
+	}
+	if d := after["segments_opened"] - before["segments_opened"]; d != 1 {
+		t.Errorf("tail -n 10 opened %d segments, want 1", d)
+	}
+
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	off := int64(len(want)) * 3 / 7
+	buf := make([]byte, 100)
+	before = mountCounters(t, mp)
+	if _, err := f.ReadAt(buf, off); err != nil {
+		t.Fatal(err)
+	}
+	after = mountCounters(t, mp)
+	if !bytes.Equal(buf, want[off:off+100]) {
+		t.Fatalf("read at %d: %q, want %q", off, buf, want[off:off+100])
+	}
+	if d := after["blocks_decoded"] - before["blocks_decoded"]; d < 1 || d > 2 {
+		t.Errorf("read of 100 bytes at %d decoded %d blocks, want 1 or 2", off, d)
+	}
+}
