@@ -140,6 +140,11 @@ type indexState struct {
 	head []byte
 	ix   *store.Index
 	text []byte // rendered index file of ix, built on demand
+	// parts are the views of ix's partitions, built on demand. Listing
+	// and looking up a partition's segments reuse them, so a Lookup (one
+	// per entry when the kernel uses READDIRPLUS) costs a map access and a
+	// binary search, not a pass over the partition.
+	parts map[int32]*view
 }
 
 // index returns loc's index. The returned value is never modified: a new
@@ -170,7 +175,7 @@ func (c *catalog) index(ctx context.Context, loc store.Loc) (*store.Index, error
 			}
 			return nil, err
 		}
-		s.ix, s.head, s.text = ix, head, nil
+		s.ix, s.head, s.text, s.parts = ix, head, nil, nil
 	}
 	s.at = now
 	return s.ix, nil
@@ -197,4 +202,45 @@ func (c *catalog) indexText(ctx context.Context, loc store.Loc) ([]byte, error) 
 		s.text = b
 	}
 	return b, nil
+}
+
+// partition returns the view of partition p of loc's current index: its
+// segments that hold records, in offset order, with cumulative decoded
+// sizes. It is built once per index and shared; it is never modified.
+func (c *catalog) partition(ctx context.Context, loc store.Loc, p int32) (*view, error) {
+	ix, err := c.index(ctx, loc)
+	if err != nil {
+		return nil, err
+	}
+	s := entry(&c.mu, c.indexes, loc)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if v := s.parts[p]; v != nil && s.ix == ix {
+		return v, nil
+	}
+	v := newView(loc, withRecords(ix.Partition(p)))
+	if s.ix == ix {
+		if s.parts == nil {
+			s.parts = map[int32]*view{}
+		}
+		s.parts[p] = v
+	}
+	return v, nil
+}
+
+// withRecords returns the entries of es that hold records. It returns es
+// itself when all do (the usual case), so nothing is copied.
+func withRecords(es []store.SegmentEntry) []store.SegmentEntry {
+	i := slices.IndexFunc(es, func(e store.SegmentEntry) bool { return e.Records == 0 })
+	if i < 0 {
+		return es
+	}
+	out := make([]store.SegmentEntry, i, len(es)-1)
+	copy(out, es[:i])
+	for _, e := range es[i+1:] {
+		if e.Records > 0 {
+			out = append(out, e)
+		}
+	}
+	return out
 }

@@ -29,11 +29,11 @@ var (
 )
 
 func (n *recordsNode) attr(ctx context.Context, a *fuse.Attr) syscall.Errno {
-	_, es, err := entries(ctx, n.m.cat, n.loc, n.p)
+	v, err := n.m.cat.partition(ctx, n.loc, n.p)
 	if err != nil {
 		return n.m.errno("read index of "+n.loc.String(), err)
 	}
-	fileAttr(a, newView(n.loc, es).size(), lastTime(es))
+	fileAttr(a, v.size(), lastTime(v.entries))
 	return 0
 }
 
@@ -53,11 +53,10 @@ func (n *recordsNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, 
 	if flags&writeFlags != 0 {
 		return nil, 0, syscall.EROFS
 	}
-	_, es, err := entries(ctx, n.m.cat, n.loc, n.p)
+	v, err := n.m.cat.partition(ctx, n.loc, n.p)
 	if err != nil {
 		return nil, 0, n.m.errno("read index of "+n.loc.String(), err)
 	}
-	v := newView(n.loc, es)
 	r := newRecordReader(n.m.ctx, n.m.st, v, n.m.cat.now, n.m.log, &n.m.stats)
 	src := n.m.viewSource(n.loc, fmt.Sprintf("%s/%d/records.jsonl", snapshotPath(n.loc), n.p), v)
 	n.m.reads.opened(src)
@@ -66,11 +65,11 @@ func (n *recordsNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, 
 
 // CopyFileRange copies records.jsonl into restore/ without reading it.
 func (n *recordsNode) CopyFileRange(ctx context.Context, _ gofs.FileHandle, offIn uint64, _ *gofs.Inode, fhOut gofs.FileHandle, offOut uint64, length uint64, _ uint64) (uint32, syscall.Errno) {
-	_, es, err := entries(ctx, n.m.cat, n.loc, n.p)
+	v, err := n.m.cat.partition(ctx, n.loc, n.p)
 	if err != nil {
 		return 0, n.m.errno("read index of "+n.loc.String(), err)
 	}
-	src := n.m.viewSource(n.loc, fmt.Sprintf("%s/%d/records.jsonl", snapshotPath(n.loc), n.p), newView(n.loc, es))
+	src := n.m.viewSource(n.loc, fmt.Sprintf("%s/%d/records.jsonl", snapshotPath(n.loc), n.p), v)
 	return n.m.copySource(src, offIn, fhOut, offOut, length)
 }
 

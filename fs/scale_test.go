@@ -88,13 +88,19 @@ func writeBigIndex(tb testing.TB, st *store.Store, loc store.Loc, n int) {
 // that hold the bytes asked for, not the partition from the start.
 func TestTailSeeks(t *testing.T) {
 	requireFUSE(t)
-	b := &backup{recs: map[store.Loc]map[int32][]store.Record{}, segs: map[store.Loc]map[int32][]store.SegmentEntry{}}
-	b.st, b.dir = openStore(t)
+	st, _ := openStore(t)
 	loc := store.Loc{Topic: "long"}
-	recs := genRecords(0, 0, 50*40)
-	b.addSegments(t, loc, 0, recs, 40) // 50 segments of about 16 blocks
+	const nseg, perSeg = 50, 400
+	recs := genRecords(0, 0, nseg*perSeg)
+	var es []store.SegmentEntry
+	for i := 0; i < len(recs); i += perSeg {
+		// 16 KiB blocks: about 5 per segment, each decoding to more than
+		// the 8 KiB tail reads at a time.
+		es = append(es, writeSegment(t, st, loc, 0, recs[i:i+perSeg], 16<<10, store.CodecZstd))
+	}
+	appendIndex(t, st, loc, es...)
 	want := jsonLines(recs)
-	mp := mountStore(t, b.st, Options{})
+	mp := mountStore(t, st, Options{})
 	file := filepath.Join(mp, "topics/long/snapshots/v0/0/records.jsonl")
 
 	before := mountCounters(t, mp)
