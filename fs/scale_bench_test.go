@@ -3,7 +3,6 @@ package fs
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -132,17 +131,20 @@ func BenchmarkCatMemory(b *testing.B) {
 	}
 	b.SetBytes(fi.Size())
 	b.ResetTimer()
-	var peak uint64
+	var peak, rss, base uint64
 	for range b.N {
 		h := sampleHeap(5 * time.Millisecond)
 		n := catFile(b, file, false)
 		peak = max(peak, h.Stop())
+		rss, base = max(rss, h.rss), h.base
 		if n != fi.Size() {
 			b.Fatalf("read %d bytes, want %d", n, fi.Size())
 		}
 	}
 	b.ReportMetric(float64(fi.Size())/(1<<20), "file-MiB")
+	b.ReportMetric(float64(base)/(1<<20), "heap-before-MiB")
 	b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MiB")
+	b.ReportMetric(float64(rss)/(1<<20), "peak-rss-MiB")
 }
 
 // writeBigPartition stores partition 0 of loc as nseg segments of 16,000
@@ -167,5 +169,3 @@ func writeBigPartition(tb testing.TB, st *store.Store, loc store.Loc, nseg int) 
 	}
 	appendIndex(tb, st, loc, es...)
 }
-
-var _ = io.Discard

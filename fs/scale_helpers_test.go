@@ -122,20 +122,24 @@ func TestMain(m *testing.M) {
 type heapSampler struct {
 	stop chan struct{}
 	done chan struct{}
+	base uint64 // heap in use when sampling started, after a GC
 	peak uint64
+	rss  uint64 // peak resident set size of the process, bytes
 }
 
 func sampleHeap(every time.Duration) *heapSampler {
 	runtime.GC()
-	h := &heapSampler{stop: make(chan struct{}), done: make(chan struct{})}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	h := &heapSampler{stop: make(chan struct{}), done: make(chan struct{}), base: ms.HeapInuse}
 	go func() {
 		defer close(h.done)
 		t := time.NewTicker(every)
 		defer t.Stop()
-		var ms runtime.MemStats
 		for {
 			runtime.ReadMemStats(&ms)
 			h.peak = max(h.peak, ms.HeapInuse)
+			h.rss = max(h.rss, residentBytes())
 			select {
 			case <-h.stop:
 				return
@@ -151,4 +155,19 @@ func (h *heapSampler) Stop() uint64 {
 	close(h.stop)
 	<-h.done
 	return h.peak
+}
+
+// residentBytes returns the process's resident set size (VmRSS), or 0.
+func residentBytes() uint64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+			kb, _ := strconv.ParseUint(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
 }
