@@ -128,7 +128,7 @@ func BenchmarkCatRecords(b *testing.B) {
 
 // catFile reads p with 128 KiB reads, as cat does; dropCache first evicts
 // its pages so the data comes through FUSE.
-func catFile(b *testing.B, p string, dropCache bool) int64 {
+func catFile(b testing.TB, p string, dropCache bool) int64 {
 	f, err := os.Open(p)
 	if err != nil {
 		b.Fatal(err)

@@ -17,6 +17,7 @@ type catalog struct {
 	st      *store.Store
 	refresh time.Duration
 	now     func() time.Time
+	stats   *stats
 
 	mu      sync.Mutex
 	list    cached[[]string]
@@ -25,9 +26,9 @@ type catalog struct {
 	indexes map[store.Loc]*indexState
 }
 
-func newCatalog(st *store.Store, refresh time.Duration) *catalog {
+func newCatalog(st *store.Store, refresh time.Duration, s *stats) *catalog {
 	return &catalog{
-		st: st, refresh: refresh, now: time.Now,
+		st: st, refresh: refresh, now: time.Now, stats: s,
 		topics:  map[string]*cached[*store.Manifest]{},
 		raws:    map[string]*cached[[]byte]{},
 		indexes: map[store.Loc]*indexState{},
@@ -95,6 +96,7 @@ func (c *catalog) hasTopic(ctx context.Context, topic string) (bool, error) {
 func (c *catalog) manifest(ctx context.Context, topic string) (*store.Manifest, error) {
 	e := entry(&c.mu, c.topics, topic)
 	return e.get(c.now(), c.refresh, func() (*store.Manifest, error) {
+		c.stats.manifests.Add(1)
 		return c.st.ReadManifest(ctx, topic)
 	})
 }
@@ -117,6 +119,7 @@ func (c *catalog) snapshot(ctx context.Context, topic string, v int) (*store.Sna
 func (c *catalog) rawManifest(ctx context.Context, topic string) ([]byte, error) {
 	e := entry(&c.mu, c.raws, topic)
 	return e.get(c.now(), c.refresh, func() ([]byte, error) {
+		c.stats.manifests.Add(1)
 		b, err := c.st.RawManifest(ctx, topic)
 		if !store.IsNotFound(err) {
 			return b, err
@@ -137,6 +140,11 @@ type indexState struct {
 	head []byte
 	ix   *store.Index
 	text []byte // rendered index file of ix, built on demand
+	// parts are the views of ix's partitions, built on demand. Listing
+	// and looking up a partition's segments reuse them, so a Lookup (one
+	// per entry when the kernel uses READDIRPLUS) costs a map access and a
+	// binary search, not a pass over the partition.
+	parts map[int32]*view
 }
 
 // index returns loc's index. The returned value is never modified: a new
@@ -150,6 +158,7 @@ func (c *catalog) index(ctx context.Context, loc store.Loc) (*store.Index, error
 	if s.ix != nil && now.Sub(s.at) < c.refresh {
 		return s.ix, nil
 	}
+	c.stats.heads.Add(1)
 	head, err := c.st.RawIndex(ctx, loc)
 	if err != nil {
 		if s.ix != nil && !store.IsNotFound(err) {
@@ -158,6 +167,7 @@ func (c *catalog) index(ctx context.Context, loc store.Loc) (*store.Index, error
 		return nil, err
 	}
 	if s.ix == nil || !bytes.Equal(head, s.head) {
+		c.stats.indexes.Add(1)
 		ix, err := c.st.ReadIndex(ctx, loc)
 		if err != nil {
 			if s.ix != nil && !store.IsNotFound(err) {
@@ -165,7 +175,7 @@ func (c *catalog) index(ctx context.Context, loc store.Loc) (*store.Index, error
 			}
 			return nil, err
 		}
-		s.ix, s.head, s.text = ix, head, nil
+		s.ix, s.head, s.text, s.parts = ix, head, nil, nil
 	}
 	s.at = now
 	return s.ix, nil
@@ -192,4 +202,45 @@ func (c *catalog) indexText(ctx context.Context, loc store.Loc) ([]byte, error) 
 		s.text = b
 	}
 	return b, nil
+}
+
+// partition returns the view of partition p of loc's current index: its
+// segments that hold records, in offset order, with cumulative decoded
+// sizes. It is built once per index and shared; it is never modified.
+func (c *catalog) partition(ctx context.Context, loc store.Loc, p int32) (*view, error) {
+	ix, err := c.index(ctx, loc)
+	if err != nil {
+		return nil, err
+	}
+	s := entry(&c.mu, c.indexes, loc)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if v := s.parts[p]; v != nil && s.ix == ix {
+		return v, nil
+	}
+	v := newView(loc, withRecords(ix.Partition(p)))
+	if s.ix == ix {
+		if s.parts == nil {
+			s.parts = map[int32]*view{}
+		}
+		s.parts[p] = v
+	}
+	return v, nil
+}
+
+// withRecords returns the entries of es that hold records. It returns es
+// itself when all do (the usual case), so nothing is copied.
+func withRecords(es []store.SegmentEntry) []store.SegmentEntry {
+	i := slices.IndexFunc(es, func(e store.SegmentEntry) bool { return e.Records == 0 })
+	if i < 0 {
+		return es
+	}
+	out := make([]store.SegmentEntry, i, len(es)-1)
+	copy(out, es[:i])
+	for _, e := range es[i+1:] {
+		if e.Records > 0 {
+			out = append(out, e)
+		}
+	}
+	return out
 }

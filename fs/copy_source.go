@@ -7,7 +7,6 @@ import (
 	"io"
 	"path"
 	"sync"
-	"sync/atomic"
 	"syscall"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
@@ -47,17 +46,6 @@ func (m *mountFS) copySource(src source, offIn uint64, fhOut gofs.FileHandle, of
 	h.copied(src, int64(offOut), int64(n))
 	m.stats.copied.Add(int64(n))
 	return uint32(n), 0
-}
-
-// stats counts what the mount served, for tests and curious users
-// (getfattr -n user.kbackup.stats MOUNTPOINT).
-type stats struct {
-	read   atomic.Int64 // bytes returned by read(2) of tree files
-	copied atomic.Int64 // bytes "copied" by copy_file_range into restore/
-}
-
-func (s *stats) text() string {
-	return fmt.Sprintf("read_bytes %d\ncopied_bytes %d\n", s.read.Load(), s.copied.Load())
 }
 
 // readLog remembers the tree files opened lately and, for those read from

@@ -35,9 +35,10 @@ func Mount(ctx context.Context, st *store.Store, mountpoint string, opts Options
 	}
 	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	m := &mountFS{
-		ctx: sctx, st: st, cat: newCatalog(st, opts.Refresh), log: opts.Logger,
+		ctx: sctx, st: st, log: opts.Logger,
 		started: time.Now(), restorer: opts.Restorer,
 	}
+	m.cat = newCatalog(st, opts.Refresh, &m.stats)
 	timeout := min(shortTimeout, opts.Refresh)
 	fo := &gofs.Options{
 		EntryTimeout:    &timeout,

@@ -26,23 +26,6 @@ var (
 	_ gofs.NodeGetattrer = (*partitionNode)(nil)
 )
 
-// entries returns the partition's segments that hold records, in offset
-// order, from the current index.
-func entries(ctx context.Context, cat *catalog, loc store.Loc, p int32) (*store.Index, []store.SegmentEntry, error) {
-	ix, err := cat.index(ctx, loc)
-	if err != nil {
-		return nil, nil, err
-	}
-	all := ix.Partition(p)
-	out := make([]store.SegmentEntry, 0, len(all))
-	for _, e := range all {
-		if e.Records > 0 {
-			out = append(out, e)
-		}
-	}
-	return ix, out, nil
-}
-
 // lastTime is the last record time of es, or zero.
 func lastTime(es []store.SegmentEntry) time.Time {
 	if len(es) == 0 {
@@ -52,11 +35,11 @@ func lastTime(es []store.SegmentEntry) time.Time {
 }
 
 func (n *partitionNode) attr(ctx context.Context, a *fuse.Attr) syscall.Errno {
-	_, es, err := entries(ctx, n.m.cat, n.loc, n.p)
+	v, err := n.m.cat.partition(ctx, n.loc, n.p)
 	if err != nil {
 		return n.m.errno("read index of "+n.loc.String(), err)
 	}
-	dirAttr(a, lastTime(es))
+	dirAttr(a, lastTime(v.entries))
 	return 0
 }
 

@@ -29,11 +29,11 @@ var (
 )
 
 func (n *recordsNode) attr(ctx context.Context, a *fuse.Attr) syscall.Errno {
-	_, es, err := entries(ctx, n.m.cat, n.loc, n.p)
+	v, err := n.m.cat.partition(ctx, n.loc, n.p)
 	if err != nil {
 		return n.m.errno("read index of "+n.loc.String(), err)
 	}
-	fileAttr(a, newView(n.loc, es).size(), lastTime(es))
+	fileAttr(a, v.size(), lastTime(v.entries))
 	return 0
 }
 
@@ -53,12 +53,11 @@ func (n *recordsNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, 
 	if flags&writeFlags != 0 {
 		return nil, 0, syscall.EROFS
 	}
-	_, es, err := entries(ctx, n.m.cat, n.loc, n.p)
+	v, err := n.m.cat.partition(ctx, n.loc, n.p)
 	if err != nil {
 		return nil, 0, n.m.errno("read index of "+n.loc.String(), err)
 	}
-	v := newView(n.loc, es)
-	r := newRecordReader(n.m.ctx, n.m.st, v, n.m.cat.now, n.m.log)
+	r := newRecordReader(n.m.ctx, n.m.st, v, n.m.cat.now, n.m.log, &n.m.stats)
 	src := n.m.viewSource(n.loc, fmt.Sprintf("%s/%d/records.jsonl", snapshotPath(n.loc), n.p), v)
 	n.m.reads.opened(src)
 	return &recordHandle{m: n.m, r: r, src: src}, fuse.FOPEN_DIRECT_IO, 0
@@ -66,18 +65,18 @@ func (n *recordsNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, 
 
 // CopyFileRange copies records.jsonl into restore/ without reading it.
 func (n *recordsNode) CopyFileRange(ctx context.Context, _ gofs.FileHandle, offIn uint64, _ *gofs.Inode, fhOut gofs.FileHandle, offOut uint64, length uint64, _ uint64) (uint32, syscall.Errno) {
-	_, es, err := entries(ctx, n.m.cat, n.loc, n.p)
+	v, err := n.m.cat.partition(ctx, n.loc, n.p)
 	if err != nil {
 		return 0, n.m.errno("read index of "+n.loc.String(), err)
 	}
-	src := n.m.viewSource(n.loc, fmt.Sprintf("%s/%d/records.jsonl", snapshotPath(n.loc), n.p), newView(n.loc, es))
+	src := n.m.viewSource(n.loc, fmt.Sprintf("%s/%d/records.jsonl", snapshotPath(n.loc), n.p), v)
 	return n.m.copySource(src, offIn, fhOut, offOut, length)
 }
 
 // viewSource describes a decoded file for restore by copy.
 func (m *mountFS) viewSource(loc store.Loc, path string, v *view) source {
 	return source{loc: loc, path: path, size: v.size(), open: func(ctx context.Context) (io.ReaderAt, error) {
-		return newRecordReader(m.ctx, m.st, v, m.cat.now, m.log), nil
+		return newRecordReader(m.ctx, m.st, v, m.cat.now, m.log, &m.stats), nil
 	}}
 }
 
@@ -114,7 +113,7 @@ func (n *segmentNode) Open(_ context.Context, flags uint32) (gofs.FileHandle, ui
 		return nil, 0, syscall.EROFS
 	}
 	v := newView(n.loc, []store.SegmentEntry{n.e})
-	r := newRecordReader(n.m.ctx, n.m.st, v, n.m.cat.now, n.m.log)
+	r := newRecordReader(n.m.ctx, n.m.st, v, n.m.cat.now, n.m.log, &n.m.stats)
 	src := n.source()
 	n.m.reads.opened(src)
 	return &recordHandle{m: n.m, r: r, src: src}, fuse.FOPEN_KEEP_CACHE, 0

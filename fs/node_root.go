@@ -41,7 +41,7 @@ func (n *rootNode) Statfs(_ context.Context, out *fuse.StatfsOut) syscall.Errno 
 }
 
 // statsXattr is the extended attribute of the root that holds the mount's
-// counters (read_bytes, copied_bytes): getfattr -n user.kbackup.stats MNT.
+// counters (see stats): getfattr -n user.kbackup.stats MNT.
 const statsXattr = "user.kbackup.stats"
 
 // Getxattr serves statsXattr.

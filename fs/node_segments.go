@@ -48,11 +48,11 @@ func parseSegmentName(name string) (first, last int64, ok bool) {
 }
 
 func (n *segmentsNode) attr(ctx context.Context, a *fuse.Attr) syscall.Errno {
-	_, es, err := entries(ctx, n.m.cat, n.loc, n.p)
+	v, err := n.m.cat.partition(ctx, n.loc, n.p)
 	if err != nil {
 		return n.m.errno("read index of "+n.loc.String(), err)
 	}
-	dirAttr(a, lastTime(es))
+	dirAttr(a, lastTime(v.entries))
 	return 0
 }
 
@@ -67,10 +67,11 @@ func (n *segmentsNode) Lookup(ctx context.Context, name string, out *fuse.EntryO
 	if !ok {
 		return nil, syscall.ENOENT
 	}
-	_, es, err := entries(ctx, n.m.cat, n.loc, n.p)
+	v, err := n.m.cat.partition(ctx, n.loc, n.p)
 	if err != nil {
 		return nil, n.m.errno("read index of "+n.loc.String(), err)
 	}
+	es := v.entries
 	i := sort.Search(len(es), func(i int) bool { return es[i].FirstOffset >= first })
 	if i == len(es) || es[i].FirstOffset != first || es[i].LastOffset != last {
 		return nil, syscall.ENOENT
@@ -81,10 +82,11 @@ func (n *segmentsNode) Lookup(ctx context.Context, name string, out *fuse.EntryO
 
 // Readdir lists the segments.
 func (n *segmentsNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
-	_, es, err := entries(ctx, n.m.cat, n.loc, n.p)
+	v, err := n.m.cat.partition(ctx, n.loc, n.p)
 	if err != nil {
 		return nil, n.m.errno("read index of "+n.loc.String(), err)
 	}
+	es := v.entries
 	ds := make([]fuse.DirEntry, len(es))
 	for i := range es {
 		ds[i] = fuse.DirEntry{Name: segmentName(&es[i]), Mode: fuse.S_IFREG}

@@ -45,11 +45,12 @@ type segmentOpener interface {
 // a time. It keeps one open segment and its last decoded block, so memory is
 // bounded by a few blocks. It is safe for concurrent use.
 type recordReader struct {
-	ctx context.Context // lives as long as the open file
-	st  segmentOpener
-	v   *view
-	now func() time.Time
-	log *slog.Logger
+	ctx   context.Context // lives as long as the open file
+	st    segmentOpener
+	v     *view
+	now   func() time.Time
+	log   *slog.Logger
+	stats *stats
 
 	mu       sync.Mutex
 	seg      int // index of sr's segment, -1 if none
@@ -60,8 +61,8 @@ type recordReader struct {
 	lines    []byte
 }
 
-func newRecordReader(ctx context.Context, st segmentOpener, v *view, now func() time.Time, log *slog.Logger) *recordReader {
-	return &recordReader{ctx: ctx, st: st, v: v, now: now, log: log, seg: -1, blk: -1}
+func newRecordReader(ctx context.Context, st segmentOpener, v *view, now func() time.Time, log *slog.Logger, s *stats) *recordReader {
+	return &recordReader{ctx: ctx, st: st, v: v, now: now, log: log, stats: s, seg: -1, blk: -1}
 }
 
 // ReadAt fills p from decoded byte off. It returns io.EOF at the end of the
@@ -102,6 +103,7 @@ func (r *recordReader) load(i int, rel int64) error {
 		return fmt.Errorf("%w: segment %s has no block at decoded byte %d", store.ErrCorrupt, e.ULID, rel)
 	}
 	r.blk = -1
+	r.stats.blocks.Add(1)
 	raw, err := r.sr.ReadBlock(b, r.raw[:0])
 	if err != nil {
 		return r.gone(e, err)
@@ -128,6 +130,7 @@ func (r *recordReader) load(i int, rel int64) error {
 func (r *recordReader) open(i int) error {
 	e := &r.v.entries[i]
 	r.seg, r.sr, r.blk = -1, nil, -1
+	r.stats.segments.Add(1)
 	sr, err := r.st.OpenSegment(r.ctx, r.v.loc, e.ULID, e.StoredBytes)
 	if err != nil {
 		return r.gone(e, err)

@@ -75,7 +75,7 @@ func shellErr(script string) (string, error) {
 // mountStats reads the mount's counters from the root's xattr.
 func mountStats(t *testing.T, mp string) map[string]int64 {
 	t.Helper()
-	buf := make([]byte, 256)
+	buf := make([]byte, 1024)
 	n, err := syscall.Getxattr(mp, "user.kbackup.stats", buf)
 	if err != nil {
 		t.Fatalf("getxattr user.kbackup.stats: %v", err)
