@@ -168,7 +168,7 @@ func (c *catalog) index(ctx context.Context, loc store.Loc) (*store.Index, error
 	}
 	if s.ix == nil || !bytes.Equal(head, s.head) {
 		c.stats.indexes.Add(1)
-		ix, err := c.st.ReadIndex(ctx, loc)
+		ix, err := c.st.ReadIndexSince(ctx, loc, s.ix)
 		if err != nil {
 			if s.ix != nil && !store.IsNotFound(err) {
 				return s.ix, nil

@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"sort"
 	"time"
@@ -81,6 +83,7 @@ type indexHead struct {
 	Topic      string                     `yaml:"topic"`
 	Version    int                        `yaml:"version"`
 	Sealed     int                        `yaml:"sealed_parts"`
+	Epoch      string                     `yaml:"epoch,omitempty"` // changes when the parts are rewritten (rebuild)
 	Partitions map[int32]PartitionSummary `yaml:"partitions"`
 	Segments   []SegmentEntry             `yaml:"segments"`
 }
@@ -96,6 +99,10 @@ type Index struct {
 	Partitions map[int32]PartitionSummary
 	// Segments are ordered by partition, then offset.
 	Segments []SegmentEntry
+
+	epoch  string         // head epoch the sealed parts belong to
+	sealed []SegmentEntry // entries of the sealed parts, in part order
+	nparts int
 }
 
 // Partition returns the entries of partition p in offset order.
@@ -135,12 +142,25 @@ func (s *Store) readHead(ctx context.Context, loc Loc) (*indexHead, error) {
 
 // ReadIndex reads loc's whole index: the head and every sealed part.
 func (s *Store) ReadIndex(ctx context.Context, loc Loc) (*Index, error) {
+	return s.ReadIndexSince(ctx, loc, nil)
+}
+
+// ReadIndexSince reads loc's index like ReadIndex, but takes the sealed
+// parts prev already holds from prev instead of storage: sealed parts never
+// change (a rebuild changes the head's epoch), so rereading a growing index
+// costs its head and its new parts only. prev may be nil.
+func (s *Store) ReadIndexSince(ctx context.Context, loc Loc, prev *Index) (*Index, error) {
 	h, err := s.readHead(ctx, loc)
 	if err != nil {
 		return nil, err
 	}
-	var all []SegmentEntry
-	for seq := 1; seq <= h.Sealed; seq++ {
+	var sealed []SegmentEntry
+	from := 1
+	if prev != nil && prev.Loc == loc && prev.epoch == h.Epoch && prev.nparts <= h.Sealed {
+		sealed = prev.sealed[:len(prev.sealed):len(prev.sealed)]
+		from = prev.nparts + 1
+	}
+	for seq := from; seq <= h.Sealed; seq++ {
 		b, err := s.read(ctx, loc.partKey(seq))
 		if err != nil {
 			return nil, fmt.Errorf("index part %d of %s: %w", seq, loc, err)
@@ -149,16 +169,17 @@ func (s *Store) ReadIndex(ctx context.Context, loc Loc) (*Index, error) {
 		if err := yaml.Unmarshal(b, &p); err != nil {
 			return nil, fmt.Errorf("%w: index part %d of %s: %v", ErrCorrupt, seq, loc, err)
 		}
-		all = append(all, p.Segments...)
+		sealed = append(sealed, p.Segments...)
 	}
-	all = append(all, h.Segments...)
+	all := make([]SegmentEntry, 0, len(sealed)+len(h.Segments))
+	all = append(append(all, sealed...), h.Segments...)
 	sort.SliceStable(all, func(i, j int) bool {
 		if all[i].Partition != all[j].Partition {
 			return all[i].Partition < all[j].Partition
 		}
 		return all[i].StartOffset < all[j].StartOffset
 	})
-	return &Index{Loc: loc, Partitions: h.Partitions, Segments: all}, nil
+	return &Index{Loc: loc, Partitions: h.Partitions, Segments: all, epoch: h.Epoch, sealed: sealed, nparts: h.Sealed}, nil
 }
 
 // RawIndex returns the index head's stored bytes.
@@ -247,7 +268,9 @@ func (ix *Index) Referenced() map[string]bool {
 // WriteIndex replaces loc's index with entries (index rebuild). Entries are
 // written into sealed parts of sealEvery and a head.
 func (s *Store) WriteIndex(ctx context.Context, loc Loc, entries []SegmentEntry) error {
-	h := &indexHead{Topic: loc.Topic, Version: loc.Version, Partitions: map[int32]PartitionSummary{}}
+	var epoch [8]byte
+	_, _ = rand.Read(epoch[:])
+	h := &indexHead{Topic: loc.Topic, Version: loc.Version, Epoch: hex.EncodeToString(epoch[:]), Partitions: map[int32]PartitionSummary{}}
 	for i := range entries {
 		ps := h.Partitions[entries[i].Partition]
 		ps.add(&entries[i])

@@ -359,3 +359,51 @@ func TestEntryFromInfo(t *testing.T) {
 		t.Errorf("entry\n got %+v\nwant %+v", e, want)
 	}
 }
+
+// TestReadIndexSinceReusesSealedParts: rereading a grown index reads only its
+// new parts, and a rebuild (new epoch) makes it read every part again.
+func TestReadIndexSinceReusesSealedParts(t *testing.T) {
+	ctx := context.Background()
+	st := memStore(t)
+	loc := Loc{Topic: "t", Version: 1}
+	es := testEntries(2*sealEvery + 10)
+	w, err := st.OpenIndexWriter(ctx, loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Append(ctx, es[:sealEvery+5]...); err != nil {
+		t.Fatal(err)
+	}
+	first, err := st.ReadIndex(ctx, loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Damage part 1: a reread that reuses it cannot notice.
+	if err := st.write(ctx, loc.partKey(1), []byte("not: [yaml")); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Append(ctx, es[sealEvery+5:]...); err != nil {
+		t.Fatal(err)
+	}
+	again, err := st.ReadIndexSince(ctx, loc, first)
+	if err != nil {
+		t.Fatalf("reread read part 1 again: %v", err)
+	}
+	if !reflect.DeepEqual(again.Segments, sortedEntries(es)) {
+		t.Fatalf("reread index has %d entries, want %d", len(again.Segments), len(es))
+	}
+	if _, err := st.ReadIndex(ctx, loc); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("a full read must see the damaged part, got %v", err)
+	}
+	// A rebuild rewrites the parts under a new epoch: nothing is reused.
+	if err := st.WriteIndex(ctx, loc, es[:sealEvery+1]); err != nil {
+		t.Fatal(err)
+	}
+	rebuilt, err := st.ReadIndexSince(ctx, loc, again)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(rebuilt.Segments, sortedEntries(es[:sealEvery+1])) {
+		t.Fatalf("after a rebuild: %d entries, want %d", len(rebuilt.Segments), sealEvery+1)
+	}
+}

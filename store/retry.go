@@ -134,21 +134,27 @@ func (b *retryBucket) ReadRange(ctx context.Context, key string, off int64, p []
 	return n, err
 }
 
+// listPageSize is how many objects one listing request asks for. Large
+// pages matter for file storage, which reads the whole directory for every
+// page; object stores cap it (S3: 1,000).
+const listPageSize = 100000
+
 // ListAll returns every object (and directory, with a delimiter) matching
 // opts. A transient error restarts the listing.
 func (b *retryBucket) ListAll(ctx context.Context, opts *blob.ListOptions) (objs []*blob.ListObject, err error) {
 	err = b.do(ctx, func() error {
 		objs = objs[:0]
-		it := b.Bucket.List(opts)
+		token := blob.FirstPageToken
 		for {
-			o, err := it.Next(ctx)
-			if err == io.EOF {
-				return nil
-			}
+			page, next, err := b.Bucket.ListPage(ctx, token, listPageSize, opts)
 			if err != nil {
 				return err
 			}
-			objs = append(objs, o)
+			objs = append(objs, page...)
+			if len(next) == 0 {
+				return nil
+			}
+			token = next
 		}
 	})
 	return objs, err
