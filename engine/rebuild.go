@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"hash/crc32"
-	"io"
 	"sort"
 	"time"
 
@@ -163,11 +161,8 @@ func gaps(entries []store.SegmentEntry, starts map[int32]int64) []string {
 // readSegment reads segment id of loc whole and returns it with its CRC-32C.
 func readSegment(ctx context.Context, st *store.Store, loc store.Loc, id string) ([]byte, uint32, error) {
 	var buf bytes.Buffer
-	h := crc32.New(crc32.MakeTable(crc32.Castagnoli))
-	if err := st.CopySegment(ctx, loc, id, io.MultiWriter(&buf, h)); err != nil {
-		return nil, 0, err
-	}
-	return buf.Bytes(), h.Sum32(), nil
+	crc, err := segmentCRC(ctx, st, loc, id, &buf)
+	return buf.Bytes(), crc, err
 }
 
 // sortedIDs returns the keys of a segment listing in order.

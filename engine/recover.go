@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"log/slog"
 	"sort"
 
@@ -57,7 +58,7 @@ func recoverOrphans(ctx context.Context, st *store.Store, loc store.Loc, iw *sto
 	for _, o := range orphans {
 		sum, has := iw.Summary(o.info.Partition)
 		if o.info.Records > 0 && (!has || o.info.StartOffset == sum.NextOffset) {
-			crc, err := objectCRC(ctx, st, loc, o.id, o.size)
+			crc, err := segmentCRC(ctx, st, loc, o.id, io.Discard)
 			if err != nil {
 				return err
 			}
@@ -75,10 +76,11 @@ func recoverOrphans(ctx context.Context, st *store.Store, loc store.Loc, iw *sto
 	return nil
 }
 
-// objectCRC reads a whole segment and returns its CRC-32C.
-func objectCRC(ctx context.Context, st *store.Store, loc store.Loc, id string, size int64) (uint32, error) {
+// segmentCRC streams segment id of loc into w (io.Discard to only check it)
+// and returns the object's CRC-32C.
+func segmentCRC(ctx context.Context, st *store.Store, loc store.Loc, id string, w io.Writer) (uint32, error) {
 	h := crc32.New(crc32.MakeTable(crc32.Castagnoli))
-	if err := st.CopySegment(ctx, loc, id, h); err != nil {
+	if err := st.CopySegment(ctx, loc, id, io.MultiWriter(w, h)); err != nil {
 		return 0, err
 	}
 	return h.Sum32(), nil

@@ -27,7 +27,8 @@
 // The index is a small head object rewritten on every append plus sealed
 // parts that are written once. Appending a segment therefore costs one segment
 // write and one head rewrite whatever the backup's age. The index can be
-// rebuilt from the segments alone (RebuildIndex).
+// rebuilt from the segments alone (engine.RebuildIndex, `kbackup index
+// rebuild`).
 //
 // # Crash safety
 //

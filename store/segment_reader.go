@@ -142,8 +142,6 @@ func ScanSegment(r io.ReaderAt, size int64) ([]BlockInfo, error) {
 	if string(hdr[:8]) != segMagic {
 		return nil, fmt.Errorf("%w: not a kbackup segment", ErrCorrupt)
 	}
-	codecHdr := Codec(hdr[9])
-	_ = codecHdr
 	var blocks []BlockInfo
 	pos := int64(fileHeaderLen)
 	var buf []byte
