@@ -72,7 +72,7 @@ func appendBytesField(dst []byte, name string, b []byte) []byte {
 	case b == nil:
 		return append(dst, "null"...)
 	case utf8.Valid(b):
-		return appendJSONString(dst, string(b))
+		return appendValidJSONString(dst, b)
 	default:
 		dst = append(dst, '"')
 		dst = base64.StdEncoding.AppendEncode(dst, b)
@@ -96,9 +96,54 @@ func bytesFieldLen(name string, b []byte) int {
 
 const hexDigits = "0123456789abcdef"
 
+// appendValidJSONString appends valid UTF-8 b as a JSON string, skipping
+// eight bytes at a time where nothing needs escaping.
+func appendValidJSONString(dst, b []byte) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(b); {
+		if i+8 <= len(b) {
+			x := binary.LittleEndian.Uint64(b[i:])
+			if hasLess(x, 0x20)|hasZero(x^(ones*'"'))|hasZero(x^(ones*'\\')) == 0 {
+				i += 8
+				continue
+			}
+		}
+		c := b[i]
+		if escapeExtra[c] == 0 {
+			i++
+			continue
+		}
+		dst = append(dst, b[start:i]...)
+		dst = appendEscape(dst, c)
+		i++
+		start = i
+	}
+	dst = append(dst, b[start:]...)
+	return append(dst, '"')
+}
+
+// appendEscape appends the JSON escape of ASCII byte c.
+func appendEscape(dst []byte, c byte) []byte {
+	switch c {
+	case '"', '\\':
+		return append(dst, '\\', c)
+	case '\n':
+		return append(dst, '\\', 'n')
+	case '\r':
+		return append(dst, '\\', 'r')
+	case '\t':
+		return append(dst, '\\', 't')
+	}
+	return append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+}
+
 // appendJSONString appends s as a JSON string. Invalid UTF-8 is replaced by
 // U+FFFD, as encoding/json does.
 func appendJSONString(dst []byte, s string) []byte {
+	if utf8.ValidString(s) {
+		return appendValidJSONString(dst, []byte(s))
+	}
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
@@ -109,18 +154,7 @@ func appendJSONString(dst []byte, s string) []byte {
 				continue
 			}
 			dst = append(dst, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				dst = append(dst, '\\', c)
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
+			dst = appendEscape(dst, c)
 			i++
 			start = i
 			continue
