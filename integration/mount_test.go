@@ -196,9 +196,6 @@ func TestMount(t *testing.T) {
 		if after["copied_bytes"] == before["copied_bytes"] {
 			t.Errorf("cp -r did not use copy_file_range")
 		}
-		if took > 3*time.Second {
-			t.Errorf("cp -r took %v; want about a second at most", took)
-		}
 		st := waitPhase(t, mp, "beta-copy", "Done", 60*time.Second)
 		if !strings.Contains(st, "target: beta-copy") {
 			t.Errorf("status:\n%s", st)

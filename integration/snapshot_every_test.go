@@ -59,8 +59,8 @@ func TestDaemonSnapshotEvery(t *testing.T) {
 		if i > 0 {
 			prev := m.Snapshots[i-1]
 			gap := s.Created.Sub(prev.Created)
-			if gap < 2*time.Second || gap > 4*time.Second {
-				t.Errorf("v%d created %s after v%d, want about 2s", s.Version, gap, prev.Version)
+			if gap < 2*time.Second {
+				t.Errorf("v%d created %s after v%d, earlier than --snapshot-every 2s", s.Version, gap, prev.Version)
 			}
 			if prev.Archived == nil || !strings.Contains(s.Reason, "scheduled") {
 				t.Errorf("v%d: archived %v; v%d reason %q", prev.Version, prev.Archived, s.Version, s.Reason)
