@@ -15,9 +15,7 @@ import (
 type partitionNode struct {
 	gofs.Inode
 	readOnly
-	m   *mountFS
-	loc store.Loc
-	p   int32
+	partRef
 }
 
 var (
@@ -34,10 +32,20 @@ func lastTime(es []store.SegmentEntry) time.Time {
 	return es[len(es)-1].LastTimestamp
 }
 
-func (n *partitionNode) attr(ctx context.Context, a *fuse.Attr) syscall.Errno {
-	v, err := n.m.cat.partition(ctx, n.loc, n.p)
+// partRef names one partition of one snapshot; the partition's nodes
+// (its directory, records.jsonl, segments/) embed it.
+type partRef struct {
+	m   *mountFS
+	loc store.Loc
+	p   int32
+}
+
+// attr describes a directory of the partition: its mtime is the partition's
+// last record time. recordsNode overrides it.
+func (r *partRef) attr(ctx context.Context, a *fuse.Attr) syscall.Errno {
+	v, err := r.m.cat.partition(ctx, r.loc, r.p)
 	if err != nil {
-		return n.m.errno("read index of "+n.loc.String(), err)
+		return r.m.errno("read index of "+r.loc.String(), err)
 	}
 	dirAttr(a, lastTime(v.entries))
 	return 0
@@ -52,9 +60,9 @@ func (n *partitionNode) Getattr(ctx context.Context, _ gofs.FileHandle, out *fus
 func (n *partitionNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
 	switch name {
 	case "records.jsonl":
-		return child(ctx, &n.Inode, name, fuse.S_IFREG, func() attrNode { return &recordsNode{m: n.m, loc: n.loc, p: n.p} }, out)
+		return child(ctx, &n.Inode, name, fuse.S_IFREG, func() attrNode { return &recordsNode{partRef: n.partRef} }, out)
 	case "segments":
-		return child(ctx, &n.Inode, name, fuse.S_IFDIR, func() attrNode { return &segmentsNode{m: n.m, loc: n.loc, p: n.p} }, out)
+		return child(ctx, &n.Inode, name, fuse.S_IFDIR, func() attrNode { return &segmentsNode{partRef: n.partRef} }, out)
 	}
 	return nil, syscall.ENOENT
 }

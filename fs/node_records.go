@@ -17,9 +17,7 @@ import (
 type recordsNode struct {
 	gofs.Inode
 	readOnly
-	m   *mountFS
-	loc store.Loc
-	p   int32
+	partRef
 }
 
 var (

@@ -19,9 +19,7 @@ import (
 type segmentsNode struct {
 	gofs.Inode
 	readOnly
-	m   *mountFS
-	loc store.Loc
-	p   int32
+	partRef
 }
 
 var (
@@ -45,15 +43,6 @@ func parseSegmentName(name string) (first, last int64, ok bool) {
 	first, err1 := strconv.ParseInt(a, 10, 64)
 	last, err2 := strconv.ParseInt(b, 10, 64)
 	return first, last, err1 == nil && err2 == nil && first >= 0
-}
-
-func (n *segmentsNode) attr(ctx context.Context, a *fuse.Attr) syscall.Errno {
-	v, err := n.m.cat.partition(ctx, n.loc, n.p)
-	if err != nil {
-		return n.m.errno("read index of "+n.loc.String(), err)
-	}
-	dirAttr(a, lastTime(v.entries))
-	return 0
 }
 
 // Getattr describes segments/.

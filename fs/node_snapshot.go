@@ -97,7 +97,7 @@ func (n *snapshotNode) Lookup(ctx context.Context, name string, out *fuse.EntryO
 	for _, q := range ps {
 		if q == int32(p) {
 			return child(ctx, &n.Inode, name, fuse.S_IFDIR, func() attrNode {
-				return &partitionNode{m: n.m, loc: n.loc, p: q}
+				return &partitionNode{partRef: partRef{m: n.m, loc: n.loc, p: q}}
 			}, out)
 		}
 	}
