@@ -15,19 +15,7 @@ import (
 )
 
 // knownStore writes the known backup into a fresh directory.
-func knownStore(t *testing.T) (*store.Store, string) {
-	t.Helper()
-	dir := t.TempDir()
-	st, err := store.Open(context.Background(), dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if err := fixture.Known(context.Background(), st); err != nil {
-		t.Fatal(err)
-	}
-	return st, dir
-}
+func knownStore(t *testing.T) (*store.Store, string) { return fixture.KnownStore(t) }
 
 var v1 = store.Loc{Topic: "orders", Version: 1}
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/kbackup/kbackup/kafka/devcluster"
+	"github.com/kbackup/kbackup/store/storetest"
 )
 
 // TestConfigFileSASL runs a backup configured only by a YAML file against a
@@ -39,7 +40,7 @@ func TestConfigFileSASL(t *testing.T) {
 	}
 	// Reaching the cluster and matching no topic proves authentication worked.
 	cmd := exec.Command(binary, "backup", "--config", cfg(secret))
-	var out syncBuffer
+	var out storetest.SyncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +18,7 @@ import (
 
 	"github.com/kbackup/kbackup/kafka/devcluster"
 	"github.com/kbackup/kbackup/store"
+	"github.com/kbackup/kbackup/store/storetest"
 )
 
 // binary is the kbackup binary built once for the package.
@@ -106,29 +106,11 @@ func kbackup(t *testing.T, args ...string) result {
 	return result{code, out.String(), errb.String()}
 }
 
-// syncBuffer is a bytes.Buffer safe for a writing process and a reading test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // startKbackup starts the binary in the background; the caller stops it.
-func startKbackup(t *testing.T, args ...string) (*exec.Cmd, *syncBuffer) {
+func startKbackup(t *testing.T, args ...string) (*exec.Cmd, *storetest.SyncBuffer) {
 	t.Helper()
 	cmd := exec.Command(binary, args...)
-	logs := &syncBuffer{}
+	logs := &storetest.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -19,6 +19,7 @@ import (
 	"github.com/kbackup/kbackup/fs"
 	"github.com/kbackup/kbackup/kafka"
 	"github.com/kbackup/kbackup/store"
+	"github.com/kbackup/kbackup/store/storetest"
 )
 
 // startBackup runs engine.Backup in-process until the returned stop is
@@ -186,7 +187,7 @@ func TestRetentionWhileMountReads(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer mst.Close()
-	mlog := &syncBuffer{}
+	mlog := &storetest.SyncBuffer{}
 	mp := mountInProcess(t, mst, fs.Options{Refresh: 200 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(mlog, nil))})
 	part := filepath.Join(mp, "topics", topic, "snapshots", "v1", "0")
 	rf, err := os.Open(filepath.Join(part, "records.jsonl"))

@@ -18,15 +18,7 @@ var update = flag.Bool("update", false, "rewrite testdata/*.golden")
 // KBACKUP_STORAGE at it.
 func knownStorage(t *testing.T) (*store.Store, string) {
 	t.Helper()
-	dir := t.TempDir()
-	st, err := store.Open(context.Background(), dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if err := fixture.Known(context.Background(), st); err != nil {
-		t.Fatal(err)
-	}
+	st, dir := fixture.KnownStore(t)
 	t.Setenv("KBACKUP_STORAGE", dir)
 	return st, dir
 }

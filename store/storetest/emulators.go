@@ -180,7 +180,7 @@ func startProcess(t testing.TB, name string, mk func(port int) *exec.Cmd) string
 	for try := 0; ; try++ {
 		port := freePort(t)
 		cmd := mk(port)
-		var out syncBuffer
+		var out SyncBuffer
 		cmd.Stdout, cmd.Stderr = &out, &out
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 		if err := cmd.Start(); err != nil {
@@ -230,18 +230,22 @@ func waitPort(host string, exited <-chan struct{}, timeout time.Duration) bool {
 	return false
 }
 
-type syncBuffer struct {
+// SyncBuffer is a bytes.Buffer that a writing process and a reading test
+// may use at once.
+type SyncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
+// Write appends p.
+func (s *SyncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
 }
 
-func (s *syncBuffer) String() string {
+// String returns what was written so far.
+func (s *SyncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
