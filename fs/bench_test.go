@@ -2,11 +2,9 @@ package fs
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -21,23 +19,7 @@ func benchBackup(b *testing.B) (*store.Store, store.Loc) {
 	b.Helper()
 	st, _ := openStore(b)
 	loc := store.Loc{Topic: "bench"}
-	value := strings.Repeat("abcdefghij", 40)
-	const perSeg = 16000
-	var es []store.SegmentEntry
-	for s := 0; s < 8; s++ {
-		recs := make([]store.Record, perSeg)
-		for i := range recs {
-			off := int64(s*perSeg + i)
-			recs[i] = store.Record{
-				Offset: off, Timestamp: baseTime.Add(time.Duration(off) * time.Millisecond),
-				Key:     []byte(fmt.Sprintf("key-%d", off)),
-				Value:   []byte(fmt.Sprintf(`{"id":%d,"payload":"%s"}`, off, value)),
-				Headers: []store.Header{{Key: "h", Value: []byte("v")}},
-			}
-		}
-		es = append(es, writeSegment(b, st, loc, 0, recs, 0, store.CodecZstd))
-	}
-	appendIndex(b, st, loc, es...)
+	writeBigPartition(b, st, loc, 8)
 	return st, loc
 }
 
