@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 
 	"github.com/urfave/cli/v2"
@@ -30,6 +31,7 @@ func demoCommand() *cli.Command {
 				return fmt.Errorf("seed sample topics: %w", err)
 			}
 			dir, _ := filepath.Abs(c.String("dir"))
+			self := os.Args[0]
 			st, err := store.Open(c.Context, dir)
 			if err != nil {
 				return err
@@ -42,23 +44,23 @@ func demoCommand() *cli.Command {
 			printSummary(c.App.Writer, "text", sum)
 			fmt.Fprintf(c.App.Writer, `
 Backup written to %[1]s. Try next:
-  kbackup snapshot list --all --storage %[1]s
-  kbackup index show orders --storage %[1]s
-  kbackup verify --storage %[1]s
-  kbackup describe --storage %[1]s
+  %[2]s snapshot list --all --storage %[1]s
+  %[2]s index show --storage %[1]s orders
+  %[2]s verify --storage %[1]s
+  %[2]s describe --storage %[1]s
 
   # A cluster to play with (new topic IDs: the next backup archives v1 and writes v2):
-  kbackup dev-cluster --seed &
-  kbackup backup --brokers 127.0.0.1:9092 --storage %[1]s &
+  %[2]s dev-cluster --seed &
+  %[2]s backup --brokers 127.0.0.1:9092 --storage %[1]s &
 
   # The backup as files, and restore by copy (root, or fuse3's fusermount3):
   mkdir -p /tmp/kbackup-mnt
-  kbackup mount --storage %[1]s --brokers 127.0.0.1:9092 /tmp/kbackup-mnt &
+  %[2]s mount --storage %[1]s --brokers 127.0.0.1:9092 /tmp/kbackup-mnt &
   ls /tmp/kbackup-mnt/topics/orders/snapshots/v1/0
   head -n 3 /tmp/kbackup-mnt/topics/orders/snapshots/v1/0/records.jsonl | jq .
   cp -r /tmp/kbackup-mnt/topics/orders/snapshots/v1 /tmp/kbackup-mnt/restore/orders-copy
   cat /tmp/kbackup-mnt/restore/orders-copy/status
-`, dir)
+`, dir, self)
 			return nil
 		},
 	}
