@@ -160,7 +160,7 @@ func NewClient(ctx context.Context, c *Config, extra ...kgo.Opt) (*kgo.Client, e
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, fmt.Errorf("%w: %s did not answer within %s (%v): check --brokers and the network", ErrUnreachable, strings.Join(c.Brokers, ","), dial, err)
+		return nil, fmt.Errorf("%w: %s did not answer within %s (%v): check --brokers, the TLS and SASL settings and the network", ErrUnreachable, strings.Join(c.Brokers, ","), dial, err)
 	}
 	return cl, nil
 }

@@ -5,6 +5,7 @@ package devcluster
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"strconv"
 	"time"
@@ -25,6 +26,8 @@ type Options struct {
 	// SASL, when Mechanism is set, requires clients to authenticate as
 	// this superuser (PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512).
 	SASL SASL
+	// TLS, when set, makes the broker speak TLS only.
+	TLS *tls.Config
 	// NoTopicIDs emulates a cluster older than Kafka 2.8 that exposes no
 	// topic IDs (KIP-516).
 	NoTopicIDs bool
@@ -41,6 +44,9 @@ func Start(o Options) (*Cluster, error) {
 	opts := []kfake.Opt{kfake.NumBrokers(1), kfake.Ports(o.Port), kfake.DefaultNumPartitions(1)}
 	if o.DataDir != "" {
 		opts = append(opts, kfake.DataDir(o.DataDir))
+	}
+	if o.TLS != nil {
+		opts = append(opts, kfake.TLS(o.TLS))
 	}
 	if o.NoTopicIDs {
 		opts = append(opts, kfake.MaxVersions(kversion.V2_7_0()))
