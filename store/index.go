@@ -5,9 +5,11 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"runtime"
 	"sort"
 	"time"
 
+	"golang.org/x/sync/errgroup"
 	"gopkg.in/yaml.v3"
 )
 
@@ -160,16 +162,12 @@ func (s *Store) ReadIndexSince(ctx context.Context, loc Loc, prev *Index) (*Inde
 		sealed = prev.sealed[:len(prev.sealed):len(prev.sealed)]
 		from = prev.nparts + 1
 	}
-	for seq := from; seq <= h.Sealed; seq++ {
-		b, err := s.read(ctx, loc.partKey(seq))
-		if err != nil {
-			return nil, fmt.Errorf("index part %d of %s: %w", seq, loc, err)
-		}
-		var p indexPart
-		if err := yaml.Unmarshal(b, &p); err != nil {
-			return nil, fmt.Errorf("%w: index part %d of %s: %v", ErrCorrupt, seq, loc, err)
-		}
-		sealed = append(sealed, p.Segments...)
+	parts, err := s.readParts(ctx, loc, from, h.Sealed)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range parts {
+		sealed = append(sealed, p...)
 	}
 	all := make([]SegmentEntry, 0, len(sealed)+len(h.Segments))
 	all = append(append(all, sealed...), h.Segments...)
@@ -180,6 +178,32 @@ func (s *Store) ReadIndexSince(ctx context.Context, loc Loc, prev *Index) (*Inde
 		return all[i].StartOffset < all[j].StartOffset
 	})
 	return &Index{Loc: loc, Partitions: h.Partitions, Segments: all, epoch: h.Epoch, sealed: sealed, nparts: h.Sealed}, nil
+}
+
+// readParts reads and parses sealed parts from..to of loc, several at once:
+// parsing dominates the first read of a large index, and cloud reads wait.
+func (s *Store) readParts(ctx context.Context, loc Loc, from, to int) ([][]SegmentEntry, error) {
+	if to < from {
+		return nil, nil
+	}
+	parts := make([][]SegmentEntry, to-from+1)
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(max(2, runtime.GOMAXPROCS(0)))
+	for seq := from; seq <= to; seq++ {
+		g.Go(func() error {
+			b, err := s.read(gctx, loc.partKey(seq))
+			if err != nil {
+				return fmt.Errorf("index part %d of %s: %w", seq, loc, err)
+			}
+			var p indexPart
+			if err := yaml.Unmarshal(b, &p); err != nil {
+				return fmt.Errorf("%w: index part %d of %s: %v", ErrCorrupt, seq, loc, err)
+			}
+			parts[seq-from] = p.Segments
+			return nil
+		})
+	}
+	return parts, g.Wait()
 }
 
 // RawIndex returns the index head's stored bytes.
