@@ -95,6 +95,20 @@ func (s *SegmentReader) BlockForOffset(off int64) int {
 	return sort.Search(len(bs), func(i int) bool { return bs[i].LastOffset >= off })
 }
 
+// BlockForTimestamp returns the index of the first block holding a record
+// with a timestamp at or after ts (milliseconds), len(Blocks) if none.
+// Kafka timestamps need not grow with offsets, so later blocks may still
+// hold earlier records: a time filter skips blocks by their range
+// (BlockInfo.MinTimestamp, MaxTimestamp) rather than stopping.
+func (s *SegmentReader) BlockForTimestamp(ts int64) int {
+	for i, b := range s.Info.Blocks {
+		if b.MaxTimestamp >= ts {
+			return i
+		}
+	}
+	return len(s.Info.Blocks)
+}
+
 // BlockForDecodedPos returns the block holding decoded byte pos and the
 // decoded position at which that block starts.
 func (s *SegmentReader) BlockForDecodedPos(pos int64) (int, int64) {

@@ -287,6 +287,39 @@ func TestSegmentSeek(t *testing.T) {
 		}
 	})
 
+	t.Run("BlockForTimestamp", func(t *testing.T) {
+		var probes []int64
+		for _, b := range bs {
+			probes = append(probes, b.MinTimestamp-1, b.MinTimestamp, b.MaxTimestamp, b.MaxTimestamp+1)
+		}
+		for _, ts := range probes {
+			want := len(bs)
+			for i, b := range bs {
+				if b.MaxTimestamp >= ts {
+					want = i
+					break
+				}
+			}
+			got := sr.BlockForTimestamp(ts)
+			if got != want {
+				t.Fatalf("BlockForTimestamp(%d) = %d, want %d", ts, got, want)
+			}
+			// No record before the block found is at or after ts.
+			for i := 0; i < got; i++ {
+				p, err := sr.ReadBlock(i, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				_ = DecodeBlock(p, bs[i].FirstOffset, func(r *Record) error {
+					if r.Timestamp.UnixMilli() >= ts {
+						t.Fatalf("block %d holds offset %d at %d, before BlockForTimestamp(%d) = %d", i, r.Offset, r.Timestamp.UnixMilli(), ts, got)
+					}
+					return nil
+				})
+			}
+		}
+	})
+
 	t.Run("BlockForDecodedPos", func(t *testing.T) {
 		var at int64
 		for i, b := range bs {
