@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -48,7 +49,9 @@ type backup struct {
 	kcfg  *kafka.Config
 	adm   *kafka.Admin
 	admCl *kgo.Client
-	cl    *kgo.Client // consumer, created with the first topic
+	// cl is the consumer, created with the first topic by the Backup
+	// goroutine and read by the poll goroutine.
+	cl    atomic.Pointer[kgo.Client]
 	opts  BackupOptions
 	match *matcher
 	wctx  context.Context // for writes: survives the root context's cancellation
@@ -82,8 +85,8 @@ func Backup(ctx context.Context, st *store.Store, kcfg *kafka.Config, opts Backu
 		wctx: context.WithoutCancel(ctx), fatalErr: make(chan error, 1), topics: map[string]*topicRun{}}
 	start := time.Now()
 	err = b.run(ctx)
-	if b.cl != nil {
-		defer b.cl.Close()
+	if cl := b.cl.Load(); cl != nil {
+		defer cl.Close()
 	}
 	if serr := b.stopAll(); err == nil {
 		err = serr
@@ -111,7 +114,8 @@ func (b *backup) run(ctx context.Context) error {
 	go func() {
 		defer close(polls)
 		for {
-			if b.cl == nil {
+			cl := b.cl.Load()
+			if cl == nil {
 				select {
 				case <-pollCtx.Done():
 					return
@@ -119,7 +123,7 @@ func (b *backup) run(ctx context.Context) error {
 					continue
 				}
 			}
-			f := b.cl.PollRecords(pollCtx, 10000)
+			f := cl.PollRecords(pollCtx, 10000)
 			select {
 			case polls <- polled{f}:
 			case <-pollCtx.Done():
@@ -286,7 +290,7 @@ func (b *backup) discover(ctx context.Context, first bool) error {
 	if len(add) == 0 {
 		return nil
 	}
-	if b.cl == nil {
+	if b.cl.Load() == nil {
 		cl, err := kafka.NewClient(ctx, b.kcfg,
 			kgo.ConsumePartitions(add),
 			kgo.FetchIsolationLevel(kgo.ReadCommitted()),
@@ -298,10 +302,10 @@ func (b *backup) discover(ctx context.Context, first bool) error {
 		if err != nil {
 			return err
 		}
-		b.cl = cl
+		b.cl.Store(cl)
 		return nil
 	}
-	b.cl.AddConsumePartitions(add)
+	b.cl.Load().AddConsumePartitions(add)
 	return nil
 }
 
@@ -331,9 +335,9 @@ func (b *backup) rotate(t *topicRun) error {
 	for p := range t.parts {
 		ps[t.name] = append(ps[t.name], p)
 	}
-	if b.cl != nil {
-		b.cl.RemoveConsumePartitions(ps)
-		b.cl.PurgeTopicsFromClient(t.name)
+	if cl := b.cl.Load(); cl != nil {
+		cl.RemoveConsumePartitions(ps)
+		cl.PurgeTopicsFromClient(t.name)
 	}
 	err := t.stop()
 	_ = t.lease.Release(b.wctx)

@@ -127,3 +127,52 @@ func TestMatcher(t *testing.T) {
 		t.Error("invalid regex accepted")
 	}
 }
+
+// TestDaemonStartsWithoutTopics: a daemon started before any matching topic
+// exists creates its consumer when the first one appears (run with -race:
+// the poll goroutine and discovery share the consumer).
+func TestDaemonStartsWithoutTopics(t *testing.T) {
+	c, err := devcluster.Start(devcluster.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	st, err := store.Open(context.Background(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := Backup(ctx, st, &kafka.Config{Brokers: []string{c.Addr()}},
+			BackupOptions{Discovery: 100 * time.Millisecond, SegmentAge: 100 * time.Millisecond})
+		done <- err
+	}()
+	time.Sleep(300 * time.Millisecond)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.Addr()), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if _, err := kadm.NewClient(cl).CreateTopic(context.Background(), 1, 1, nil, "late"); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.ProduceSync(context.Background(), &kgo.Record{Topic: "late", Value: []byte("x")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ix, err := st.ReadIndex(context.Background(), store.Loc{Topic: "late", Version: 1})
+		if err == nil && ix.Partitions[0].Records == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the late topic was not backed up: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
