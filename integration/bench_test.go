@@ -77,7 +77,7 @@ func BenchmarkBackupVsKcat(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer c.Close()
-	createTopicB(b, c.Addr(), "bench", 6)
+	createTopic(b, c.Addr(), "bench", 6, nil)
 	records, payload := benchTopic(b, c.Addr(), "bench", 200<<20)
 	mb := float64(payload) / 1e6
 	b.Logf("topic: %d records, %.0f MB of keys and values", records, mb)
@@ -94,17 +94,5 @@ func BenchmarkBackupVsKcat(b *testing.B) {
 		b.ReportMetric(kcat.Seconds()/none.Seconds(), "none-vs-kcat")
 		b.ReportMetric(kcat.Seconds()/zstd.Seconds(), "zstd-vs-kcat")
 		_ = os.RemoveAll(dir)
-	}
-}
-
-func createTopicB(b *testing.B, addr, topic string, partitions int32) {
-	b.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer cl.Close()
-	if err := createTopicErr(context.Background(), cl, topic, partitions); err != nil {
-		b.Fatal(err)
 	}
 }

@@ -60,7 +60,7 @@ func startCluster(t *testing.T) *devcluster.Cluster {
 	return c
 }
 
-func client(t *testing.T, addr string, opts ...kgo.Opt) *kgo.Client {
+func client(t testing.TB, addr string, opts ...kgo.Opt) *kgo.Client {
 	t.Helper()
 	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(addr), kgo.RecordPartitioner(kgo.ManualPartitioner())}, opts...)...)
 	if err != nil {
@@ -70,7 +70,7 @@ func client(t *testing.T, addr string, opts ...kgo.Opt) *kgo.Client {
 	return cl
 }
 
-func createTopic(t *testing.T, addr, topic string, partitions int32, configs map[string]*string) {
+func createTopic(t testing.TB, addr, topic string, partitions int32, configs map[string]*string) {
 	t.Helper()
 	adm := kadm.NewClient(client(t, addr))
 	resp, err := adm.CreateTopic(context.Background(), partitions, 1, configs, topic)
@@ -291,12 +291,4 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Fatalf("timed out after %s waiting for %s", timeout, what)
-}
-
-func createTopicErr(ctx context.Context, cl *kgo.Client, topic string, partitions int32) error {
-	resp, err := kadm.NewClient(cl).CreateTopic(ctx, partitions, 1, nil, topic)
-	if err == nil {
-		err = resp.Err
-	}
-	return err
 }
