@@ -329,8 +329,9 @@ func (s *Store) ListTopics(ctx context.Context) ([]string, error) {
 	return topics, nil
 }
 
-// listSegments returns the IDs and sizes of all segments in loc.
-func (s *Store) listSegments(ctx context.Context, loc Loc) (map[string]int64, error) {
+// ListSegments returns the IDs and sizes of every segment object in loc,
+// indexed or not.
+func (s *Store) ListSegments(ctx context.Context, loc Loc) (map[string]int64, error) {
 	dir := loc.dir()
 	out := map[string]int64{}
 	objs, err := s.b.ListAll(ctx, &blob.ListOptions{Prefix: dir, Delimiter: "/"})
@@ -343,12 +344,6 @@ func (s *Store) listSegments(ctx context.Context, loc Loc) (map[string]int64, er
 		}
 	}
 	return out, nil
-}
-
-// ListSegments returns the IDs and sizes of every segment object in loc,
-// indexed or not.
-func (s *Store) ListSegments(ctx context.Context, loc Loc) (map[string]int64, error) {
-	return s.listSegments(ctx, loc)
 }
 
 // CleanTemp removes temporary files a crashed writer left in loc (file
