@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"math/rand/v2"
@@ -8,11 +9,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/kbackup/kbackup/integration/benchtab"
 	"github.com/kbackup/kbackup/kafka/devcluster"
 )
 
@@ -20,7 +23,7 @@ var words = strings.Fields("order payment customer shipped pending refund invoic
 
 // benchTopic fills a topic on a data-directory-backed kfake cluster with
 // about totalBytes of semi-compressible JSON records.
-func benchTopic(b *testing.B, addr, topic string, totalBytes int) (records int, payload int64) {
+func benchTopic(b *testing.B, addr, topic string, totalBytes int) (records int, payload, values int64) {
 	b.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.ProducerBatchMaxBytes(1<<20), kgo.ProducerBatchCompression(kgo.NoCompression()))
@@ -41,6 +44,7 @@ func benchTopic(b *testing.B, addr, topic string, totalBytes int) (records int, 
 		k := fmt.Sprintf("key-%d", rng.IntN(100000))
 		batch = append(batch, &kgo.Record{Topic: topic, Partition: int32(records % 6), Key: []byte(k), Value: []byte(v.String())})
 		payload += int64(len(k) + v.Len())
+		values += int64(v.Len())
 		records++
 		if len(batch) == 5000 {
 			if err := cl.ProduceSync(context.Background(), batch...).FirstErr(); err != nil {
@@ -52,22 +56,20 @@ func benchTopic(b *testing.B, addr, topic string, totalBytes int) (records int, 
 	if err := cl.ProduceSync(context.Background(), batch...).FirstErr(); err != nil {
 		b.Fatal(err)
 	}
-	return records, payload
+	return records, payload, values
 }
 
-func timeRun(b *testing.B, name string, args ...string) time.Duration {
-	b.Helper()
-	start := time.Now()
-	cmd := exec.Command(args[0], args[1:]...)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		b.Fatalf("%s: %v\n%s", name, err, out)
-	}
-	return time.Since(start)
-}
+// flush writes dirty pages out (untimed), so that one run's output is not
+// written back during the next run.
+func flush() { syscall.Sync() }
 
-// BenchmarkBackupVsKcat measures `kbackup backup --once` beside `kcat -C`
-// writing the same topic to a local file, in the same run, on a kfake broker
-// with a data directory. Ratios above 1 mean kbackup is faster.
+// BenchmarkBackupVsKcat measures `kbackup backup --once` (codec none and
+// zstd) beside `kcat -C` writing the same topic to a local file, and beside a
+// raw franz-go consumer (the consume limit), on a kfake broker with a data
+// directory. Every contender warms up once uncounted, then they alternate
+// for benchtab.MinRounds rounds; each run writes to a fresh directory that is
+// removed and synced away after it. Throughput is MB/s of keys and values in
+// the topic, for every contender.
 func BenchmarkBackupVsKcat(b *testing.B) {
 	if _, err := exec.LookPath("kcat"); err != nil {
 		b.Fatal("kcat is not installed (apt-get install -y kcat)")
@@ -77,22 +79,94 @@ func BenchmarkBackupVsKcat(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer c.Close()
-	createTopic(b, c.Addr(), "bench", 6, nil)
-	records, payload := benchTopic(b, c.Addr(), "bench", 200<<20)
-	mb := float64(payload) / 1e6
-	b.Logf("topic: %d records, %.0f MB of keys and values", records, mb)
-	for i := 0; i < b.N; i++ {
-		dir := b.TempDir()
-		out := filepath.Join(dir, "kcat.out")
-		kcat := timeRun(b, "kcat", "sh", "-c", fmt.Sprintf("kcat -C -b %s -t bench -o beginning -e -q -X fetch.message.max.bytes=8388608 > %s", c.Addr(), out))
-		none := timeRun(b, "kbackup none", binary, "backup", "--once", "--brokers", c.Addr(), "--storage", filepath.Join(dir, "none"), "--compression", "none")
-		zstd := timeRun(b, "kbackup zstd", binary, "backup", "--once", "--brokers", c.Addr(), "--storage", filepath.Join(dir, "zstd"), "--compression", "zstd")
-		b.ReportMetric(mb/kcat.Seconds(), "kcat-MB/s")
-		b.ReportMetric(mb/none.Seconds(), "none-MB/s")
-		b.ReportMetric(mb/zstd.Seconds(), "zstd-MB/s")
-		b.ReportMetric(float64(records)/none.Seconds(), "none-records/s")
-		b.ReportMetric(kcat.Seconds()/none.Seconds(), "none-vs-kcat")
-		b.ReportMetric(kcat.Seconds()/zstd.Seconds(), "zstd-vs-kcat")
-		_ = os.RemoveAll(dir)
+	const partitions = 6
+	createTopic(b, c.Addr(), "bench", partitions, nil)
+	records, payload, values := benchTopic(b, c.Addr(), "bench", 200<<20)
+	b.Logf("topic: %d records in %d partitions, %.0f MB of keys and values", records, partitions, float64(payload)/1e6)
+	work := b.TempDir()
+
+	kcat := benchtab.Contender{
+		Name:     "kcat -C",
+		Settings: "librdkafka defaults: 1 MiB per partition and 50 MB per fetch, read_committed; values only, to a file",
+		Run: func(m *benchtab.Measure) error {
+			out := filepath.Join(work, "kcat.out")
+			defer func() { os.Remove(out); flush() }()
+			f, err := os.Create(out)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			cmd := exec.Command("kcat", "-C", "-b", c.Addr(), "-t", "bench", "-o", "beginning", "-e", "-q")
+			var stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = f, &stderr
+			if err := m.MBps("MB/s", payload, cmd.Run); err != nil {
+				return fmt.Errorf("%w: %s", err, stderr.String())
+			}
+			if fi, err := f.Stat(); err != nil || fi.Size() != values+int64(records) {
+				return fmt.Errorf("kcat wrote %v bytes, want %d (%v)", fi.Size(), values+int64(records), err)
+			}
+			return nil
+		},
 	}
+	backup := func(codec string) benchtab.Contender {
+		return benchtab.Contender{
+			Name:     "kbackup backup --once --compression " + codec,
+			Settings: "defaults: 1 MiB per partition per fetch, read_committed; file storage on the same disk",
+			Run: func(m *benchtab.Measure) error {
+				dir := filepath.Join(work, "storage-"+codec)
+				defer func() { os.RemoveAll(dir); flush() }()
+				cmd := exec.Command(binary, "backup", "--once", "--brokers", c.Addr(), "--storage", dir, "--compression", codec)
+				var out bytes.Buffer
+				cmd.Stdout, cmd.Stderr = &out, &out
+				if err := m.MBps("MB/s", payload, cmd.Run); err != nil {
+					return fmt.Errorf("%w: %s", err, out.String())
+				}
+				if want := fmt.Sprintf("%d records, ", records); !strings.Contains(out.String(), want) {
+					return fmt.Errorf("summary does not say %q:\n%s", want, out.String())
+				}
+				return nil
+			},
+		}
+	}
+	consume := benchtab.Contender{
+		Name:     "franz-go consumer",
+		Settings: "in the benchmark process: kbackup's fetch settings, read_committed, records dropped",
+		Run: func(m *benchtab.Measure) error {
+			return m.MBps("MB/s", payload, func() error { return consumeAll(c.Addr(), "bench", records) })
+		},
+	}
+	none, zstd := backup("none"), backup("zstd")
+	res := benchtab.Run(b, benchtab.Options{}, kcat, none, zstd, consume)
+
+	note := fmt.Sprintf("%.0f MB, %d partitions, kfake with a data directory", float64(payload)/1e6, partitions)
+	kcatSide := res.Side(kcat.Name, "MB/s")
+	res.Figure(benchtab.Figure{ID: "backup-none-vs-kcat", Name: "backup --once, codec none, vs kcat -C", Unit: "MB/s",
+		Kbackup: res.Side(none.Name, "MB/s"), Peer: &kcatSide, Goal: benchtab.AtLeast(1, "issue 2"), Note: note})
+	res.Figure(benchtab.Figure{ID: "backup-zstd-vs-kcat", Name: "backup --once, zstd, vs kcat -C", Unit: "MB/s",
+		Kbackup: res.Side(zstd.Name, "MB/s"), Peer: &kcatSide, Goal: benchtab.AtLeast(0.6, "issue 2"), Note: note})
+	consumeSide := res.Side(consume.Name, "MB/s")
+	res.Figure(benchtab.Figure{ID: "backup-zstd-vs-consume", Name: "backup --once, zstd, vs raw franz-go consume", Unit: "MB/s",
+		Kbackup: res.Side(zstd.Name, "MB/s"), Peer: &consumeSide, Note: "the consume limit; issue 13 asks to approach it"})
+}
+
+// consumeAll reads topic from the start with a plain franz-go consumer until
+// it has seen records records.
+func consumeAll(addr, topic string, records int) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.FetchMaxPartitionBytes(1<<20), kgo.FetchMaxWait(500*time.Millisecond))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	for n := 0; n < records; {
+		fs := cl.PollFetches(ctx)
+		if err := fs.Err0(); err != nil {
+			return err
+		}
+		n += fs.NumRecords()
+	}
+	return nil
 }
