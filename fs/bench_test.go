@@ -2,14 +2,15 @@ package fs
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/kbackup/kbackup/integration/benchtab"
 	"github.com/kbackup/kbackup/store"
 )
 
@@ -51,7 +52,9 @@ func decodeTo(ctx context.Context, st *store.Store, loc store.Loc, w io.Writer) 
 }
 
 // BenchmarkCatRecords compares reading records.jsonl through the mount (as
-// cat does) with decoding the same partition straight to io.Discard.
+// cat does, 128 KiB reads) with decoding the same partition straight to
+// io.Discard in-process, and reading the segment files with their page
+// cache dropped. The contenders warm up once and alternate (benchtab).
 func BenchmarkCatRecords(b *testing.B) {
 	requireFUSE(b)
 	st, loc := benchBackup(b)
@@ -63,49 +66,58 @@ func BenchmarkCatRecords(b *testing.B) {
 	mp := mountStore(b, st, Options{})
 	rec := filepath.Join(mp, "topics/bench/snapshots/v0/0/records.jsonl")
 	seg := filepath.Join(mp, "topics/bench/snapshots/v0/0/segments")
-
-	report := func(b *testing.B, start time.Time) {
-		b.ReportMetric(float64(size)*float64(b.N)/time.Since(start).Seconds()/1e6, "MB/s")
+	names, err := os.ReadDir(seg)
+	if err != nil {
+		b.Fatal(err)
 	}
-	b.Run("direct", func(b *testing.B) {
-		b.SetBytes(size)
-		start := time.Now()
-		for range b.N {
-			if _, err := decodeTo(ctx, st, loc, io.Discard); err != nil {
-				b.Fatal(err)
-			}
+	wantSize := func(n int64) error {
+		if n != size {
+			return fmt.Errorf("read %d bytes, want %d", n, size)
 		}
-		report(b, start)
-	})
-	b.Run("fuse-records", func(b *testing.B) {
-		b.SetBytes(size)
-		start := time.Now()
-		for range b.N {
-			if n := catFile(b, rec, false); n != size {
-				b.Fatalf("read %d bytes, want %d", n, size)
-			}
-		}
-		report(b, start)
-	})
-	b.Run("fuse-segments-cold", func(b *testing.B) {
-		// Segment files keep the page cache; drop it to measure decoding.
-		names, err := os.ReadDir(seg)
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.SetBytes(size)
-		start := time.Now()
-		for range b.N {
+		return nil
+	}
+
+	direct := benchtab.Contender{
+		Name:     "direct decoding",
+		Settings: "the same records rendered as JSON lines to io.Discard in-process, no FUSE",
+		Run: func(m *benchtab.Measure) error {
 			var n int64
-			for _, de := range names {
-				n += catFile(b, filepath.Join(seg, de.Name()), true)
+			if err := m.MBps("MB/s", size, func() (err error) { n, err = decodeTo(ctx, st, loc, io.Discard); return err }); err != nil {
+				return err
 			}
-			if n != size {
-				b.Fatalf("read %d bytes, want %d", n, size)
-			}
-		}
-		report(b, start)
-	})
+			return wantSize(n)
+		},
+	}
+	records := benchtab.Contender{
+		Name:     "cat records.jsonl",
+		Settings: "through the mount (direct I/O), 128 KiB reads",
+		Run: func(m *benchtab.Measure) error {
+			var n int64
+			_ = m.MBps("MB/s", size, func() error { n = catFile(b, rec, false); return nil })
+			return wantSize(n)
+		},
+	}
+	segments := benchtab.Contender{
+		Name:     "cat segments/*",
+		Settings: "through the mount, page cache dropped first, 128 KiB reads",
+		Run: func(m *benchtab.Measure) error {
+			var n int64
+			_ = m.MBps("MB/s", size, func() error {
+				for _, de := range names {
+					n += catFile(b, filepath.Join(seg, de.Name()), true)
+				}
+				return nil
+			})
+			return wantSize(n)
+		},
+	}
+	res := benchtab.Run(b, benchtab.Options{}, direct, records, segments)
+	note := fmt.Sprintf("%.0f MB of JSON lines, 8 zstd segments, file storage", float64(size)/1e6)
+	directSide := res.Side(direct.Name, "MB/s")
+	res.Figure(benchtab.Figure{ID: "mount-cat-records", Name: "mount: cat records.jsonl vs direct decoding", Unit: "MB/s",
+		Kbackup: res.Side(records.Name, "MB/s"), Peer: &directSide, Goal: benchtab.AtLeast(0.7, "issue 4"), Note: note})
+	res.Figure(benchtab.Figure{ID: "mount-cat-segments", Name: "mount: cat segments/* (uncached) vs direct decoding", Unit: "MB/s",
+		Kbackup: res.Side(segments.Name, "MB/s"), Peer: &directSide, Note: note})
 }
 
 // catFile reads p with 128 KiB reads, as cat does; dropCache first evicts

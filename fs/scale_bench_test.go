@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kbackup/kbackup/integration/benchtab"
 	"github.com/kbackup/kbackup/store"
 )
 
@@ -20,63 +21,78 @@ var (
 
 // mountOnce mounts st at mp (an empty directory) and returns the server;
 // the caller unmounts.
-func mountOnce(b *testing.B, st *store.Store, mp string) *Server {
-	b.Helper()
-	srv, err := Mount(context.Background(), st, mp, Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	return srv
+func mountOnce(st *store.Store, mp string) (*Server, error) {
+	return Mount(context.Background(), st, mp, Options{})
 }
 
-func unmount(b *testing.B, srv *Server) {
-	b.Helper()
-	var err error
+// whileMounted runs f, then unmounts srv (retrying while the mount is
+// busy); it returns f's error, or else the unmount's.
+func whileMounted(srv *Server, f func() error) error {
+	err := f()
+	var uerr error
 	for range 50 {
-		if err = srv.Unmount(); err == nil {
-			return
+		if uerr = srv.Unmount(); uerr == nil {
+			break
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	b.Fatal(err)
+	if err == nil {
+		err = uerr
+	}
+	return err
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
+// shErr runs script with sh and returns its stdout.
+func shErr(script string) (string, error) { return runErr("sh", "-c", script) }
+
 // BenchmarkMountManyTopics mounts a store of 10,000 topics and lists
-// topics/ with ls (READDIRPLUS: one Lookup per topic): the issue asks for
-// under 2 s, reading no manifest.
+// topics/ with ls (READDIRPLUS: one Lookup per topic), on a fresh mount each
+// round. Issue 4 asks for 10,000 topics mounted in under 2 s, reading no
+// manifest.
 func BenchmarkMountManyTopics(b *testing.B) {
 	requireFUSE(b)
 	const n = 10000
 	st := manyTopics.get(b, func(st *store.Store) { writeManyTopics(b, st, n) })
 	mp := b.TempDir()
-	b.ResetTimer()
-	var mount, ls time.Duration
-	var manifests int64
-	for range b.N {
-		t0 := time.Now()
-		srv := mountOnce(b, st, mp)
-		t1 := time.Now()
-		out := sh(b, "ls "+mp+"/topics | wc -l")
-		t2 := time.Now()
-		if got := strings.TrimSpace(out); got != fmt.Sprint(n) {
-			b.Fatalf("ls topics listed %s, want %d", got, n)
-		}
-		manifests += mountCounters(b, mp)["manifests_read"]
-		unmount(b, srv)
-		mount += t1.Sub(t0)
-		ls += t2.Sub(t1)
+	mount := benchtab.Contender{
+		Name:     "kbackup mount",
+		Settings: "file storage, default options, a fresh mount per run",
+		Run: func(m *benchtab.Measure) error {
+			start := time.Now()
+			srv, err := mountOnce(st, mp)
+			if err != nil {
+				return err
+			}
+			m.Set("mount-ms", ms(time.Since(start)))
+			return whileMounted(srv, func() error {
+				var out string
+				if err := m.Seconds("ls-s", func() (err error) { out, err = shErr("ls " + mp + "/topics | wc -l"); return err }); err != nil {
+					return err
+				}
+				if got := strings.TrimSpace(out); got != fmt.Sprint(n) {
+					return fmt.Errorf("ls topics listed %s, want %d", got, n)
+				}
+				m.Set("manifests", float64(mountCounters(b, mp)["manifests_read"]))
+				return nil
+			})
+		},
 	}
-	b.ReportMetric(ms(mount)/float64(b.N), "mount-ms")
-	b.ReportMetric(ms(ls)/float64(b.N), "ls-topics-ms")
-	b.ReportMetric(float64(manifests)/float64(b.N), "manifests-read")
+	res := benchtab.Run(b, benchtab.Options{}, mount)
+	res.Figure(benchtab.Figure{ID: "mount-10k-topics", Name: "mount of 10,000 topics", Unit: "ms",
+		Kbackup: res.Side(mount.Name, "mount-ms"), Goal: benchtab.AtMost(2000, "issue 4")})
+	res.Figure(benchtab.Figure{ID: "ls-10k-topics", Name: "first ls topics/ of 10,000 topics", Unit: "s",
+		Kbackup: res.Side(mount.Name, "ls-s"), Goal: benchtab.AtMost(2, "issue 4")})
+	res.Figure(benchtab.Figure{ID: "ls-10k-topics-manifests", Name: "manifests read by the first ls topics/", Unit: "reads",
+		Kbackup: res.Side(mount.Name, "manifests"), Goal: benchtab.AtMost(0, "issue 4: lazy")})
 }
 
 // BenchmarkLsLargePartition lists segments/ of a partition of 100,000
-// segments (index entries only: listing opens no segment) with ls -l, on a
-// fresh mount (cold: includes reading the index) and again (warm), and
-// stats records.jsonl. The issue asks for ls under a second.
+// segments (index entries only: listing opens no segment) on a fresh mount:
+// ls -l first (cold: includes reading the index), then ls -l and ls again
+// (warm), and stats records.jsonl. It also times store.ReadIndex alone.
+// Issue 4 asks for ls under a second, issue 13 for ls -l under a second.
 func BenchmarkLsLargePartition(b *testing.B) {
 	requireFUSE(b)
 	const n = 100000
@@ -84,41 +100,74 @@ func BenchmarkLsLargePartition(b *testing.B) {
 	st := largePartition.get(b, func(st *store.Store) { writeBigIndex(b, st, loc, n) })
 	mp := b.TempDir()
 	part := mp + "/topics/big/snapshots/v1/0"
-	b.ResetTimer()
-	var readIndex, cold, warm, stat time.Duration
-	for range b.N {
-		t0 := time.Now()
-		if _, err := st.ReadIndex(context.Background(), loc); err != nil {
-			b.Fatal(err)
+	lines := func(script string, want int) func() error {
+		return func() error {
+			out, err := shErr(script)
+			if err == nil && strings.TrimSpace(out) != fmt.Sprint(want) {
+				err = fmt.Errorf("%s printed %s lines, want %d", script, strings.TrimSpace(out), want)
+			}
+			return err
 		}
-		readIndex += time.Since(t0)
-
-		srv := mountOnce(b, st, mp)
-		t0 = time.Now()
-		out := sh(b, "ls -l "+part+"/segments | wc -l")
-		t1 := time.Now()
-		sh(b, "ls -l "+part+"/segments | wc -l")
-		t2 := time.Now()
-		sh(b, "stat "+part+"/records.jsonl")
-		t3 := time.Now()
-		if got := strings.TrimSpace(out); got != fmt.Sprint(n+1) { // + "total"
-			b.Fatalf("ls -l listed %s lines, want %d", got, n+1)
-		}
-		unmount(b, srv)
-		cold += t1.Sub(t0)
-		warm += t2.Sub(t1)
-		stat += t3.Sub(t2)
 	}
-	b.ReportMetric(ms(readIndex)/float64(b.N), "store-read-index-ms")
-	b.ReportMetric(ms(cold)/float64(b.N), "ls-cold-ms")
-	b.ReportMetric(ms(warm)/float64(b.N), "ls-warm-ms")
-	b.ReportMetric(ms(stat)/float64(b.N), "stat-ms")
+	readIndex := benchtab.Contender{
+		Name:     "store.ReadIndex",
+		Settings: "the whole index (100 sealed parts), no mount",
+		Run: func(m *benchtab.Measure) error {
+			return m.Seconds("s", func() error { _, err := st.ReadIndex(context.Background(), loc); return err })
+		},
+	}
+	mount := benchtab.Contender{
+		Name:     "kbackup mount",
+		Settings: "file storage, default options, a fresh mount per run; GNU ls",
+		Run: func(m *benchtab.Measure) error {
+			srv, err := mountOnce(st, mp)
+			if err != nil {
+				return err
+			}
+			return whileMounted(srv, func() error {
+				steps := []struct {
+					metric string
+					f      func() error
+				}{
+					{"ls-l-cold-s", lines("ls -l "+part+"/segments | wc -l", n+1)}, // + "total"
+					{"ls-l-warm-s", lines("ls -l "+part+"/segments | wc -l", n+1)},
+					{"ls-warm-s", lines("ls "+part+"/segments | wc -l", n)},
+				}
+				for _, s := range steps {
+					if err := m.Seconds(s.metric, s.f); err != nil {
+						return err
+					}
+				}
+				start := time.Now()
+				if _, err := os.Stat(part + "/records.jsonl"); err != nil {
+					return err
+				}
+				m.Set("stat-ms", ms(time.Since(start)))
+				return nil
+			})
+		},
+	}
+	res := benchtab.Run(b, benchtab.Options{}, readIndex, mount)
+	const note = "100,000 segments in one partition"
+	fig := func(id, name, metric string, goal benchtab.Goal, note string) {
+		res.Figure(benchtab.Figure{ID: id, Name: name, Unit: "s", Kbackup: res.Side(mount.Name, metric), Goal: goal, Note: note})
+	}
+	fig("ls-100k-segments", "ls segments/ of 100,000 segments, warm", "ls-warm-s", benchtab.AtMost(1, "issue 4"), "")
+	fig("ls-l-100k-segments-warm", "ls -l segments/ of 100,000 segments, warm", "ls-l-warm-s", benchtab.AtMost(1, "issue 13"),
+		"GNU ls -l makes two getxattr calls per file")
+	fig("ls-l-100k-segments-cold", "ls -l segments/ of 100,000 segments, fresh mount", "ls-l-cold-s", benchtab.AtMost(1, "issue 13"),
+		"includes reading the index")
+	res.Figure(benchtab.Figure{ID: "stat-100k-segments", Name: "stat records.jsonl of 100,000 segments", Unit: "ms",
+		Kbackup: res.Side(mount.Name, "stat-ms")})
+	res.Figure(benchtab.Figure{ID: "read-index-100k", Name: "store.ReadIndex of 100,000 entries", Unit: "s",
+		Kbackup: res.Side(readIndex.Name, "s"), Note: note})
 }
 
 // BenchmarkCatMemory reads records.jsonl of a partition of about 400 MB
-// through the mount (in this process) and reports the peak Go heap in use
-// during the read; it must not grow with the partition (see
-// TestCatBoundedHeap and docs/mount.md).
+// through the mount (in this process) and reports the peak Go heap and the
+// peak RSS of the process during the read; they must not grow with the
+// partition (see TestCatBoundedHeap and docs/mount.md). Issue 4 asks for
+// RSS under 200 MiB while reading 5 GiB.
 func BenchmarkCatMemory(b *testing.B) {
 	requireFUSE(b)
 	loc := store.Loc{Topic: "huge"}
@@ -129,22 +178,29 @@ func BenchmarkCatMemory(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.SetBytes(fi.Size())
-	b.ResetTimer()
-	var peak, rss, base uint64
-	for range b.N {
-		h := sampleHeap(5 * time.Millisecond)
-		n := catFile(b, file, false)
-		peak = max(peak, h.Stop())
-		rss, base = max(rss, h.rss), h.base
-		if n != fi.Size() {
-			b.Fatalf("read %d bytes, want %d", n, fi.Size())
-		}
+	var base uint64
+	cat := benchtab.Contender{
+		Name:     "cat records.jsonl",
+		Settings: "through the mount served by the benchmark process, 128 KiB reads; heap sampled every 5 ms",
+		Run: func(m *benchtab.Measure) error {
+			h := sampleHeap(5 * time.Millisecond)
+			var n int64
+			_ = m.MBps("MB/s", fi.Size(), func() error { n = catFile(b, file, false); return nil })
+			m.Set("peak-heap-MiB", float64(h.Stop())/(1<<20))
+			m.Set("peak-rss-MiB", float64(h.rss)/(1<<20))
+			base = h.base
+			if n != fi.Size() {
+				return fmt.Errorf("read %d bytes, want %d", n, fi.Size())
+			}
+			return nil
+		},
 	}
-	b.ReportMetric(float64(fi.Size())/(1<<20), "file-MiB")
-	b.ReportMetric(float64(base)/(1<<20), "heap-before-MiB")
-	b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MiB")
-	b.ReportMetric(float64(rss)/(1<<20), "peak-rss-MiB")
+	res := benchtab.Run(b, benchtab.Options{}, cat)
+	note := fmt.Sprintf("%.0f MiB file; Go heap %.1f MiB before reading", float64(fi.Size())/(1<<20), float64(base)/(1<<20))
+	res.Figure(benchtab.Figure{ID: "cat-peak-rss", Name: "peak RSS while cat reads records.jsonl", Unit: "MiB",
+		Kbackup: res.Side(cat.Name, "peak-rss-MiB"), Goal: benchtab.AtMost(200, "issue 4"), Note: note + "; RSS of the whole test process"})
+	res.Figure(benchtab.Figure{ID: "cat-peak-heap", Name: "peak Go heap while cat reads records.jsonl", Unit: "MiB",
+		Kbackup: res.Side(cat.Name, "peak-heap-MiB"), Note: note})
 }
 
 // writeBigPartition stores partition 0 of loc as nseg segments of 16,000
