@@ -169,7 +169,7 @@ func (r *Result) Figure(f Figure) {
 		r.b.Fatal(err)
 	}
 	v := row.View()
-	r.b.Logf("%s: kbackup %s; peer or limit %s; ratio %s; goal %s: %s",
+	r.b.Logf("%s: kbackup %s | %s | ratio %s | goal %s: %s",
 		f.Name, v.Kbackup, v.Peer, v.Ratio, v.Goal, v.Verdict)
 	r.b.ReportMetric(v.KbackupStats.Median, metricUnit(f.ID, f.Unit))
 	if row.Peer != nil {
