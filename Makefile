@@ -40,11 +40,24 @@ test: deps emulators
 emulators:
 	integration/setup-emulators.sh
 
-# bench prints throughput beside peers measured in the same run: backup vs
-# kcat -C, restore vs kcat -P and franz-go, the mount vs direct decoding,
-# and backup to each storage emulator vs the file backend.
+# bench measures kbackup beside peers in the same run (docs/performance.md):
+# backup vs kcat -C and a raw franz-go consumer, restore vs kcat -P and a
+# franz-go producer, the mount vs direct decoding, mount and ls at scale, and
+# backup to each storage emulator vs the file backend. Every contender warms
+# up once, then they alternate for at least 5 rounds (integration/benchtab);
+# packages run one at a time (-p 1) so that no benchmark shares the machine
+# with another. Each figure is appended to $(BENCH_OUT) and the run ends with
+# the summary table. BENCH=regexp selects benchmarks; UPDATE_DOCS=1 also
+# writes the table into docs/performance.md. About 15-25 minutes on 2 cores.
+BENCH     ?= .
+BENCH_OUT ?= bin/bench.jsonl
 bench: deps emulators build
-	KBACKUP_REQUIRE_EMULATORS=1 $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./...
+	@mkdir -p $(dir $(BENCH_OUT)) && rm -f $(BENCH_OUT)
+	@status=0; \
+	KBACKUP_BENCH_OUT=$(abspath $(BENCH_OUT)) KBACKUP_REQUIRE_EMULATORS=1 \
+	  $(GO) test -p 1 -run '^$$' -bench '$(BENCH)' -benchtime 1x -timeout 40m $(PKGS) || status=$$?; \
+	$(GO) run ./integration/benchtab/cmd/benchtab -in $(BENCH_OUT) $(if $(UPDATE_DOCS),-doc docs/performance.md) || status=1; \
+	exit $$status
 
 lint:
 	$(GO) vet $(PKGS)
