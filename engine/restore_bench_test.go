@@ -149,7 +149,7 @@ func BenchmarkRestore(b *testing.B) {
 	}
 	franz := benchtab.Contender{
 		Name:     "franz-go producer",
-		Settings: "franz-go defaults (snappy, linger 10 ms, acks all), records from memory, same partitions",
+		Settings: "defaults (snappy, linger 10 ms); from memory",
 		Run: func(m *benchtab.Measure) error {
 			dst := r.topic("franz")
 			r.create(dst, parts)
@@ -172,7 +172,7 @@ func BenchmarkRestore(b *testing.B) {
 	}
 	kcat := benchtab.Contender{
 		Name:     "kcat -P",
-		Settings: "librdkafka defaults (no compression, linger 5 ms), key<TAB>value lines from a file",
+		Settings: "defaults (no compression, linger 5 ms); lines from a file",
 		Run: func(m *benchtab.Measure) error {
 			dst := r.topic("kcat")
 			r.create(dst, parts)
@@ -190,7 +190,7 @@ func BenchmarkRestore(b *testing.B) {
 		},
 	}
 	res := benchtab.Run(b, benchtab.Options{}, restore, kcat, franz)
-	note := fmt.Sprintf("%d records of about 110 bytes, %d partitions, in-process kfake", records, parts)
+	note := fmt.Sprintf("%d,%03d records of about 110 bytes, %d partitions, in-process kfake", records/1000, records%1000, parts)
 	kcatSide, franzSide := res.Side(kcat.Name, "MB/s"), res.Side(franz.Name, "MB/s")
 	res.Figure(benchtab.Figure{ID: "restore-vs-kcat", Name: "restore vs kcat -P", Unit: "MB/s",
 		Kbackup: res.Side(restore.Name, "MB/s"), Peer: &kcatSide, Goal: benchtab.AtLeast(1, "issue 3"), Note: note})

@@ -79,7 +79,7 @@ func BenchmarkCatRecords(b *testing.B) {
 
 	direct := benchtab.Contender{
 		Name:     "direct decoding",
-		Settings: "the same records rendered as JSON lines to io.Discard in-process, no FUSE",
+		Settings: "JSON lines to io.Discard, in-process, no FUSE",
 		Run: func(m *benchtab.Measure) error {
 			var n int64
 			if err := m.MBps("MB/s", size, func() (err error) { n, err = decodeTo(ctx, st, loc, io.Discard); return err }); err != nil {

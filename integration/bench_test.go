@@ -87,7 +87,7 @@ func BenchmarkBackupVsKcat(b *testing.B) {
 
 	kcat := benchtab.Contender{
 		Name:     "kcat -C",
-		Settings: "librdkafka defaults: 1 MiB per partition and 50 MB per fetch, read_committed; values only, to a file",
+		Settings: "default fetch sizes, read_committed; values to a file",
 		Run: func(m *benchtab.Measure) error {
 			out := filepath.Join(work, "kcat.out")
 			defer func() { os.Remove(out); flush() }()
@@ -111,7 +111,7 @@ func BenchmarkBackupVsKcat(b *testing.B) {
 	backup := func(codec string) benchtab.Contender {
 		return benchtab.Contender{
 			Name:     "kbackup backup --once --compression " + codec,
-			Settings: "defaults: 1 MiB per partition per fetch, read_committed; file storage on the same disk",
+			Settings: "defaults (1 MiB per partition per fetch, read_committed); file storage on the same disk",
 			Run: func(m *benchtab.Measure) error {
 				dir := filepath.Join(work, "storage-"+codec)
 				defer func() { os.RemoveAll(dir); flush() }()
@@ -130,7 +130,7 @@ func BenchmarkBackupVsKcat(b *testing.B) {
 	}
 	consume := benchtab.Contender{
 		Name:     "franz-go consumer",
-		Settings: "in the benchmark process: kbackup's fetch settings, read_committed, records dropped",
+		Settings: "kbackup's fetch sizes, read_committed, in-process, records dropped",
 		Run: func(m *benchtab.Measure) error {
 			return m.MBps("MB/s", payload, func() error { return consumeAll(c.Addr(), "bench", records) })
 		},
