@@ -90,9 +90,12 @@ func BenchmarkMountManyTopics(b *testing.B) {
 
 // BenchmarkLsLargePartition lists segments/ of a partition of 100,000
 // segments (index entries only: listing opens no segment) on a fresh mount:
-// ls -l first (cold: includes reading the index), then ls -l and ls again
+// ls first (cold: includes reading the index), then ls and ls -l again
 // (warm), and stats records.jsonl. It also times store.ReadIndex alone.
 // Issue 4 asks for ls under a second, issue 13 for ls -l under a second.
+// The first listing is a plain ls: a cold ls -l costs about the index read
+// plus a warm ls -l, and two of them per round doubled the benchmark's
+// time on a loaded machine.
 func BenchmarkLsLargePartition(b *testing.B) {
 	requireFUSE(b)
 	const n = 100000
@@ -129,9 +132,9 @@ func BenchmarkLsLargePartition(b *testing.B) {
 					metric string
 					f      func() error
 				}{
-					{"ls-l-cold-s", lines("ls -l "+part+"/segments | wc -l", n+1)}, // + "total"
-					{"ls-l-warm-s", lines("ls -l "+part+"/segments | wc -l", n+1)},
+					{"ls-cold-s", lines("ls "+part+"/segments | wc -l", n)},
 					{"ls-warm-s", lines("ls "+part+"/segments | wc -l", n)},
+					{"ls-l-warm-s", lines("ls -l "+part+"/segments | wc -l", n+1)}, // + "total"
 				}
 				for _, s := range steps {
 					if err := m.Seconds(s.metric, s.f); err != nil {
@@ -152,11 +155,11 @@ func BenchmarkLsLargePartition(b *testing.B) {
 	fig := func(id, name, metric string, goal benchtab.Goal, note string) {
 		res.Figure(benchtab.Figure{ID: id, Name: name, Unit: "s", Kbackup: res.Side(mount.Name, metric), Goal: goal, Note: note})
 	}
+	fig("ls-100k-segments-cold", "ls segments/ of 100,000 segments, fresh mount", "ls-cold-s", benchtab.AtMost(1, "issue 4"),
+		"includes reading the index")
 	fig("ls-100k-segments", "ls segments/ of 100,000 segments, warm", "ls-warm-s", benchtab.AtMost(1, "issue 4"), "")
 	fig("ls-l-100k-segments-warm", "ls -l segments/ of 100,000 segments, warm", "ls-l-warm-s", benchtab.AtMost(1, "issue 13"),
 		"GNU ls -l makes two getxattr calls per file")
-	fig("ls-l-100k-segments-cold", "ls -l segments/ of 100,000 segments, fresh mount", "ls-l-cold-s", benchtab.AtMost(1, "issue 13"),
-		"includes reading the index")
 	res.Figure(benchtab.Figure{ID: "stat-100k-segments", Name: "stat records.jsonl of 100,000 segments", Unit: "ms",
 		Kbackup: res.Side(mount.Name, "stat-ms")})
 	res.Figure(benchtab.Figure{ID: "read-index-100k", Name: "store.ReadIndex of 100,000 entries", Unit: "s",
