@@ -6,8 +6,8 @@
 // A comparison has contenders: kbackup and its peers (kcat, a raw franz-go
 // client, decoding without FUSE) or a single contender measured against a
 // fixed limit. [Run] first lets the load average settle, then gives every
-// contender one uncounted warm-up run (cold caches, connection set-up, JIT of
-// the broker's data) and then alternates them, A B A B…, for at least
+// contender one uncounted warm-up run (it pays for cold caches and
+// connection set-up) and then alternates them, A B A B…, for at least
 // [MinRounds] rounds, so that drift in the machine's state hits every
 // contender alike. Each contender does its own untimed preparation and clean-up
 // inside its run and times only the work (see [Measure]); every run starts from
