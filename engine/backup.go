@@ -68,6 +68,7 @@ type backup struct {
 	topics map[string]*topicRun // owned by the Backup goroutine
 	done   []*topicRun          // topics stopped by recreation, for the summary
 	failed []error              // topics stopped because they lost their lease
+	lost   map[string]bool      // their names: discovery leaves them alone
 
 	admin adminState // snapshot requests, --snapshot-every, retention (admin_rotate.go)
 }
@@ -91,9 +92,12 @@ func Backup(ctx context.Context, st *store.Store, kcfg *kafka.Config, opts Backu
 	wctx, cancelWrites := flushContext(ctx, opts.FlushTimeout)
 	defer cancelWrites()
 	b := &backup{st: st, kcfg: kcfg, adm: kafka.NewAdmin(admCl), admCl: admCl, opts: opts, match: m,
-		wctx: wctx, fatalErr: make(chan error, 1), endedSig: make(chan struct{}, 1), topics: map[string]*topicRun{}}
+		wctx: wctx, fatalErr: make(chan error, 1), endedSig: make(chan struct{}, 1), topics: map[string]*topicRun{}, lost: map[string]bool{}}
 	start := time.Now()
 	err = b.run(ctx)
+	if !opts.Once && ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		err = nil // a daemon told to stop while it was still starting
+	}
 	if cl := b.cl.Load(); cl != nil {
 		defer cl.Close()
 	}
@@ -154,6 +158,7 @@ func (b *backup) dropEnded() {
 		delete(b.topics, t.name)
 		b.done = append(b.done, t)
 		b.failed = append(b.failed, fmt.Errorf("topic %s: %w", t.name, err))
+		b.lost[t.name] = true
 	}
 }
 
@@ -220,8 +225,8 @@ func (b *backup) run(ctx context.Context) error {
 			return err
 		case <-b.endedSig:
 			b.dropEnded()
-			if b.opts.Once && b.allReached() {
-				return nil
+			if b.opts.Once && b.allReached() || len(b.topics) == 0 && len(b.failed) > 0 {
+				return nil // Backup reports the lost topics
 			}
 		case p, ok := <-polls:
 			if !ok {
@@ -333,10 +338,16 @@ func (b *backup) discover(ctx context.Context, first bool) error {
 			t = nil
 		}
 		if t == nil {
-			if !first && b.opts.Once {
-				continue // one-shot runs keep the topic set seen at start
+			if !first && b.opts.Once || b.lost[n] {
+				// One-shot runs keep the topic set seen at start; a topic
+				// whose lease was lost stays with its new holder.
+				continue
 			}
 			nt, err := b.openTopic(ctx, lt)
+			if !first && errors.Is(err, store.ErrLeaseHeld) {
+				b.opts.Logger.Warn("topic appeared but another process holds its lease; trying again later", "topic", n, "err", err)
+				continue
+			}
 			if err != nil {
 				return fmt.Errorf("topic %s: %w", n, err)
 			}

@@ -459,3 +459,33 @@ func (s *Store) ReadLease(ctx context.Context, topic string) (*LeaseInfo, error)
 	}
 	return &LeaseInfo{Holder: e.doc.Holder, Acquired: e.doc.Acquired, Renewed: e.mod, TTL: e.doc.TTL, Released: e.doc.Released}, nil
 }
+
+// BreakLease releases topic's lease on behalf of by, whoever holds it, so
+// that the next AcquireLease takes it at once: for an operator who knows
+// the holder is gone and cannot wait for the TTL. It is safe even if the
+// holder is alive: the new holder's first writes fence it (§7.3 of
+// docs/storage-format.md), and it stops writing at its next attempt.
+func (s *Store) BreakLease(ctx context.Context, topic, by string) error {
+	dir := leasesKey(topic)
+	for try := 0; try < leaseTries; try++ {
+		cur, err := s.readRegister(ctx, dir, maxLeaseBytes)
+		var gen int64
+		switch {
+		case err == nil:
+			gen = cur.seq
+		case !IsNotFound(err):
+			return err
+		}
+		doc := leaseDoc{Holder: by, Token: "broken", Released: true}
+		body, err := yaml.Marshal(&doc)
+		if err != nil {
+			return err
+		}
+		err = s.createRegisterEntry(ctx, dir, gen+1, body)
+		if errors.Is(err, errExists) {
+			continue
+		}
+		return err
+	}
+	return fmt.Errorf("%w: topic %s: lease is contended, try again", ErrLeaseHeld, topic)
+}
