@@ -32,6 +32,9 @@ type TopicSnapshots struct {
 	Layout    string         `json:"layout" yaml:"layout"`
 	Active    int            `json:"active" yaml:"active"`
 	Snapshots []SnapshotView `json:"snapshots" yaml:"snapshots"`
+	// Retention is the retention policy in force, as the daemon recorded
+	// it ("" when segments are kept forever).
+	Retention string `json:"retention" yaml:"retention"`
 }
 
 // ListSnapshots returns topic's snapshot versions from its manifest. It
@@ -42,6 +45,9 @@ func ListSnapshots(ctx context.Context, st *store.Store, topic string) (*TopicSn
 		return nil, err
 	}
 	ts := &TopicSnapshots{Topic: topic, Layout: "snapshots", Active: m.Active, Snapshots: []SnapshotView{}}
+	if p := m.RetentionPolicy(); p > 0 {
+		ts.Retention = p.String()
+	}
 	if len(m.Snapshots) == 1 && m.Snapshots[0].Version == 0 {
 		ts.Layout = "flat"
 	}

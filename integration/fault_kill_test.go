@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -330,6 +331,9 @@ func TestFaultKillRetentionPass(t *testing.T) {
 	}
 	if r := kbackup(t, "verify", "--storage", dir, topic); r.code != 0 {
 		t.Fatalf("verify: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := kbackup(t, "describe", "--storage", dir, topic); r.code != 0 || !strings.Contains(r.stdout, "retention: delete after 1h0m0s") {
+		t.Fatalf("describe does not show the policy in force: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	if landed == 0 {
 		t.Fatal("no kill landed during a retention pass: the test proves nothing")
