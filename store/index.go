@@ -447,21 +447,29 @@ func (s *Store) readParts(ctx context.Context, keys []string) ([][]SegmentEntry,
 			if err != nil {
 				return fmt.Errorf("index part %s: %w", key, err)
 			}
-			var p indexPart
-			if err := yaml.Unmarshal(b, &p); err != nil {
-				return fmt.Errorf("%w: index part %s: %v", ErrCorrupt, key, err)
-			}
-			if p.Format > FormatVersion {
-				return fmt.Errorf("index part %s has format %d: %w", key, p.Format, ErrFormat)
-			}
-			if err := checkEntries(p.Segments); err != nil {
-				return fmt.Errorf("%w: index part %s: %v", ErrCorrupt, key, err)
-			}
-			parts[i] = p.Segments
-			return nil
+			parts[i], err = parsePart(key, b)
+			return err
 		})
 	}
 	return parts, g.Wait()
+}
+
+// parsePart decodes and checks the sealed part object key.
+func parsePart(key string, b []byte) ([]SegmentEntry, error) {
+	var p indexPart
+	if err := yaml.Unmarshal(b, &p); err != nil {
+		return nil, fmt.Errorf("%w: index part %s: %v", ErrCorrupt, key, err)
+	}
+	if p.Format > FormatVersion {
+		return nil, fmt.Errorf("index part %s has format %d: %w", key, p.Format, ErrFormat)
+	}
+	if len(p.Segments) > 4*sealEvery {
+		return nil, fmt.Errorf("%w: index part %s has %d entries, more than %d", ErrCorrupt, key, len(p.Segments), 4*sealEvery)
+	}
+	if err := checkEntries(p.Segments); err != nil {
+		return nil, fmt.Errorf("%w: index part %s: %v", ErrCorrupt, key, err)
+	}
+	return p.Segments, nil
 }
 
 // RawIndex returns the index head's stored bytes.

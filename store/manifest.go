@@ -20,6 +20,7 @@ const FormatVersion = 2
 const (
 	maxManifestBytes = 4 << 20
 	maxPartitions    = 1 << 20 // per snapshot; Kafka allows far fewer
+	maxSnapshots     = 1 << 16
 )
 
 // Manifest lists a topic's snapshot versions (versioned layout only).
@@ -211,6 +212,16 @@ func (s *Store) readManifest(ctx context.Context, topic string) (*Manifest, erro
 	default:
 		return nil, err
 	}
+	var seq int64
+	if e != nil {
+		seq = e.seq
+	}
+	return parseManifest(topic, key, seq, b)
+}
+
+// parseManifest decodes and checks the manifest object key of topic: entry
+// seq of its register, or format 1's single object when seq is 0.
+func parseManifest(topic, key string, seq int64, b []byte) (*Manifest, error) {
 	var m Manifest
 	if err := yaml.Unmarshal(b, &m); err != nil {
 		return nil, fmt.Errorf("%w: manifest %s: %v", ErrCorrupt, key, err)
@@ -218,14 +229,17 @@ func (s *Store) readManifest(ctx context.Context, topic string) (*Manifest, erro
 	if m.Format > FormatVersion {
 		return nil, fmt.Errorf("manifest %s has format %d, this kbackup reads up to %d: %w", key, m.Format, FormatVersion, ErrFormat)
 	}
-	if e == nil && m.Format >= 2 {
+	if seq == 0 && m.Format >= 2 {
 		return nil, fmt.Errorf("%w: %s says the manifest moved to %s, which holds no entry", ErrCorrupt, key, manifestsKey(topic))
 	}
-	if e != nil && m.Seq != e.seq {
+	if seq != 0 && m.Seq != seq {
 		return nil, fmt.Errorf("%w: manifest %s says it is entry %d", ErrCorrupt, key, m.Seq)
 	}
 	if err := m.check(topic); err != nil {
 		return nil, fmt.Errorf("%w: manifest %s: %v", ErrCorrupt, key, err)
+	}
+	if len(m.Snapshots) > maxSnapshots {
+		return nil, fmt.Errorf("%w: manifest %s lists %d snapshots, more than %d", ErrCorrupt, key, len(m.Snapshots), maxSnapshots)
 	}
 	return &m, nil
 }

@@ -100,7 +100,14 @@ func (s *Store) pruneRegister(ctx context.Context, dir string, seqs ...int64) {
 
 // registerExists reports whether the register in dir has an entry.
 func (s *Store) registerExists(ctx context.Context, dir string) (bool, error) {
-	page, _, err := s.b.ListPage(ctx, blob.FirstPageToken, 8, &blob.ListOptions{Prefix: dir, Delimiter: "/"})
+	var page []*blob.ListObject
+	err := s.b.do(ctx, func(ctx context.Context) (err error) {
+		page, _, err = s.b.Bucket.ListPage(ctx, blob.FirstPageToken, 8, &blob.ListOptions{Prefix: dir, Delimiter: "/"})
+		if isNotFound(err) {
+			return fmt.Errorf("%w: %v", errListRace, err)
+		}
+		return err
+	})
 	if err != nil {
 		return false, fmt.Errorf("list %s: %w", dir, err)
 	}
