@@ -165,12 +165,20 @@ func (s *Store) readLeaseEntry(ctx context.Context, topic string) (*leaseEntry, 
 	if err != nil {
 		return nil, err
 	}
-	le := &leaseEntry{regEntry: e}
-	if err := yaml.Unmarshal(e.data, &le.doc); err != nil || le.doc.Token == "" {
-		// An unreadable lease is held by "unknown" until stale.
-		le.doc = leaseDoc{Holder: "unknown (unreadable lease entry)"}
+	return &leaseEntry{regEntry: e, doc: parseLeaseDoc(e.data)}, nil
+}
+
+// parseLeaseDoc decodes a lease entry. An unreadable one is held by
+// "unknown" until stale.
+func parseLeaseDoc(b []byte) leaseDoc {
+	var d leaseDoc
+	if err := yaml.Unmarshal(b, &d); err != nil || d.Token == "" {
+		return leaseDoc{Holder: "unknown (unreadable lease entry)"}
 	}
-	return le, nil
+	if len(d.Holder) > 1024 {
+		d.Holder = d.Holder[:1024] + "…"
+	}
+	return d
 }
 
 // readLegacyLease reads format 1's __lease as register entry 0.

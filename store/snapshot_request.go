@@ -71,15 +71,25 @@ func (s *Store) SnapshotRequests(ctx context.Context, topic string) ([]*Snapshot
 		if IsNotFound(err) {
 			continue // served meanwhile
 		}
-		var r SnapshotRequest
-		if err != nil || yaml.Unmarshal(b, &r) != nil {
-			r = SnapshotRequest{Reason: "unreadable request"}
+		r := SnapshotRequest{Reason: "unreadable request"}
+		if err == nil {
+			r = parseSnapshotRequest(b)
 		}
 		r.key = k
 		out = append(out, &r)
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Requested.Before(out[j].Requested) })
 	return out, nil
+}
+
+// parseSnapshotRequest decodes a request; one that does not parse reads as
+// "unreadable request".
+func parseSnapshotRequest(b []byte) SnapshotRequest {
+	var r SnapshotRequest
+	if yaml.Unmarshal(b, &r) != nil {
+		return SnapshotRequest{Reason: "unreadable request"}
+	}
+	return r
 }
 
 // ClearSnapshotRequests deletes the given requests, once served. Requests
