@@ -316,13 +316,14 @@ func checkLease(t *testing.T, open func() *store.Store) {
 	}
 }
 
-// TestLeaseRace races several writers, each with its own Store, for one
+// TestLeaseRace races eight writers, each with its own Store, for one
 // lease: never more than one may win a round, whether the lease is free or
-// stale (KBACKUP_SOAK=1 runs many more stale rounds).
+// stale. make soak (KBACKUP_SOAK=1) runs 100 rounds, every one of them a
+// stale takeover.
 func TestLeaseRace(t *testing.T) {
-	rounds, stale := 100, 4
+	rounds, stale := 30, 3
 	if os.Getenv("KBACKUP_SOAK") != "" {
-		stale = 100
+		rounds, stale = 100, 100
 	}
 	if testing.Short() {
 		rounds, stale = 10, 1

@@ -99,7 +99,7 @@ func TestFaults(t *testing.T) {
 			faulty := opener(t, e.URL(t, phost, "&prefix="+prefix))
 			backupOnce(t, faulty(), addr)
 			stores := []*store.Store{faulty(), faulty(), faulty()}
-			store.RaceLease(t, stores, 20, 2, 6)
+			store.RaceLease(t, stores, 10, 1, 6)
 			l, err := faulty().AcquireLease(context.Background(), "orders", "faulty", time.Minute)
 			if err != nil {
 				t.Fatalf("lease through faults: %v", err)
