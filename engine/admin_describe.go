@@ -46,8 +46,10 @@ type SnapshotDescription struct {
 // TopicDescription describes every snapshot of one topic. Lag is only
 // computed for the active snapshot.
 type TopicDescription struct {
-	Topic     string                `json:"topic" yaml:"topic"`
-	Layout    string                `json:"layout" yaml:"layout"`
+	Topic  string `json:"topic" yaml:"topic"`
+	Layout string `json:"layout" yaml:"layout"`
+	// Retention is the retention policy in force ("" keeps forever).
+	Retention string                `json:"retention" yaml:"retention"`
 	Snapshots []SnapshotDescription `json:"snapshots" yaml:"snapshots"`
 }
 
@@ -59,7 +61,7 @@ func Describe(ctx context.Context, st *store.Store, topic string, live EndOffset
 	if err != nil {
 		return nil, err
 	}
-	td := &TopicDescription{Topic: topic, Layout: ts.Layout, Snapshots: []SnapshotDescription{}}
+	td := &TopicDescription{Topic: topic, Layout: ts.Layout, Retention: ts.Retention, Snapshots: []SnapshotDescription{}}
 	for _, s := range ts.Snapshots {
 		sd, err := describeSnapshot(ctx, st, store.Loc{Topic: topic, Version: s.Version})
 		if err != nil {

@@ -29,22 +29,20 @@ func (b *backup) adminHook(ctx context.Context, t *topicRun, live kafka.Topic) (
 	if b.admin.created == nil {
 		b.admin = adminState{created: map[store.Loc]time.Time{}, retained: map[string]time.Time{}}
 	}
-	reason, token := b.cutReason(ctx, t)
+	reason, reqs := b.cutReason(ctx, t)
 	if reason != "" {
 		nt, err := b.cutSnapshot(ctx, t, live, reason)
 		if err != nil {
 			return nil, fmt.Errorf("topic %s: cut snapshot: %w", t.name, err)
 		}
-		if token != "" {
-			if err := b.st.ClearSnapshotRequest(ctx, t.name, token); err != nil {
-				b.opts.Logger.Warn("cannot clear snapshot request", "topic", t.name, "err", err)
-			}
+		if err := b.st.ClearSnapshotRequests(ctx, reqs); err != nil {
+			b.opts.Logger.Warn("cannot clear snapshot request", "topic", t.name, "err", err)
 		}
 		t = nt
 	}
 	if b.opts.Retention > 0 && time.Since(b.admin.retained[t.name]) >= b.opts.RetentionInterval {
 		b.admin.retained[t.name] = time.Now()
-		res, err := ApplyRetention(ctx, b.st, t.name, time.Now())
+		res, err := ApplyRetention(ctx, b.st, t.lease, b.opts.Retention, time.Now(), t.expirerFor)
 		if err != nil {
 			b.opts.Logger.Warn("retention pass failed (retrying later)", "topic", t.name, "err", err)
 		} else if len(res.Deleted) > 0 {
@@ -54,25 +52,56 @@ func (b *backup) adminHook(ctx context.Context, t *topicRun, live kafka.Topic) (
 	return t, nil
 }
 
-// cutReason tells whether t's snapshot should be cut now, and the token of
-// the request that asked for it, if any.
-func (b *backup) cutReason(ctx context.Context, t *topicRun) (reason, token string) {
-	req, err := b.st.ReadSnapshotRequest(ctx, t.name)
+// expirerFor returns what records retention's decision in loc's index: the
+// run itself for its own snapshot (whose index writer it shares), a new
+// index writer for an archived one.
+func (t *topicRun) expirerFor(ctx context.Context, loc store.Loc) (expirer, error) {
+	if loc == t.loc {
+		return t, nil
+	}
+	return t.b.st.OpenIndexWriter(ctx, t.lease, loc)
+}
+
+// recordRetention records the retention policy in force in the manifest of
+// loc's topic (a daemon only; one-shot runs apply no retention).
+func (b *backup) recordRetention(ctx context.Context, lease *store.Lease, loc store.Loc) error {
+	if b.opts.Once || loc.Version == 0 {
+		return nil
+	}
+	want := ""
+	if b.opts.Retention > 0 {
+		want = b.opts.Retention.String()
+	}
+	m, err := b.st.ReadManifest(ctx, loc.Topic)
+	if err != nil || m.Retention == want {
+		return err
+	}
+	_, err = b.st.UpdateManifest(ctx, lease, func(m *store.Manifest) error {
+		m.Retention = want
+		return nil
+	})
+	return err
+}
+
+// cutReason tells whether t's snapshot should be cut now, and the requests
+// that asked for it, if any.
+func (b *backup) cutReason(ctx context.Context, t *topicRun) (reason string, reqs []*store.SnapshotRequest) {
+	reqs, err := b.st.SnapshotRequests(ctx, t.name)
 	switch {
-	case err == nil:
-		return "snapshot create", req.Token
-	case !store.IsNotFound(err):
-		b.opts.Logger.Warn("cannot read snapshot request", "topic", t.name, "err", err)
+	case err != nil:
+		b.opts.Logger.Warn("cannot read snapshot requests", "topic", t.name, "err", err)
+	case len(reqs) > 0:
+		return "snapshot create", reqs
 	}
 	if b.opts.SnapshotEvery <= 0 {
-		return "", ""
+		return "", nil
 	}
 	created, ok := b.admin.created[t.loc]
 	if !ok {
 		m, err := b.st.ReadManifest(ctx, t.name)
 		if err != nil {
 			b.opts.Logger.Warn("cannot read manifest", "topic", t.name, "err", err)
-			return "", ""
+			return "", nil
 		}
 		if s, found := m.Get(t.loc.Version); found {
 			created = s.Created
@@ -80,9 +109,9 @@ func (b *backup) cutReason(ctx context.Context, t *topicRun) (reason, token stri
 		b.admin.created[t.loc] = created
 	}
 	if time.Since(created) >= b.opts.SnapshotEvery {
-		return "scheduled (snapshot every " + b.opts.SnapshotEvery.String() + ")", ""
+		return "scheduled (snapshot every " + b.opts.SnapshotEvery.String() + ")", nil
 	}
-	return "", ""
+	return "", nil
 }
 
 // cutSnapshot ends t's snapshot at the current fetch position and continues
@@ -92,6 +121,7 @@ func (b *backup) cutReason(ctx context.Context, t *topicRun) (reason, token stri
 // versions hold consecutive, gap-free offset ranges.
 func (b *backup) cutSnapshot(ctx context.Context, t *topicRun, live kafka.Topic, reason string) (_ *topicRun, err error) {
 	err = t.stop() // rolls every open segment into the old version
+	t.unwatch()
 	// t's writers are closed now: it must never be stopped again.
 	delete(b.topics, t.name)
 	b.done = append(b.done, t)
@@ -104,10 +134,6 @@ func (b *backup) cutSnapshot(ctx context.Context, t *topicRun, live kafka.Topic,
 		return nil, err
 	}
 	ix, err := b.st.ReadIndex(ctx, t.loc)
-	if err != nil && !store.IsNotFound(err) {
-		return nil, err
-	}
-	m, err := b.st.ReadManifest(ctx, t.name)
 	if err != nil {
 		return nil, err
 	}
@@ -117,18 +143,20 @@ func (b *backup) cutSnapshot(ctx context.Context, t *topicRun, live kafka.Topic,
 			starts[p] = max(starts[p], w.next)
 		}
 	}
-	v, err := cutManifest(m, time.Now(), reason, starts)
+	var v int
+	m, err := b.st.UpdateManifest(ctx, t.lease, func(m *store.Manifest) error {
+		v, err = cutManifest(m, time.Now(), reason, starts)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
-	if err := b.st.WriteManifest(ctx, m); err != nil {
+	loc := store.Loc{Topic: t.name, Version: v}
+	iw, err := b.st.OpenIndexWriter(ctx, t.lease, loc)
+	if err != nil {
 		return nil, err
 	}
-	nt := &topicRun{b: b, name: t.name, loc: store.Loc{Topic: t.name, Version: v}, topicID: t.topicID,
-		lease: t.lease, parts: map[int32]*partitionWriter{}, resume: starts}
-	if nt.iw, err = b.st.OpenIndexWriter(ctx, nt.loc); err != nil {
-		return nil, err
-	}
+	nt := b.newTopicRun(live, loc, t.lease, iw, starts)
 	b.topics[t.name] = nt
 	b.admin.created[nt.loc] = m.ActiveSnapshot().Created
 	nt.start(ctx, live.Partitions, nil) // partitions are already being consumed

@@ -32,6 +32,9 @@ type TopicSnapshots struct {
 	Layout    string         `json:"layout" yaml:"layout"`
 	Active    int            `json:"active" yaml:"active"`
 	Snapshots []SnapshotView `json:"snapshots" yaml:"snapshots"`
+	// Retention is the retention policy in force, as the daemon recorded
+	// it ("" when segments are kept forever).
+	Retention string `json:"retention" yaml:"retention"`
 }
 
 // ListSnapshots returns topic's snapshot versions from its manifest. It
@@ -42,6 +45,9 @@ func ListSnapshots(ctx context.Context, st *store.Store, topic string) (*TopicSn
 		return nil, err
 	}
 	ts := &TopicSnapshots{Topic: topic, Layout: "snapshots", Active: m.Active, Snapshots: []SnapshotView{}}
+	if p := m.RetentionPolicy(); p > 0 {
+		ts.Retention = p.String()
+	}
 	if len(m.Snapshots) == 1 && m.Snapshots[0].Version == 0 {
 		ts.Layout = "flat"
 	}
@@ -65,18 +71,10 @@ func cutManifest(m *store.Manifest, now time.Time, reason string, starts map[int
 	if act.Version == 0 {
 		return 0, fmt.Errorf("topic %s: %w", m.Topic, ErrFlatLayout)
 	}
-	now = now.UTC().Truncate(time.Second)
-	next := act.Version + 1
-	for _, s := range m.Snapshots {
-		next = max(next, s.Version+1)
-	}
-	act.Archived = &now
-	m.Snapshots = append(m.Snapshots, store.Snapshot{
-		Version: next, TopicID: act.TopicID, Created: now, Reason: reason,
+	return m.StartVersion(store.Snapshot{
+		TopicID: act.TopicID, Created: now.UTC().Truncate(time.Second), Reason: reason,
 		Partitions: act.Partitions, Configs: act.Configs, StartOffsets: starts,
-	})
-	m.Active = next
-	return next, nil
+	}), nil
 }
 
 // carryOffsets returns where the version after ix continues, per partition:
@@ -147,29 +145,40 @@ func CreateSnapshot(ctx context.Context, st *store.Store, topic string, opts Cre
 		return nil, err
 	}
 	defer func() { _ = lease.Release(context.WithoutCancel(ctx)) }()
-	return cutOffline(ctx, st, topic)
+	return cutOffline(ctx, st, lease)
 }
 
-// cutOffline rotates topic's manifest while holding its lease.
-func cutOffline(ctx context.Context, st *store.Store, topic string) (*CreateResult, error) {
-	m, err := st.ReadManifest(ctx, topic) // re-read under the lease
+// cutOffline rotates the manifest of lease's topic while holding the lease.
+// The active version's index is taken over first, so that a process that
+// held the topic before cannot add to the version once it is archived.
+func cutOffline(ctx context.Context, st *store.Store, lease *store.Lease) (*CreateResult, error) {
+	topic := lease.Topic()
+	m, err := st.FenceManifest(ctx, lease)
 	if err != nil {
 		return nil, err
+	}
+	if m == nil {
+		return nil, fmt.Errorf("topic %q has no backup in storage: %w", topic, store.ErrNotFound)
 	}
 	old := m.Active
-	ix, err := st.ReadIndex(ctx, store.Loc{Topic: topic, Version: old})
-	if err != nil && !store.IsNotFound(err) {
-		return nil, fmt.Errorf("read index of %s/v%d: %w", topic, old, err)
-	}
-	var prev map[int32]int64
-	if a := m.ActiveSnapshot(); a != nil {
-		prev = a.StartOffsets
-	}
-	v, err := cutManifest(m, time.Now(), "snapshot create", carryOffsets(ix, prev))
-	if err != nil {
+	loc := store.Loc{Topic: topic, Version: old}
+	if _, err := st.OpenIndexWriter(ctx, lease, loc); err != nil {
 		return nil, err
 	}
-	if err := st.WriteManifest(ctx, m); err != nil {
+	ix, err := st.ReadIndex(ctx, loc)
+	if err != nil {
+		return nil, fmt.Errorf("read index of %s: %w", loc, err)
+	}
+	var v int
+	_, err = st.UpdateManifest(ctx, lease, func(m *store.Manifest) error {
+		var prev map[int32]int64
+		if a := m.ActiveSnapshot(); a != nil {
+			prev = a.StartOffsets
+		}
+		v, err = cutManifest(m, time.Now(), "snapshot create", carryOffsets(ix, prev))
+		return err
+	})
+	if err != nil {
 		return nil, err
 	}
 	return &CreateResult{Topic: topic, Archived: old, Version: v}, nil

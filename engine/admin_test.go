@@ -30,7 +30,7 @@ func TestRebuildIndexEquivalent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Remove(filepath.Join(dir, filepath.FromSlash(v1.IndexKey()))); err != nil {
+	if err := os.RemoveAll(filepath.Join(dir, filepath.FromSlash(v1.IndexKey()+".d"))); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := st.ReadIndex(ctx, v1); !store.IsNotFound(err) {
@@ -40,7 +40,7 @@ func TestRebuildIndexEquivalent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !rep.ExpiryLost || len(rep.Skipped) != 0 || len(rep.Gaps) != 0 || rep.Segments != 3 {
+	if len(rep.Skipped) != 0 || len(rep.Gaps) != 0 || rep.Segments != 3 || !rep.Written {
 		t.Fatalf("report = %+v", rep)
 	}
 	got, err := st.ReadIndex(ctx, v1)
@@ -63,15 +63,13 @@ func TestRebuildIndexReportsLosses(t *testing.T) {
 	ctx := context.Background()
 	st, dir := knownStore(t)
 	// Segment 1 deleted (as retention would), segment 3 damaged.
-	if err := st.DeleteSegment(ctx, v1, fixture.OrdersV1[0].ID); err != nil {
-		t.Fatal(err)
-	}
+	fixture.DeleteSegment(t, st, v1, fixture.OrdersV1[0].ID)
 	flipByte(t, objectPath(dir, v1, fixture.OrdersV1[2].ID), 100)
-	rep, err := RebuildIndex(ctx, st, "orders", RebuildOptions{Snapshot: "v1", Retention: time.Hour})
+	rep, err := RebuildIndex(ctx, st, "orders", RebuildOptions{Snapshot: "v1"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.ExpiryLost || rep.Segments != 1 {
+	if rep.Segments != 1 {
 		t.Fatalf("report = %+v", rep)
 	}
 	if len(rep.Skipped) != 1 || !strings.Contains(rep.Skipped[0].Object, fixture.OrdersV1[2].ID) {
@@ -81,8 +79,8 @@ func TestRebuildIndexReportsLosses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e := ix.Segments[0]; e.Expires == nil || !e.Expires.Equal(e.MaxTimestamp.Add(time.Hour)) {
-		t.Fatalf("expiry not recomputed: %+v", e)
+	if len(ix.Segments) != 1 || ix.Segments[0].ULID != fixture.OrdersV1[1].ID {
+		t.Fatalf("rebuilt index: %+v", ix.Segments)
 	}
 }
 
@@ -118,14 +116,10 @@ func TestVerify(t *testing.T) {
 			}
 		}, seg(2), []string{ProblemSize, ProblemChecksum, ProblemCorrupt}},
 		{"missing", func(t *testing.T, st *store.Store, _ string) {
-			if err := st.DeleteSegment(context.Background(), v1, seg(1)); err != nil {
-				t.Fatal(err)
-			}
+			fixture.DeleteSegment(t, st, v1, seg(1))
 		}, seg(1), []string{ProblemMissing}},
 		{"expired and deleted is fine", func(t *testing.T, st *store.Store, _ string) {
-			if err := st.DeleteSegment(context.Background(), v1, seg(0)); err != nil {
-				t.Fatal(err)
-			}
+			fixture.DeleteSegment(t, st, v1, seg(0))
 		}, "", nil},
 	}
 	for _, tc := range tests {
@@ -156,12 +150,15 @@ func TestVerifyContinuityAndUnindexed(t *testing.T) {
 	ctx := context.Background()
 	st, _ := knownStore(t)
 	// An unindexed orphan, and an index whose second entry leaves a gap.
-	if _, err := fixture.WriteSegment(ctx, st, v1, fixture.Segment{ID: "01KF0000000000000000000099", Partition: 1, Start: 30, First: 30, N: 5}); err != nil {
-		t.Fatal(err)
-	}
-	ix, _ := st.ReadIndex(ctx, v1)
-	ix.Segments[1].StartOffset = 60
-	if err := st.WriteIndex(ctx, v1, ix.Segments); err != nil {
+	err := fixture.WithLease(ctx, st, "orders", func(l *store.Lease) error {
+		if _, err := fixture.WriteSegment(ctx, st, l, v1, fixture.Segment{ID: "01KF0000000000000000000099", Partition: 1, Start: 30, First: 30, N: 5}); err != nil {
+			return err
+		}
+		ix, _ := st.ReadIndex(ctx, v1)
+		ix.Segments[1].StartOffset = 60
+		return st.WriteIndex(ctx, l, v1, ix.Segments)
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
 	rep, err := Verify(ctx, st, []string{"orders"}, VerifyOptions{Snapshot: "1"})
@@ -179,7 +176,28 @@ func TestVerifyContinuityAndUnindexed(t *testing.T) {
 	}
 }
 
-func TestApplyRetention(t *testing.T) {
+// retain runs a retention pass over topic with policy at now, as the daemon
+// does.
+func retain(t *testing.T, st *store.Store, topic string, policy time.Duration, now time.Time) *RetentionResult {
+	t.Helper()
+	ctx := context.Background()
+	var res *RetentionResult
+	err := fixture.WithLease(ctx, st, topic, func(l *store.Lease) error {
+		var err error
+		res, err = ApplyRetention(ctx, st, l, policy, now, func(ctx context.Context, loc store.Loc) (expirer, error) {
+			return st.OpenIndexWriter(ctx, l, loc)
+		})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// TestApplyRetentionRecordedExpiry: segments a format 1 writer gave an
+// expiry are deleted once it passed, and the index keeps their entries.
+func TestApplyRetentionRecordedExpiry(t *testing.T) {
 	ctx := context.Background()
 	st, _ := knownStore(t)
 	before, _ := st.ReadIndex(ctx, v1)
@@ -192,10 +210,7 @@ func TestApplyRetention(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
-	res, err := ApplyRetention(ctx, st, "orders", now)
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := retain(t, st, "orders", 0, now)
 	if want := []string{v1.SegmentKey(fixture.OrdersV1[0].ID)}; !reflect.DeepEqual(res.Deleted, want) {
 		t.Fatalf("deleted %v, want %v", res.Deleted, want)
 	}
@@ -205,14 +220,51 @@ func TestApplyRetention(t *testing.T) {
 	}
 	after, _ := st.ReadIndex(ctx, v1)
 	if !reflect.DeepEqual(before.Segments, after.Segments) {
-		t.Fatal("retention changed the index")
+		t.Fatal("retention changed the index entries")
 	}
 	if _, err := sr.ReadBlock(1, nil); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("reading a deleted segment: %v, want ErrNotFound", err)
 	}
-	res, err = ApplyRetention(ctx, st, "orders", now)
-	if err != nil || len(res.Deleted) != 0 {
-		t.Fatalf("second pass deleted %v, %v", res.Deleted, err)
+	if res := retain(t, st, "orders", 0, now); len(res.Deleted) != 0 {
+		t.Fatalf("second pass deleted %v", res.Deleted)
+	}
+}
+
+// TestApplyRetentionPolicy: the policy in force applies to every segment,
+// whenever it was written and whatever expiry it was written with; it
+// expires the oldest segments of each partition in offset order, records
+// the decision in the index before deleting, and readers see it as expiry.
+func TestApplyRetentionPolicy(t *testing.T) {
+	ctx := context.Background()
+	st, _ := knownStore(t)
+	// orders/v1 partition 0: records at Base+0s..49s (expiry recorded in
+	// the past) and Base+50s..99s (expiry recorded far in the future);
+	// partition 1: Base+0s..29s. orders/v2: Base+0s..19s.
+	now := fixture.Base.Add(24*time.Hour + 60*time.Second)
+	res := retain(t, st, "orders", 24*time.Hour, now)
+	v2 := store.Loc{Topic: "orders", Version: 2}
+	want := []string{v1.SegmentKey(fixture.OrdersV1[0].ID), v1.SegmentKey(fixture.OrdersV1[2].ID), v2.SegmentKey(fixture.OrdersV2[0].ID)}
+	if !reflect.DeepEqual(res.Deleted, want) {
+		t.Fatalf("deleted %v, want %v", res.Deleted, want)
+	}
+	ix, err := st.ReadIndex(ctx, v1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ix.Segments {
+		gone := e.ULID != fixture.OrdersV1[1].ID
+		if e.Expired(now) != gone {
+			t.Errorf("segment %s (partition %d): expired=%v, want %v", e.ULID, e.Partition, e.Expired(now), gone)
+		}
+	}
+	if ps := ix.Partitions[1]; ps.ExpiredBefore != 30 || ps.ExpiredAt == nil {
+		t.Errorf("partition 1 summary %+v, want expired before 30", ps)
+	}
+	// A longer policy later expires the rest, including the segment whose
+	// recorded expiry is in 2099.
+	res = retain(t, st, "orders", time.Hour, now)
+	if want := []string{v1.SegmentKey(fixture.OrdersV1[1].ID)}; !reflect.DeepEqual(res.Deleted, want) {
+		t.Fatalf("second policy deleted %v, want %v", res.Deleted, want)
 	}
 }
 

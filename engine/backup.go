@@ -59,8 +59,16 @@ type backup struct {
 	fatalOnce sync.Once
 	fatalErr  chan error
 
+	// ended lists topic runs whose lease ended (leaseEnded); endedSig
+	// wakes the Backup goroutine to drop them.
+	endedMu  sync.Mutex
+	ended    []*topicRun
+	endedSig chan struct{}
+
 	topics map[string]*topicRun // owned by the Backup goroutine
 	done   []*topicRun          // topics stopped by recreation, for the summary
+	failed []error              // topics stopped because they lost their lease
+	lost   map[string]bool      // their names: discovery leaves them alone
 
 	admin adminState // snapshot requests, --snapshot-every, retention (admin_rotate.go)
 }
@@ -81,18 +89,89 @@ func Backup(ctx context.Context, st *store.Store, kcfg *kafka.Config, opts Backu
 		return nil, err
 	}
 	defer admCl.Close()
+	wctx, cancelWrites := flushContext(ctx, opts.FlushTimeout)
+	defer cancelWrites()
 	b := &backup{st: st, kcfg: kcfg, adm: kafka.NewAdmin(admCl), admCl: admCl, opts: opts, match: m,
-		wctx: context.WithoutCancel(ctx), fatalErr: make(chan error, 1), topics: map[string]*topicRun{}}
+		wctx: wctx, fatalErr: make(chan error, 1), endedSig: make(chan struct{}, 1), topics: map[string]*topicRun{}, lost: map[string]bool{}}
 	start := time.Now()
 	err = b.run(ctx)
+	if !opts.Once && ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		err = nil // a daemon told to stop while it was still starting
+	}
 	if cl := b.cl.Load(); cl != nil {
 		defer cl.Close()
 	}
 	if serr := b.stopAll(); err == nil {
 		err = serr
 	}
+	if err == nil && len(b.failed) > 0 {
+		err = fmt.Errorf("%d topic(s) stopped: %w", len(b.failed), errors.Join(b.failed...))
+	}
 	sum := b.summary(time.Since(start))
 	return sum, err
+}
+
+// flushContext returns the context writes run under: it survives ctx's
+// cancellation, so that a stopping daemon still stores what it holds, but
+// only for timeout more, so that a stalled storage cannot hold it forever
+// (what it did not store is fetched again by the next run).
+func flushContext(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
+	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(ctx, func() {
+		t := time.AfterFunc(timeout, cancel)
+		context.AfterFunc(wctx, func() { t.Stop() })
+	})
+	return wctx, func() {
+		stop()
+		cancel()
+	}
+}
+
+// leaseEnded is called (from any goroutine) when t's lease ends; the Backup
+// goroutine then drops t (dropEnded).
+func (b *backup) leaseEnded(t *topicRun) {
+	b.endedMu.Lock()
+	b.ended = append(b.ended, t)
+	b.endedMu.Unlock()
+	select {
+	case b.endedSig <- struct{}{}:
+	default:
+	}
+}
+
+// dropEnded stops the topics whose lease ended: their writers write
+// nothing more (every store write checks the lease), consumption of their
+// partitions stops, and the backup goes on with the other topics.
+func (b *backup) dropEnded() {
+	b.endedMu.Lock()
+	ended := b.ended
+	b.ended = nil
+	b.endedMu.Unlock()
+	for _, t := range ended {
+		if b.topics[t.name] != t {
+			continue // stopped on purpose, or already dropped
+		}
+		err := t.lease.Err()
+		b.opts.Logger.Error("lost the lease of a topic: stopped backing it up, writing nothing more to it", "topic", t.name, "err", err)
+		b.unconsume(t)
+		_ = t.stop() // fails at the lease check, writing nothing
+		delete(b.topics, t.name)
+		b.done = append(b.done, t)
+		b.failed = append(b.failed, fmt.Errorf("topic %s: %w", t.name, err))
+		b.lost[t.name] = true
+	}
+}
+
+// unconsume stops fetching t's partitions.
+func (b *backup) unconsume(t *topicRun) {
+	ps := map[string][]int32{}
+	for p := range t.parts {
+		ps[t.name] = append(ps[t.name], p)
+	}
+	if cl := b.cl.Load(); cl != nil {
+		cl.RemoveConsumePartitions(ps)
+		cl.PurgeTopicsFromClient(t.name)
+	}
 }
 
 func (b *backup) fatal(err error) {
@@ -138,14 +217,17 @@ func (b *backup) run(ctx context.Context) error {
 	}()
 	disc := time.NewTicker(b.opts.Discovery)
 	defer disc.Stop()
-	renew := time.NewTicker(b.opts.LeaseTTL / 4)
-	defer renew.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case err := <-b.fatalErr:
 			return err
+		case <-b.endedSig:
+			b.dropEnded()
+			if b.opts.Once && b.allReached() || len(b.topics) == 0 && len(b.failed) > 0 {
+				return nil // Backup reports the lost topics
+			}
 		case p, ok := <-polls:
 			if !ok {
 				return nil
@@ -161,16 +243,6 @@ func (b *backup) run(ctx context.Context) error {
 		case <-disc.C:
 			if err := b.discover(ctx, false); err != nil {
 				return err
-			}
-		case <-renew.C:
-			for _, t := range b.topics {
-				err := t.lease.Renew(ctx)
-				if errors.Is(err, store.ErrLeaseLost) {
-					return fmt.Errorf("topic %s: %w", t.name, err)
-				}
-				if err != nil {
-					b.opts.Logger.Warn("lease renewal failed (retrying)", "topic", t.name, "err", err)
-				}
 			}
 		}
 	}
@@ -201,14 +273,19 @@ func (b *backup) dispatch(ctx context.Context, fs kgo.Fetches) error {
 		}
 		for _, fp := range ft.Partitions {
 			w := t.parts[fp.Partition]
-			if w == nil || len(fp.Records) == 0 {
+			if w == nil || len(fp.Records) == 0 || ctx.Err() != nil {
 				continue
 			}
-			w.in <- fp.Records
-			w.polled = max(w.polled, fp.Records[len(fp.Records)-1].Offset+1)
+			// A writer stalled on slow storage must not keep a stop
+			// request from being noticed.
+			select {
+			case w.in <- fp.Records:
+				w.polled = max(w.polled, fp.Records[len(fp.Records)-1].Offset+1)
+			case <-ctx.Done():
+			}
 		}
 	})
-	if len(recreated) > 0 {
+	if len(recreated) > 0 && ctx.Err() == nil {
 		return b.discover(ctx, false)
 	}
 	return nil
@@ -261,10 +338,16 @@ func (b *backup) discover(ctx context.Context, first bool) error {
 			t = nil
 		}
 		if t == nil {
-			if !first && b.opts.Once {
-				continue // one-shot runs keep the topic set seen at start
+			if !first && b.opts.Once || b.lost[n] {
+				// One-shot runs keep the topic set seen at start; a topic
+				// whose lease was lost stays with its new holder.
+				continue
 			}
 			nt, err := b.openTopic(ctx, lt)
+			if !first && errors.Is(err, store.ErrLeaseHeld) {
+				b.opts.Logger.Warn("topic appeared but another process holds its lease; trying again later", "topic", n, "err", err)
+				continue
+			}
 			if err != nil {
 				return fmt.Errorf("topic %s: %w", n, err)
 			}
@@ -331,15 +414,9 @@ func (b *backup) targets(ctx context.Context, topic string) (map[int32]int64, er
 // rotate stops a recreated topic's writers; discover then reopens it, which
 // archives the snapshot and starts the next version.
 func (b *backup) rotate(t *topicRun) error {
-	ps := map[string][]int32{}
-	for p := range t.parts {
-		ps[t.name] = append(ps[t.name], p)
-	}
-	if cl := b.cl.Load(); cl != nil {
-		cl.RemoveConsumePartitions(ps)
-		cl.PurgeTopicsFromClient(t.name)
-	}
+	b.unconsume(t)
 	err := t.stop()
+	t.unwatch()
 	_ = t.lease.Release(b.wctx)
 	delete(b.topics, t.name)
 	b.done = append(b.done, t)
@@ -356,7 +433,11 @@ func (b *backup) rotate(t *topicRun) error {
 func (b *backup) stopAll() error {
 	var first error
 	for _, t := range b.topics {
-		if err := t.stop(); err != nil && first == nil {
+		err := t.stop()
+		t.unwatch()
+		if errors.Is(err, store.ErrLeaseLost) {
+			b.failed = append(b.failed, fmt.Errorf("topic %s: %w", t.name, err))
+		} else if err != nil && first == nil {
 			first = err
 		}
 		_ = t.lease.Release(b.wctx)

@@ -32,8 +32,11 @@ type BackupOptions struct {
 	BlockSize int
 	// LeaseTTL is how long a lease survives without renewal (default 2m).
 	LeaseTTL time.Duration
-	// Retention sets each segment's expiry to its newest record plus this
-	// duration (0: keep forever).
+	// Retention is the retention policy the daemon applies to every
+	// snapshot of the topics it backs up: a segment is deleted once its
+	// newest record is older than this (0: keep forever). It is recorded
+	// in each topic's manifest, and applies to segments written before it
+	// was set too.
 	Retention time.Duration
 	// RetentionInterval is how often the daemon runs a retention pass per
 	// topic, at the first discovery after the interval has passed (default
@@ -46,6 +49,10 @@ type BackupOptions struct {
 	// Discovery is how often the daemon looks for new, deleted and recreated
 	// topics (default 5s).
 	Discovery time.Duration
+	// FlushTimeout bounds how long a stopping daemon keeps writing what it
+	// holds once its context is cancelled (default 30s); what it does not
+	// store is fetched again by the next run.
+	FlushTimeout time.Duration
 	// Holder names this process in leases (default host:pid).
 	Holder string
 	// Logger receives progress and warnings (default: discard).
@@ -79,6 +86,9 @@ func (o *BackupOptions) defaults() error {
 	}
 	if o.RetentionInterval <= 0 {
 		o.RetentionInterval = time.Minute
+	}
+	if o.FlushTimeout <= 0 {
+		o.FlushTimeout = 30 * time.Second
 	}
 	if o.Discovery <= 0 {
 		o.Discovery = 5 * time.Second

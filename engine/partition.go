@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -66,9 +67,15 @@ func (w *partitionWriter) run(wctx context.Context) {
 	}
 }
 
+// fail records the writer's first error. A lost lease stops only this
+// topic (the lease's end reaches the backup through topicRun's watch);
+// anything else stops the backup.
 func (w *partitionWriter) fail(err error) {
 	if err != nil && w.err == nil {
 		w.err = err
+		if errors.Is(err, store.ErrLeaseLost) {
+			return
+		}
 		w.t.b.fatal(fmt.Errorf("topic %s partition %d: %w", w.t.name, w.partition, err))
 	}
 }
@@ -129,7 +136,7 @@ func (w *partitionWriter) write(ctx context.Context, recs []*kgo.Record) error {
 
 func (w *partitionWriter) open(ctx context.Context) error {
 	w.segID = ulid.Make().String()
-	up, err := w.t.b.st.NewSegmentUpload(ctx, w.t.loc, w.segID)
+	up, err := w.t.b.st.NewSegmentUpload(ctx, w.t.lease, w.t.loc, w.segID)
 	if err != nil {
 		return err
 	}
@@ -154,10 +161,6 @@ func (w *partitionWriter) roll(ctx context.Context) error {
 		return fmt.Errorf("upload segment %s: %w", id, err)
 	}
 	e := store.EntryFromInfo(id, &info, size, crc)
-	if r := w.t.b.opts.Retention; r > 0 {
-		exp := e.MaxTimestamp.Add(r)
-		e.Expires = &exp
-	}
 	if err := w.t.commit(ctx, e); err != nil {
 		return err
 	}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"sort"
-	"time"
 
 	"github.com/kbackup/kbackup/store"
 )
@@ -14,9 +13,6 @@ import (
 type RebuildOptions struct {
 	// Snapshot selects the version ("" or "latest": the active one).
 	Snapshot string
-	// Retention, if set, recomputes each entry's expiry as its newest
-	// record plus Retention; otherwise expiry times are lost.
-	Retention time.Duration
 	// DryRun reports what would be written without writing the index.
 	DryRun bool
 	// Holder names this process in the lease (default "kbackup index rebuild").
@@ -38,10 +34,8 @@ type RebuildReport struct {
 	Skipped  []Skipped `json:"skipped" yaml:"skipped"`
 	// Gaps lists offset ranges no surviving segment covers (for example
 	// segments deleted by retention): "partition 0: offsets 100-199".
-	Gaps []string `json:"gaps" yaml:"gaps"`
-	// ExpiryLost is true when expiry times could not be recovered.
-	ExpiryLost bool `json:"expiry_lost" yaml:"expiry_lost"`
-	Written    bool `json:"written" yaml:"written"`
+	Gaps    []string `json:"gaps" yaml:"gaps"`
+	Written bool     `json:"written" yaml:"written"`
 
 	entries []store.SegmentEntry
 }
@@ -50,8 +44,12 @@ type RebuildReport struct {
 // objects alone: every object is read whole, its footer and block checksums
 // checked, and its entry rebuilt from the footer. Unreadable or damaged
 // segments and segments overlapping an earlier one are skipped and reported.
-// It takes the topic's lease, so a running backup of the topic must be
-// stopped first (the error then wraps store.ErrLeaseHeld).
+// It takes the topic's lease (renewed while it reads), so a running backup
+// of the topic must be stopped first (the error then wraps
+// store.ErrLeaseHeld). The new index is written under new keys and switched
+// to with one fenced head write, so a rebuild stopped at any moment leaves
+// the old index whole. Retention needs nothing from the old index: the
+// policy in force (the manifest's) applies to the rebuilt entries.
 func RebuildIndex(ctx context.Context, st *store.Store, topic string, opts RebuildOptions) (*RebuildReport, error) {
 	if opts.Holder == "" {
 		opts.Holder = "kbackup index rebuild"
@@ -65,14 +63,14 @@ func RebuildIndex(ctx context.Context, st *store.Store, topic string, opts Rebui
 	if s, ok := m.Get(v); ok {
 		starts = s.StartOffsets
 	}
+	var lease *store.Lease
 	if !opts.DryRun {
-		lease, err := st.AcquireLease(ctx, topic, opts.Holder, 0)
-		if err != nil {
+		if lease, err = st.AcquireLease(ctx, topic, opts.Holder, 0); err != nil {
 			return nil, err
 		}
 		defer func() { _ = lease.Release(context.WithoutCancel(ctx)) }()
 	}
-	rep, err := scanForRebuild(ctx, st, loc, opts.Retention)
+	rep, err := scanForRebuild(ctx, st, loc)
 	if err != nil {
 		return nil, err
 	}
@@ -80,7 +78,7 @@ func RebuildIndex(ctx context.Context, st *store.Store, topic string, opts Rebui
 	if opts.DryRun {
 		return rep, nil
 	}
-	if err := st.WriteIndex(ctx, loc, rep.entries); err != nil {
+	if err := st.WriteIndex(ctx, lease, loc, rep.entries); err != nil {
 		return nil, fmt.Errorf("write index of %s: %w", loc, err)
 	}
 	rep.Written = true
@@ -89,7 +87,7 @@ func RebuildIndex(ctx context.Context, st *store.Store, topic string, opts Rebui
 
 // scanForRebuild reads every segment object of loc and returns the entries
 // of the sound ones, in partition and offset order.
-func scanForRebuild(ctx context.Context, st *store.Store, loc store.Loc, retention time.Duration) (*RebuildReport, error) {
+func scanForRebuild(ctx context.Context, st *store.Store, loc store.Loc) (*RebuildReport, error) {
 	listed, err := st.ListSegments(ctx, loc)
 	if err != nil {
 		return nil, err
@@ -111,14 +109,7 @@ func scanForRebuild(ctx context.Context, st *store.Store, loc store.Loc, retenti
 			rep.Skipped = append(rep.Skipped, Skipped{Object: loc.SegmentKey(id), Reason: err.Error()})
 			continue
 		}
-		e := store.EntryFromInfo(id, sr.Info, int64(len(data)), crc)
-		if retention > 0 {
-			exp := e.MaxTimestamp.Add(retention)
-			e.Expires = &exp
-		} else {
-			rep.ExpiryLost = true
-		}
-		all = append(all, e)
+		all = append(all, store.EntryFromInfo(id, sr.Info, int64(len(data)), crc))
 	}
 	sort.SliceStable(all, func(i, j int) bool {
 		if all[i].Partition != all[j].Partition {

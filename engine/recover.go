@@ -12,10 +12,13 @@ import (
 )
 
 // recoverOrphans finds segments in loc that the index does not name (a crash
-// between a segment's upload and its index entry). An orphan that continues
-// its partition exactly is adopted into the index; any other is deleted,
-// since its records are either already indexed or will be fetched again.
-func recoverOrphans(ctx context.Context, st *store.Store, loc store.Loc, iw *store.IndexWriter, log *slog.Logger) error {
+// between a segment's upload and its index entry, or a process that lost
+// the lease between the two). An orphan that continues its partition
+// exactly is adopted into the index; one whose records indexed segments
+// already cover is a duplicate and is deleted. Any other orphan, and one
+// that cannot be read, is left in place and reported: it may hold records
+// nothing else holds (kbackup index rebuild adopts what it can).
+func recoverOrphans(ctx context.Context, st *store.Store, lease *store.Lease, loc store.Loc, iw *store.IndexWriter, log *slog.Logger) error {
 	listed, err := st.ListSegments(ctx, loc)
 	if err != nil {
 		return err
@@ -40,10 +43,7 @@ func recoverOrphans(ctx context.Context, st *store.Store, loc store.Loc, iw *sto
 		}
 		sr, err := st.OpenSegment(ctx, loc, id, size)
 		if err != nil {
-			log.Warn("deleting unreadable unindexed segment", "segment", loc.SegmentKey(id), "err", err)
-			if err := st.DeleteSegment(ctx, loc, id); err != nil {
-				return err
-			}
+			log.Warn("unindexed segment cannot be read; left in place (see kbackup verify)", "segment", loc.SegmentKey(id), "err", err)
 			continue
 		}
 		orphans = append(orphans, orphan{id, size, sr.Info})
@@ -57,7 +57,8 @@ func recoverOrphans(ctx context.Context, st *store.Store, loc store.Loc, iw *sto
 	})
 	for _, o := range orphans {
 		sum, has := iw.Summary(o.info.Partition)
-		if o.info.Records > 0 && (!has || o.info.StartOffset == sum.NextOffset) {
+		switch {
+		case o.info.Records > 0 && (!has || o.info.StartOffset == sum.NextOffset):
 			crc, err := segmentCRC(ctx, st, loc, o.id, io.Discard)
 			if err != nil {
 				return err
@@ -66,14 +67,32 @@ func recoverOrphans(ctx context.Context, st *store.Store, loc store.Loc, iw *sto
 				return err
 			}
 			log.Info("adopted unindexed segment", "segment", loc.SegmentKey(o.id), "partition", o.info.Partition, "offsets", fmt.Sprintf("%d-%d", o.info.FirstOffset, o.info.LastOffset))
-			continue
-		}
-		log.Info("deleting unindexed segment that does not continue its partition", "segment", loc.SegmentKey(o.id))
-		if err := st.DeleteSegment(ctx, loc, o.id); err != nil {
-			return err
+		case o.info.Records == 0 || (ix != nil && covered(ix.Partition(o.info.Partition), o.info.FirstOffset, o.info.LastOffset)):
+			log.Info("deleting unindexed segment whose records indexed segments hold", "segment", loc.SegmentKey(o.id))
+			if err := st.DeleteSegment(ctx, lease, loc, o.id); err != nil {
+				return err
+			}
+		default:
+			log.Warn("unindexed segment holds records no indexed segment holds and does not continue its partition; left in place (see kbackup index rebuild)",
+				"segment", loc.SegmentKey(o.id), "partition", o.info.Partition, "offsets", fmt.Sprintf("%d-%d", o.info.FirstOffset, o.info.LastOffset))
 		}
 	}
 	return nil
+}
+
+// covered reports whether the fetch ranges of entries (one partition's, in
+// offset order) cover every offset from first to last.
+func covered(entries []store.SegmentEntry, first, last int64) bool {
+	pos := first
+	for _, e := range entries {
+		if e.StartOffset <= pos && e.NextOffset > pos {
+			pos = e.NextOffset
+		}
+		if pos > last {
+			return true
+		}
+	}
+	return false
 }
 
 // segmentCRC streams segment id of loc into w (io.Discard to only check it)

@@ -43,7 +43,12 @@ func testCluster(t *testing.T, topic string, partitions int32, records int) *dev
 // without indexing it, as a crash after upload would leave it.
 func writeOrphan(t *testing.T, st *store.Store, loc store.Loc, id string, p int32, from, to int64) {
 	t.Helper()
-	up, err := st.NewSegmentUpload(context.Background(), loc, id)
+	l, err := st.AcquireLease(context.Background(), loc.Topic, "orphan writer", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release(context.Background())
+	up, err := st.NewSegmentUpload(context.Background(), l, loc, id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,10 +79,12 @@ func TestOrphansAdoptedOrDeleted(t *testing.T) {
 		t.Fatal(err)
 	}
 	loc := store.Loc{Topic: "orph", Version: 1}
-	// An orphan that continues the partition (100-109) and one that
-	// overlaps what is indexed (50-59).
+	// An orphan that continues the partition (100-109), one that
+	// overlaps what is indexed (50-59), and one that holds records nothing
+	// else holds but leaves a gap (120-129).
 	writeOrphan(t, st, loc, "01J00000000000000000000000", 0, 100, 110)
 	writeOrphan(t, st, loc, "01J00000000000000000000001", 0, 50, 60)
+	writeOrphan(t, st, loc, "01J00000000000000000000002", 0, 120, 130)
 	if _, err := Backup(ctx, st, kc, BackupOptions{Once: true}); err != nil {
 		t.Fatal(err)
 	}
@@ -95,6 +102,9 @@ func TestOrphansAdoptedOrDeleted(t *testing.T) {
 	}
 	if _, ok := listed["01J00000000000000000000001"]; ok {
 		t.Fatal("overlapping orphan was not deleted")
+	}
+	if _, ok := listed["01J00000000000000000000002"]; !ok || ref["01J00000000000000000000002"] {
+		t.Fatal("an orphan holding records nothing else holds was deleted or indexed across a gap")
 	}
 	if s := ix.Partitions[0]; s.NextOffset != 110 || s.Records != 110 {
 		t.Fatalf("partition summary %+v, want next 110 and 110 records", s)

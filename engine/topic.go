@@ -14,7 +14,8 @@ import (
 	"github.com/kbackup/kbackup/store"
 )
 
-// topicRun backs up one topic into one snapshot. It holds the topic's lease.
+// topicRun backs up one topic into one snapshot. It holds the topic's lease;
+// every write it makes is fenced by it.
 type topicRun struct {
 	b       *backup
 	name    string
@@ -23,7 +24,7 @@ type topicRun struct {
 	rawID   [16]byte
 	lease   *store.Lease
 
-	imu sync.Mutex // serialises index appends
+	imu sync.Mutex // serialises index changes
 	iw  *store.IndexWriter
 
 	parts map[int32]*partitionWriter // owned by the backup's poll goroutine
@@ -32,7 +33,26 @@ type topicRun struct {
 	// cut from a live topic): where a partition without segments resumes.
 	resume map[int32]int64
 
+	// unwatch stops the watch that reports the lease's end to the backup.
+	unwatch func() bool
+
 	records, payload, stored atomic.Int64
+}
+
+// newTopicRun is the one constructor of a topic run: every run of a topic,
+// first or cut from another, carries the topic's IDs (so that fetches from
+// an earlier incarnation are dropped) and reports the end of its lease.
+func (b *backup) newTopicRun(live kafka.Topic, loc store.Loc, lease *store.Lease, iw *store.IndexWriter, resume map[int32]int64) *topicRun {
+	t := &topicRun{b: b, name: live.Name, loc: loc, topicID: live.ID, rawID: live.RawID, lease: lease, iw: iw,
+		parts: map[int32]*partitionWriter{}, resume: resume}
+	lctx, cancel := lease.Context(context.Background())
+	stop := context.AfterFunc(lctx, func() { b.leaseEnded(t) })
+	t.unwatch = func() bool {
+		ok := stop()
+		cancel()
+		return ok
+	}
+	return t
 }
 
 func (t *topicRun) commit(ctx context.Context, e store.SegmentEntry) error {
@@ -41,69 +61,82 @@ func (t *topicRun) commit(ctx context.Context, e store.SegmentEntry) error {
 	return t.iw.Append(ctx, e)
 }
 
+// Expire records retention's decision in the active snapshot's index
+// (retention.go).
+func (t *topicRun) Expire(ctx context.Context, before map[int32]int64, at time.Time) error {
+	t.imu.Lock()
+	defer t.imu.Unlock()
+	return t.iw.Expire(ctx, before, at)
+}
+
 func (t *topicRun) addSummary(records, payload, stored int64) {
 	t.records.Add(records)
 	t.payload.Add(payload)
 	t.stored.Add(stored)
 }
 
-// openTopic takes the lease, chooses the snapshot (rotating it if the topic
-// was recreated), recovers orphans and prepares partition writers.
+// openTopic takes the lease, fences the manifest, chooses the snapshot
+// (rotating it if the topic was recreated), takes the index over, recovers
+// orphans and prepares partition writers.
 func (b *backup) openTopic(ctx context.Context, live kafka.Topic) (*topicRun, error) {
 	lease, err := b.st.AcquireLease(ctx, live.Name, b.opts.Holder, b.opts.LeaseTTL)
 	if err != nil {
 		return nil, err
 	}
-	t := &topicRun{b: b, name: live.Name, topicID: live.ID, rawID: live.RawID, lease: lease, parts: map[int32]*partitionWriter{}}
 	ok := false
 	defer func() {
 		if !ok {
 			_ = lease.Release(context.WithoutCancel(ctx))
 		}
 	}()
-	if t.loc, err = b.chooseSnapshot(ctx, live); err != nil {
+	m, err := b.st.FenceManifest(ctx, lease)
+	if err != nil {
 		return nil, err
 	}
-	if t.iw, err = b.st.OpenIndexWriter(ctx, t.loc); err != nil {
+	loc, err := b.chooseSnapshot(ctx, lease, m, live)
+	if err != nil {
 		return nil, err
 	}
-	if t.resume, err = startOffsets(ctx, b.st, t.loc); err != nil { // admin_rotate.go
+	iw, err := b.st.OpenIndexWriter(ctx, lease, loc)
+	if err != nil {
 		return nil, err
 	}
-	if err := b.st.CleanTemp(ctx, t.loc); err != nil {
+	resume, err := startOffsets(ctx, b.st, loc) // admin_rotate.go
+	if err != nil {
 		return nil, err
 	}
-	if err := recoverOrphans(ctx, b.st, t.loc, t.iw, b.opts.Logger); err != nil {
-		return nil, fmt.Errorf("recover %s: %w", t.loc, err)
+	if err := b.st.CleanTemp(ctx, loc); err != nil {
+		return nil, err
+	}
+	if err := recoverOrphans(ctx, b.st, lease, loc, iw, b.opts.Logger); err != nil {
+		return nil, fmt.Errorf("recover %s: %w", loc, err)
+	}
+	if err := b.recordRetention(ctx, lease, loc); err != nil {
+		return nil, err
 	}
 	ok = true
-	return t, nil
+	return b.newTopicRun(live, loc, lease, iw, resume), nil
 }
 
 // chooseSnapshot returns where live's data goes, creating or rotating the
-// manifest as needed.
-func (b *backup) chooseSnapshot(ctx context.Context, live kafka.Topic) (store.Loc, error) {
-	layout, err := b.st.TopicLayout(ctx, live.Name)
-	if err != nil {
-		return store.Loc{}, err
-	}
-	switch layout {
-	case store.LayoutFlat:
-		if live.ID != "" {
-			b.opts.Logger.Warn("topic keeps the flat layout it started with; recreation cannot be versioned", "topic", live.Name)
+// manifest m (nil when the topic has none) as needed.
+func (b *backup) chooseSnapshot(ctx context.Context, lease *store.Lease, m *store.Manifest, live kafka.Topic) (store.Loc, error) {
+	if m == nil {
+		layout, err := b.st.TopicLayout(ctx, live.Name)
+		if err != nil {
+			return store.Loc{}, err
 		}
-		return store.Loc{Topic: live.Name}, b.checkFlatRecreated(ctx, live)
-	case store.LayoutNone:
+		if layout == store.LayoutFlat {
+			if live.ID != "" {
+				b.opts.Logger.Warn("topic keeps the flat layout it started with; recreation cannot be versioned", "topic", live.Name)
+			}
+			return store.Loc{Topic: live.Name}, b.checkFlatRecreated(ctx, lease, live)
+		}
 		if live.ID == "" {
 			b.opts.Logger.Warn("cluster exposes no topic IDs (KIP-516): using the flat layout, snapshots disabled", "topic", live.Name)
 			return store.Loc{Topic: live.Name}, nil
 		}
-		m := &store.Manifest{Topic: live.Name}
-		return b.newSnapshot(ctx, m, live, "first backup")
-	}
-	m, err := b.st.ReadManifest(ctx, live.Name)
-	if err != nil {
-		return store.Loc{}, err
+		return b.newSnapshot(ctx, lease, live, "first backup")
 	}
 	act := m.ActiveSnapshot()
 	if act == nil {
@@ -111,37 +144,37 @@ func (b *backup) chooseSnapshot(ctx context.Context, live kafka.Topic) (store.Lo
 	}
 	if live.ID != "" && act.TopicID != "" && act.TopicID != live.ID {
 		b.opts.Logger.Info("topic was recreated: archiving snapshot", "topic", live.Name, "archived", fmt.Sprintf("v%d", act.Version), "old_id", act.TopicID, "new_id", live.ID)
-		return b.newSnapshot(ctx, m, live, "topic recreated")
+		// Take the archived version's index over first, so that a process
+		// that wrote it before can no longer add to it.
+		if _, err := b.st.OpenIndexWriter(ctx, lease, store.Loc{Topic: live.Name, Version: act.Version}); err != nil {
+			return store.Loc{}, err
+		}
+		return b.newSnapshot(ctx, lease, live, "topic recreated")
 	}
 	return store.Loc{Topic: live.Name, Version: act.Version}, nil
 }
 
 // newSnapshot archives the active snapshot (if any) and starts the next.
-func (b *backup) newSnapshot(ctx context.Context, m *store.Manifest, live kafka.Topic, reason string) (store.Loc, error) {
-	now := time.Now().UTC().Truncate(time.Second)
-	if a := m.ActiveSnapshot(); a != nil {
-		a.Archived = &now
-	}
-	v := 1
-	for _, s := range m.Snapshots {
-		v = max(v, s.Version+1)
-	}
+func (b *backup) newSnapshot(ctx context.Context, lease *store.Lease, live kafka.Topic, reason string) (store.Loc, error) {
 	cfgs, err := b.adm.TopicConfigs(ctx, live.Name)
 	if err != nil {
 		b.opts.Logger.Warn("cannot read topic configs; restore --create-topics will use broker defaults", "topic", live.Name, "err", err)
 	}
-	m.Snapshots = append(m.Snapshots, store.Snapshot{Version: v, TopicID: live.ID, Created: now, Reason: reason, Partitions: live.Partitions, Configs: cfgs})
-	m.Active = v
-	if err := b.st.WriteManifest(ctx, m); err != nil {
+	now := time.Now().UTC().Truncate(time.Second)
+	m, err := b.st.UpdateManifest(ctx, lease, func(m *store.Manifest) error {
+		m.StartVersion(store.Snapshot{TopicID: live.ID, Created: now, Reason: reason, Partitions: live.Partitions, Configs: cfgs})
+		return nil
+	})
+	if err != nil {
 		return store.Loc{}, err
 	}
-	return store.Loc{Topic: live.Name, Version: v}, nil
+	return store.Loc{Topic: live.Name, Version: m.Active}, nil
 }
 
 // checkFlatRecreated fails when a flat-layout topic's stored offsets run past
 // the live topic's end: the topic was recreated and cannot be versioned.
-func (b *backup) checkFlatRecreated(ctx context.Context, live kafka.Topic) error {
-	iw, err := b.st.OpenIndexWriter(ctx, store.Loc{Topic: live.Name})
+func (b *backup) checkFlatRecreated(ctx context.Context, lease *store.Lease, live kafka.Topic) error {
+	ix, err := b.st.ReadIndex(ctx, store.Loc{Topic: live.Name})
 	if err != nil {
 		return err
 	}
@@ -150,7 +183,7 @@ func (b *backup) checkFlatRecreated(ctx context.Context, live kafka.Topic) error
 		return err
 	}
 	for p, end := range ends {
-		if s, ok := iw.Summary(p); ok && s.NextOffset > end {
+		if s, ok := ix.Partitions[p]; ok && s.NextOffset > end {
 			return flatRecreatedError(live.Name)
 		}
 	}
@@ -192,7 +225,7 @@ func (t *topicRun) start(ctx context.Context, partitions int32, targets map[int3
 }
 
 // stop closes every partition writer, waits for their final rolls, and
-// reports the first error.
+// reports the first error. A writer whose lease has ended writes nothing.
 func (t *topicRun) stop() error {
 	ids := make([]int32, 0, len(t.parts))
 	for p, w := range t.parts {

@@ -14,6 +14,36 @@ import (
 	"github.com/kbackup/kbackup/store"
 )
 
+// lease takes topic's lease for a test's writes; the caller releases it.
+func lease(tb testing.TB, st *store.Store, topic string) *store.Lease {
+	tb.Helper()
+	l, err := st.AcquireLease(context.Background(), topic, "fs test", time.Hour)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return l
+}
+
+// writeManifest writes m under its topic's lease.
+func writeManifest(tb testing.TB, st *store.Store, m *store.Manifest) {
+	tb.Helper()
+	l := lease(tb, st, m.Topic)
+	defer l.Release(context.Background())
+	if err := st.WriteManifest(context.Background(), l, m); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// writeIndex replaces loc's index with entries under its topic's lease.
+func writeIndex(tb testing.TB, st *store.Store, loc store.Loc, entries []store.SegmentEntry) {
+	tb.Helper()
+	l := lease(tb, st, loc.Topic)
+	defer l.Release(context.Background())
+	if err := st.WriteIndex(context.Background(), l, loc, entries); err != nil {
+		tb.Fatal(err)
+	}
+}
+
 // requireFUSE skips, loudly, when the machine cannot mount FUSE.
 func requireFUSE(tb testing.TB) {
 	tb.Helper()
@@ -41,7 +71,9 @@ func writeSegment(tb testing.TB, st *store.Store, loc store.Loc, p int32, recs [
 	tb.Helper()
 	ctx := context.Background()
 	id := fmt.Sprintf("01TEST%020d", segSeq.Add(1))
-	w, err := st.NewSegmentUpload(ctx, loc, id)
+	l := lease(tb, st, loc.Topic)
+	defer l.Release(ctx)
+	w, err := st.NewSegmentUpload(ctx, l, loc, id)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -64,7 +96,9 @@ func writeSegment(tb testing.TB, st *store.Store, loc store.Loc, p int32, recs [
 func appendIndex(tb testing.TB, st *store.Store, loc store.Loc, es ...store.SegmentEntry) {
 	tb.Helper()
 	ctx := context.Background()
-	iw, err := st.OpenIndexWriter(ctx, loc)
+	l := lease(tb, st, loc.Topic)
+	defer l.Release(ctx)
+	iw, err := st.OpenIndexWriter(ctx, l, loc)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -62,9 +62,7 @@ func TestLiveRefresh(t *testing.T) {
 	}
 	m.Snapshots = append(m.Snapshots, store.Snapshot{Version: 3, Created: baseTime.Add(2 * time.Hour), Partitions: 1})
 	m.Active = 3
-	if err := b.st.WriteManifest(ctx, m); err != nil {
-		t.Fatal(err)
-	}
+	writeManifest(t, b.st, m)
 	b.addSegments(t, store.Loc{Topic: "orders", Version: 3}, 0, genRecords(0, 0, 5), 5)
 
 	within := refresh + 3*time.Second

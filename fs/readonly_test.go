@@ -67,9 +67,11 @@ func TestExpiredSegmentIsEIO(t *testing.T) {
 	gone.Expires = &past
 	kept := writeSegment(t, st, loc, 0, recs[10:], 600, store.CodecZstd)
 	appendIndex(t, st, loc, gone, kept)
-	if err := st.DeleteSegment(ctx, loc, gone.ULID); err != nil {
+	l := lease(t, st, loc.Topic)
+	if err := st.DeleteSegment(ctx, l, loc, gone.ULID); err != nil {
 		t.Fatal(err)
 	}
+	l.Release(ctx)
 	logs := &syncWriter{w: new(bytes.Buffer)}
 	mp := mountStore(t, st, Options{Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	dir := mp + "/topics/old/snapshots/v0/0"

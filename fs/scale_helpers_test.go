@@ -63,10 +63,15 @@ func writeManyTopics(tb testing.TB, st *store.Store, n int) {
 			m := &store.Manifest{Topic: topic, Active: 1, Snapshots: []store.Snapshot{
 				{Version: 1, TopicID: "id", Created: baseTime, Partitions: 1},
 			}}
-			if err := st.WriteManifest(ctx, m); err != nil {
+			l, err := st.AcquireLease(ctx, topic, "fs test", time.Hour)
+			if err != nil {
 				return err
 			}
-			return st.WriteIndex(ctx, store.Loc{Topic: topic, Version: 1}, fakeEntries(0, 1))
+			defer l.Release(ctx)
+			if err := st.WriteManifest(ctx, l, m); err != nil {
+				return err
+			}
+			return st.WriteIndex(ctx, l, store.Loc{Topic: topic, Version: 1}, fakeEntries(0, 1))
 		})
 	}
 	if err := g.Wait(); err != nil {

@@ -2,7 +2,6 @@ package fs
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -74,16 +73,11 @@ func TestListingOpensNoSegment(t *testing.T) {
 // entries of partition 0 (store.WriteIndex: sealed parts and a head).
 func writeBigIndex(tb testing.TB, st *store.Store, loc store.Loc, n int) {
 	tb.Helper()
-	ctx := context.Background()
 	m := &store.Manifest{Topic: loc.Topic, Active: loc.Version, Snapshots: []store.Snapshot{
 		{Version: loc.Version, TopicID: "id", Created: baseTime, Partitions: 1},
 	}}
-	if err := st.WriteManifest(ctx, m); err != nil {
-		tb.Fatal(err)
-	}
-	if err := st.WriteIndex(ctx, loc, fakeEntries(0, n)); err != nil {
-		tb.Fatal(err)
-	}
+	writeManifest(tb, st, m)
+	writeIndex(tb, st, loc, fakeEntries(0, n))
 }
 
 // TestTailSeeks checks that tail and a read at an offset decode the blocks

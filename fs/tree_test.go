@@ -60,9 +60,7 @@ func newBackup(tb testing.TB) *backup {
 		{Version: 1, TopicID: "id-one", Created: baseTime, Archived: &archived, Reason: "topic recreated", Partitions: 1},
 		{Version: 2, TopicID: "id-two", Created: archived, Partitions: 3},
 	}}
-	if err := st.WriteManifest(context.Background(), m); err != nil {
-		tb.Fatal(err)
-	}
+	writeManifest(tb, st, m)
 	b.addSegments(tb, store.Loc{Topic: "legacy"}, 0, genRecords(0, 0, 30), 10)
 	return b
 }

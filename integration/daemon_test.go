@@ -2,8 +2,6 @@ package integration
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -11,7 +9,6 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
-	"gopkg.in/yaml.v3"
 
 	"github.com/kbackup/kbackup/store"
 )
@@ -37,17 +34,45 @@ func storedCount(t *testing.T, dir, topic string, version int) int {
 	return n
 }
 
+// readManifest returns topic's manifest in the storage at dir, or nil when
+// there is none yet.
 func readManifest(t *testing.T, dir, topic string) *store.Manifest {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(dir, topic, "manifest"))
-	if err != nil {
+	st := openStorage(t, dir)
+	defer st.Close()
+	m, err := st.ReadManifest(context.Background(), topic)
+	if store.IsNotFound(err) {
 		return nil
 	}
-	var m store.Manifest
-	if err := yaml.Unmarshal(b, &m); err != nil {
+	if err != nil {
 		t.Fatal(err)
 	}
-	return &m
+	return m
+}
+
+// leaseHeld reports whether topic's lease in the storage at dir is taken
+// and not released.
+func leaseHeld(t *testing.T, dir, topic string) bool {
+	t.Helper()
+	st := openStorage(t, dir)
+	defer st.Close()
+	l, err := st.ReadLease(context.Background(), topic)
+	if store.IsNotFound(err) {
+		return false
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return !l.Released
+}
+
+func openStorage(t *testing.T, dir string) *store.Store {
+	t.Helper()
+	st, err := store.Open(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
 }
 
 // TestDaemonFollowsAndRecreates covers acceptance 3 (records are stored
@@ -94,8 +119,8 @@ func TestDaemonFollowsAndRecreates(t *testing.T) {
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("daemon did not exit 0 on SIGTERM: %v\n%s", err, logs)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "live", "__lease")); !os.IsNotExist(err) {
-		t.Errorf("lease not released on SIGTERM: %v", err)
+	if leaseHeld(t, dir, "live") {
+		t.Error("lease not released on SIGTERM")
 	}
 }
 
@@ -108,8 +133,7 @@ func TestSecondDaemonLease(t *testing.T) {
 	dir := t.TempDir()
 	first, logs := startKbackup(t, "backup", "--brokers", c.Addr(), "--storage", dir, "--lease-ttl", "3s")
 	waitFor(t, 10*time.Second, "first daemon holds the lease", func() bool {
-		_, err := os.Stat(filepath.Join(dir, "leased", "__lease"))
-		return err == nil
+		return leaseHeld(t, dir, "leased")
 	})
 	r := kbackup(t, "backup", "--brokers", c.Addr(), "--storage", dir, "--lease-ttl", "3s")
 	if r.code == 0 || !strings.Contains(r.stderr, "storage error: resource already held by someone else") ||

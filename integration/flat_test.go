@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/kbackup/kbackup/kafka/devcluster"
+	"github.com/kbackup/kbackup/store"
 )
 
 // TestFlatLayoutWithoutTopicIDs: a cluster without topic IDs gets the flat
@@ -26,10 +28,15 @@ func TestFlatLayoutWithoutTopicIDs(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stderr, "no topic IDs") {
 		t.Fatalf("exit %d, want the flat-layout warning: %s", r.code, r.stderr)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "old", "index")); err != nil {
+	st := openStorage(t, dir)
+	if l, err := st.TopicLayout(context.Background(), "old"); err != nil || l != store.LayoutFlat {
+		t.Fatalf("layout %v, %v; want the flat layout", l, err)
+	}
+	st.Close()
+	if _, err := os.Stat(filepath.Join(dir, "old", "index.d", "heads")); err != nil {
 		t.Fatalf("flat index missing: %v", err)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "old", "manifest")); !os.IsNotExist(err) {
+	if _, err := os.Stat(filepath.Join(dir, "old", "manifest.d")); !os.IsNotExist(err) {
 		t.Fatal("a flat-layout topic got a manifest")
 	}
 	if n := storedCount(t, dir, "old", -1); n != 50 {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -103,6 +104,7 @@ func runConformance(t *testing.T, url, raw string) {
 		}
 	})
 	t.Run("lease", func(t *testing.T) { checkLease(t, open) })
+	t.Run("fencing", func(t *testing.T) { checkFencing(t, open) })
 	if raw != "" {
 		t.Run("prefix", func(t *testing.T) {
 			// The objects live under the prefix in the bucket.
@@ -130,7 +132,7 @@ func checkManifest(t *testing.T, st *store.Store) {
 	m := &store.Manifest{Topic: "orders", Active: 1, Snapshots: []store.Snapshot{
 		{Version: 1, TopicID: "abc", Created: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Partitions: 3},
 	}}
-	if err := st.WriteManifest(ctx, m); err != nil {
+	if err := st.WriteManifest(ctx, lease(t, st, "orders"), m); err != nil {
 		t.Fatal(err)
 	}
 	got, err := st.ReadManifest(ctx, "orders")
@@ -149,7 +151,7 @@ func checkManifest(t *testing.T, st *store.Store) {
 // start and returns its index entry.
 func writeSegment(t testing.TB, st *store.Store, loc store.Loc, id string, p int32, start int64, n int, valueLen int) store.SegmentEntry {
 	ctx := context.Background()
-	up, err := st.NewSegmentUpload(ctx, loc, id)
+	up, err := st.NewSegmentUpload(ctx, lease(t, st, loc.Topic), loc, id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,7 +214,7 @@ func checkSegments(t *testing.T, st *store.Store, loc store.Loc) {
 		}
 	}
 	checkSegmentBytes(t, st, loc, e1)
-	if err := st.DeleteSegment(ctx, loc, e2.ULID); err != nil {
+	if err := st.DeleteSegment(ctx, lease(t, st, loc.Topic), loc, e2.ULID); err != nil {
 		t.Fatal(err)
 	}
 	if segs, _ := st.ListSegments(ctx, loc); len(segs) != 1 {
@@ -248,10 +250,11 @@ func checkIndex(t *testing.T, st *store.Store, loc store.Loc) {
 			StartOffset: int64(i) * 10, FirstOffset: int64(i) * 10, LastOffset: int64(i)*10 + 9, NextOffset: int64(i)*10 + 10,
 			Records: 10, StoredBytes: 100, Codec: "none", Checksum: "crc32c:00000000"})
 	}
-	if err := st.WriteIndex(ctx, loc, entries); err != nil {
+	l := lease(t, st, loc.Topic)
+	if err := st.WriteIndex(ctx, l, loc, entries); err != nil {
 		t.Fatal(err)
 	}
-	iw, err := st.OpenIndexWriter(ctx, loc)
+	iw, err := st.OpenIndexWriter(ctx, l, loc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -296,8 +299,10 @@ func checkLease(t *testing.T, open func() *store.Store) {
 	if err != nil {
 		t.Fatalf("acquire after release: %v", err)
 	}
-	// Takeover: b stops renewing; after its TTL, judged by the storage
-	// clock (whole seconds on S3), a takes over and b has lost the lease.
+	// Takeover: b stops renewing (frozen); after its TTL, judged by the
+	// storage clock (whole seconds on S3), a takes over and b has lost the
+	// lease.
+	lb.Freeze()
 	time.Sleep(2500 * time.Millisecond)
 	la, err = a.AcquireLease(ctx, "orders", "a", time.Second)
 	if err != nil {
@@ -311,51 +316,124 @@ func checkLease(t *testing.T, open func() *store.Store) {
 	}
 }
 
-// TestLeaseRace races several writers, each with its own Store, for one
-// lease 100 times: never more than one may win a round.
+// TestLeaseRace races eight writers, each with its own Store, for one
+// lease: never more than one may win a round, whether the lease is free or
+// stale. make soak (KBACKUP_SOAK=1) runs 100 rounds, every one of them a
+// stale takeover.
 func TestLeaseRace(t *testing.T) {
+	rounds, stale := 30, 3
+	if os.Getenv("KBACKUP_SOAK") != "" {
+		rounds, stale = 100, 100
+	}
+	if testing.Short() {
+		rounds, stale = 10, 1
+	}
 	forEachBackend(t, func(t *testing.T, url, _ string) {
-		raceLease(t, opener(t, url), 100, 4)
+		open := opener(t, url)
+		stores := make([]*store.Store, 8)
+		for i := range stores {
+			stores[i] = open()
+		}
+		store.RaceLease(t, stores, max(rounds, stale), stale, 8)
 	})
 }
 
-func raceLease(t testing.TB, open func() *store.Store, rounds, writers int) {
-	ctx := context.Background()
-	stores := make([]*store.Store, writers)
-	for i := range stores {
-		stores[i] = open()
+// leases holds the lease a test took per store and topic, so that helpers
+// share one (a second acquire by the same test would wait for the first).
+var leases sync.Map
+
+// lease returns a lease on topic through st for the test, released at its
+// end.
+func lease(t testing.TB, st *store.Store, topic string) *store.Lease {
+	t.Helper()
+	type key struct {
+		st    *store.Store
+		topic string
 	}
-	for round := 0; round < rounds; round++ {
-		var (
-			wg    sync.WaitGroup
-			mu    sync.Mutex
-			won   []*store.Lease
-			other []error
-		)
-		for i, st := range stores {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				l, err := st.AcquireLease(ctx, "race", fmt.Sprintf("w%d", i), time.Minute)
-				mu.Lock()
-				defer mu.Unlock()
-				switch {
-				case err == nil:
-					won = append(won, l)
-				case !errors.Is(err, store.ErrLeaseHeld):
-					other = append(other, err)
-				}
-			}()
-		}
-		wg.Wait()
-		if len(other) > 0 {
-			t.Fatalf("round %d: %v", round, other)
-		}
-		if len(won) != 1 {
-			t.Fatalf("round %d: %d writers hold the lease", round, len(won))
-		}
-		if err := won[0].Release(ctx); err != nil {
-			t.Fatal(err)
-		}
+	if l, ok := leases.Load(key{st, topic}); ok {
+		return l.(*store.Lease)
+	}
+	l, err := st.AcquireLease(context.Background(), topic, "conformance", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leases.Store(key{st, topic}, l)
+	t.Cleanup(func() {
+		leases.Delete(key{st, topic})
+		_ = l.Release(context.Background())
+	})
+	return l
+}
+
+// checkFencing: a writer whose lease passed to another process cannot
+// change the index or the manifest once the new holder has taken them
+// over, even while its own clock still says the lease is valid: the
+// storage refuses its conditional writes.
+func checkFencing(t *testing.T, open func() *store.Store) {
+	ctx := context.Background()
+	a, b := open(), open()
+	loc := store.Loc{Topic: "fenced", Version: 1}
+	la, err := a.AcquireLease(ctx, "fenced", "a", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.WriteManifest(ctx, la, &store.Manifest{Topic: "fenced", Active: 1, Snapshots: []store.Snapshot{{Version: 1, Partitions: 1}}}); err != nil {
+		t.Fatal(err)
+	}
+	wa, err := a.OpenIndexWriter(ctx, la, loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entry := func(i int64) store.SegmentEntry {
+		return store.SegmentEntry{ULID: fmt.Sprintf("01JF%022d", i), StartOffset: i * 10, FirstOffset: i * 10, LastOffset: i*10 + 9,
+			NextOffset: i*10 + 10, Records: 10, StoredBytes: 100, Codec: "none"}
+	}
+	if err := wa.Append(ctx, entry(0)); err != nil {
+		t.Fatal(err)
+	}
+	la.Freeze()
+	if err := store.ForceTakeover(a, la); err != nil {
+		t.Fatal(err)
+	}
+	lb, err := b.AcquireLease(ctx, "fenced", "b", time.Hour)
+	if err != nil {
+		t.Fatalf("takeover: %v", err)
+	}
+	defer lb.Release(ctx)
+	if _, err := b.FenceManifest(ctx, lb); err != nil {
+		t.Fatal(err)
+	}
+	wb, err := b.OpenIndexWriter(ctx, lb, loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := la.Check(); err != nil {
+		t.Fatalf("the old holder's clock cannot know yet: %v", err)
+	}
+	if err := wa.Append(ctx, entry(1)); !errors.Is(err, store.ErrLeaseLost) {
+		t.Fatalf("old holder's index append after the takeover: %v, want ErrLeaseLost", err)
+	}
+	if _, err := a.UpdateManifest(ctx, la, func(m *store.Manifest) error { m.Active = 7; return nil }); !errors.Is(err, store.ErrLeaseLost) {
+		t.Fatalf("old holder's manifest update after the takeover: %v, want ErrLeaseLost", err)
+	}
+	if err := la.Check(); !errors.Is(err, store.ErrLeaseLost) {
+		t.Fatalf("the old holder's lease survived a refused write: %v", err)
+	}
+	if _, err := a.NewSegmentUpload(ctx, la, loc, "01JFZZZZZZZZZZZZZZZZZZZZZZ"); !errors.Is(err, store.ErrLeaseLost) {
+		t.Fatalf("old holder's segment upload after losing: %v", err)
+	}
+	if err := wb.Append(ctx, entry(1)); err != nil {
+		t.Fatalf("new holder's append: %v", err)
+	}
+	ix, err := b.ReadIndex(ctx, loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ix.Segments) != 2 || ix.Segments[1].ULID != entry(1).ULID {
+		t.Fatalf("index after the takeover: %+v", ix.Segments)
+	}
+	m, err := b.ReadManifest(ctx, "fenced")
+	if err != nil || m.Active != 1 {
+		t.Fatalf("manifest after the takeover: %+v, %v", m, err)
 	}
 }

@@ -4,16 +4,27 @@
 //
 // Every key is built in layout.go; nobody else concatenates key strings.
 //
-//	<prefix>/<topic>/manifest                          snapshot versions (YAML)
-//	<prefix>/<topic>/__lease, __time                   single-writer lease, storage clock
-//	<prefix>/<topic>/__snapshot_request                pending "snapshot create" for the daemon
-//	<prefix>/<topic>/snapshots/v<N>/<topic>/index      index head (YAML)
-//	<prefix>/<topic>/snapshots/v<N>/<topic>/index.d/   sealed, immutable index parts
-//	<prefix>/<topic>/snapshots/v<N>/<topic>/<ULID>.kan segments
+//	<prefix>/<topic>/manifest.d/<REG>                          snapshot versions (YAML register)
+//	<prefix>/<topic>/__lease.d/<REG>, __time                   single-writer lease, storage clock
+//	<prefix>/<topic>/__snapshot_request.d/<TOKEN>              pending "snapshot create" requests
+//	<prefix>/<topic>/snapshots/v<N>/<topic>/index.d/heads/<REG> index head (YAML register)
+//	<prefix>/<topic>/snapshots/v<N>/<topic>/index.d/<EPOCH>/   sealed, immutable index parts
+//	<prefix>/<topic>/snapshots/v<N>/<topic>/<ULID>.kan         segments
 //
-// A topic whose cluster exposes no topic IDs uses the flat layout: the index,
-// index.d/ and the segments sit directly under <prefix>/<topic>/. Callers see
-// it as snapshot version 0.
+// A topic whose cluster exposes no topic IDs uses the flat layout: the
+// index and the segments sit directly under <prefix>/<topic>/. Callers see
+// it as snapshot version 0. Format 1 backups (single manifest, index and
+// __lease objects) are read, and carried over when first written.
+//
+// # Registers and fencing
+//
+// The manifest, each index head and the lease change only by creating the
+// next entry of a register (register.go), a compare-and-swap every backend
+// supports. A new lease holder writes the manifest and index heads again
+// before anything else, so a process that held the topic before and wakes
+// up late fails at the storage. Every write also checks the Lease, which
+// ends when another process takes it over or when no renewal succeeded for
+// its TTL minus a safety margin.
 //
 // # Segments
 //
@@ -24,7 +35,7 @@
 //
 // # Index
 //
-// The index is a small head object rewritten on every append plus sealed
+// The index is a small head written again on every append plus sealed
 // parts that are written once. Appending a segment therefore costs one segment
 // write and one head rewrite whatever the backup's age. The index can be
 // rebuilt from the segments alone (engine.RebuildIndex, `kbackup index
@@ -32,9 +43,11 @@
 //
 // # Crash safety
 //
-// Objects become visible atomically when their writer closes. A segment is
-// written before the index entry that names it, so a crash leaves at most
-// orphan segments, which the backup engine adopts or deletes at start-up.
+// Objects become visible atomically when their writer closes, and file
+// storage syncs them before anything names them. A segment is written
+// before the index entry that names it, so a crash leaves at most orphan
+// segments, which the backup engine adopts, deletes (when indexed segments
+// hold their records) or reports at start-up.
 //
 // # Retries
 //

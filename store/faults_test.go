@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/kbackup/kbackup/store"
 )
 
 // faultProxy forwards HTTP requests to an emulator and fails a fraction of
@@ -96,7 +98,8 @@ func TestFaults(t *testing.T) {
 			proxy, phost := startFaultProxy(t, host, 0.05)
 			faulty := opener(t, e.URL(t, phost, "&prefix="+prefix))
 			backupOnce(t, faulty(), addr)
-			raceLease(t, faulty, 20, 3)
+			stores := []*store.Store{faulty(), faulty(), faulty()}
+			store.RaceLease(t, stores, 10, 1, 6)
 			l, err := faulty().AcquireLease(context.Background(), "orders", "faulty", time.Minute)
 			if err != nil {
 				t.Fatalf("lease through faults: %v", err)

@@ -95,7 +95,7 @@ func checkIndex(t *testing.T, ix *Index, want []SegmentEntry) {
 
 func headOf(t *testing.T, s *Store, loc Loc) *indexHead {
 	t.Helper()
-	h, err := s.readHead(context.Background(), loc)
+	h, _, err := s.readHead(context.Background(), loc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,8 +107,9 @@ func TestIndexWriterSeals(t *testing.T) {
 	for _, loc := range []Loc{{Topic: "orders", Version: 2}} {
 		t.Run(loc.String(), func(t *testing.T) {
 			s := memStore(t)
+			l := testLease(t, s, loc.Topic)
 			es := testEntries(2600)
-			w, err := s.OpenIndexWriter(ctx, loc)
+			w, err := s.OpenIndexWriter(ctx, l, loc)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -133,9 +134,10 @@ func TestIndexWriterSeals(t *testing.T) {
 					t.Fatalf("after %d appends: head holds %d entries, %d sealed parts", i+1, len(h.Segments), h.Sealed)
 				}
 			}
-			ok, err := s.exists(ctx, loc.dir()+"index.d/00000001")
+			h := headOf(t, s, loc)
+			ok, err := s.exists(ctx, loc.dir()+"index.d/"+h.Parts[0].Epoch+"/00000001")
 			if err != nil || !ok {
-				t.Fatalf("sealed part index.d/00000001 missing (%v)", err)
+				t.Fatalf("sealed part 1 missing (%v)", err)
 			}
 			for ; i < 2000; i += 7 {
 				if err := w.Append(ctx, es[i:min(i+7, 2000)]...); err != nil {
@@ -152,7 +154,7 @@ func TestIndexWriterSeals(t *testing.T) {
 			}
 
 			// A reopened writer continues where the last left off.
-			w2, err := s.OpenIndexWriter(ctx, loc)
+			w2, err := s.OpenIndexWriter(ctx, l, loc)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -162,7 +164,7 @@ func TestIndexWriterSeals(t *testing.T) {
 			if err := w2.Append(ctx, es[2000:]...); err != nil {
 				t.Fatal(err)
 			}
-			h := headOf(t, s, loc)
+			h = headOf(t, s, loc)
 			if h.Sealed != 2 || len(h.Segments) != 600 || h.Format != FormatVersion || h.Topic != loc.Topic || h.Version != loc.Version {
 				t.Errorf("head: %d sealed, %d entries, format %d, %s v%d", h.Sealed, len(h.Segments), h.Format, h.Topic, h.Version)
 			}
@@ -185,14 +187,15 @@ func mustSummary(t *testing.T, w *IndexWriter, p int32) PartitionSummary {
 }
 
 // TestIndexUnreferencedPart simulates a crash between writing a sealed part
-// and the head that counts it: the leftover part is ignored by readers and
-// overwritten by the next seal.
+// and the head that counts it: the leftover part is ignored by readers, and
+// the next writer seals under its own epoch.
 func TestIndexUnreferencedPart(t *testing.T) {
 	ctx := context.Background()
 	s := fileStore(t, "")
 	loc := Loc{Topic: "t", Version: 1}
+	l := testLease(t, s, loc.Topic)
 	es := testEntries(1500)
-	w, err := s.OpenIndexWriter(ctx, loc)
+	w, err := s.OpenIndexWriter(ctx, l, loc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +203,7 @@ func TestIndexUnreferencedPart(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The crashed writer's part: different entries than the next seal's.
-	if err := s.write(ctx, loc.partKey(1), []byte("format: 1\nsegments:\n  - ulid: ORPHAN\n    partition: 0\n")); err != nil {
+	if err := s.write(ctx, loc.partKey(w.epoch, 1), []byte("format: 2\nsegments:\n  - ulid: ORPHAN\n    partition: 0\n")); err != nil {
 		t.Fatal(err)
 	}
 	ix, err := s.ReadIndex(ctx, loc)
@@ -209,7 +212,7 @@ func TestIndexUnreferencedPart(t *testing.T) {
 	}
 	checkIndex(t, ix, es[:990])
 
-	w, err = s.OpenIndexWriter(ctx, loc) // as after the restart
+	w, err = s.OpenIndexWriter(ctx, l, loc) // as after the restart
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,10 +233,11 @@ func TestWriteIndex(t *testing.T) {
 	ctx := context.Background()
 	s := memStore(t)
 	loc := Loc{Topic: "t", Version: 3}
+	l := testLease(t, s, loc.Topic)
 	for _, n := range []int{2345, 0, 1000} {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
 			es := testEntries(n)
-			if err := s.WriteIndex(ctx, loc, sortedEntries(es)); err != nil {
+			if err := s.WriteIndex(ctx, l, loc, sortedEntries(es)); err != nil {
 				t.Fatal(err)
 			}
 			ix, err := s.ReadIndex(ctx, loc)
@@ -245,7 +249,7 @@ func TestWriteIndex(t *testing.T) {
 				t.Errorf("head: %d sealed, %d entries", h.Sealed, len(h.Segments))
 			}
 			// An IndexWriter continues a rebuilt index.
-			w, err := s.OpenIndexWriter(ctx, loc)
+			w, err := s.OpenIndexWriter(ctx, l, loc)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -267,7 +271,7 @@ func TestIndexAccessors(t *testing.T) {
 	s := memStore(t)
 	loc := Loc{Topic: "t", Version: 1}
 	es := testEntries(30)
-	if err := s.WriteIndex(ctx, loc, es); err != nil {
+	if err := s.WriteIndex(ctx, testLease(t, s, loc.Topic), loc, es); err != nil {
 		t.Fatal(err)
 	}
 	ix, err := s.ReadIndex(ctx, loc)
@@ -320,7 +324,12 @@ func TestReadIndexErrors(t *testing.T) {
 		head string
 		want error
 	}{
-		{"newer format", "format: 2\ntopic: t\nversion: 1\n", ErrFormat},
+		{"newer format", "format: 3\ntopic: t\nversion: 1\n", ErrFormat},
+		{"stub without heads", "format: 2\nmoved_to: t/snapshots/v1/t/index.d/heads/\n", ErrCorrupt},
+		{"negative partition", "format: 1\ntopic: t\nversion: 1\npartitions:\n  -1: {segments: 1}\n", ErrCorrupt},
+		{"huge part count", "format: 1\ntopic: t\nversion: 1\nsealed_parts: 2000000\n", ErrCorrupt},
+		{"many missing parts", "format: 1\ntopic: t\nversion: 1\nsealed_parts: 65000\n", ErrCorrupt},
+		{"key in a segment ID", "format: 1\ntopic: t\nversion: 1\nsegments:\n  - ulid: ../../other/x\n", ErrCorrupt},
 		{"not YAML", "format: [1\n", ErrCorrupt},
 		{"missing part", "format: 1\ntopic: t\nversion: 1\nsealed_parts: 1\n", ErrNotFound},
 	}
@@ -335,7 +344,10 @@ func TestReadIndexErrors(t *testing.T) {
 		})
 	}
 	t.Run("corrupt part", func(t *testing.T) {
-		if err := s.write(ctx, loc.partKey(1), []byte("segments: {")); err != nil {
+		if err := s.write(ctx, loc.indexKey(), []byte("format: 1\ntopic: t\nversion: 1\nsealed_parts: 1\n")); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.write(ctx, loc.partKey("", 1), []byte("segments: {")); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := s.ReadIndex(ctx, loc); !errors.Is(err, ErrCorrupt) {
@@ -366,8 +378,9 @@ func TestReadIndexSinceReusesSealedParts(t *testing.T) {
 	ctx := context.Background()
 	st := memStore(t)
 	loc := Loc{Topic: "t", Version: 1}
+	l := testLease(t, st, loc.Topic)
 	es := testEntries(2*sealEvery + 10)
-	w, err := st.OpenIndexWriter(ctx, loc)
+	w, err := st.OpenIndexWriter(ctx, l, loc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -379,7 +392,7 @@ func TestReadIndexSinceReusesSealedParts(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Damage part 1: a reread that reuses it cannot notice.
-	if err := st.write(ctx, loc.partKey(1), []byte("not: [yaml")); err != nil {
+	if err := st.write(ctx, loc.partKey(w.epoch, 1), []byte("not: [yaml")); err != nil {
 		t.Fatal(err)
 	}
 	if err := w.Append(ctx, es[sealEvery+5:]...); err != nil {
@@ -396,7 +409,7 @@ func TestReadIndexSinceReusesSealedParts(t *testing.T) {
 		t.Fatalf("a full read must see the damaged part, got %v", err)
 	}
 	// A rebuild rewrites the parts under a new epoch: nothing is reused.
-	if err := st.WriteIndex(ctx, loc, es[:sealEvery+1]); err != nil {
+	if err := st.WriteIndex(ctx, l, loc, es[:sealEvery+1]); err != nil {
 		t.Fatal(err)
 	}
 	rebuilt, err := st.ReadIndexSince(ctx, loc, again)

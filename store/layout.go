@@ -10,14 +10,18 @@ import (
 // This file is the only place that knows object keys.
 
 const (
-	manifestName = "manifest"
-	leaseName    = "__lease"
+	manifestName = "manifest"    // format 1 manifest; a stub naming format 2 afterwards
+	manifestsDir = "manifest.d/" // manifest register (format 2)
+	leaseName    = "__lease"     // format 1 lease
+	leasesDir    = "__lease.d/"  // lease register (format 2)
 	timeName     = "__time"
-	indexName    = "index"
-	partsDir     = "index.d/"
+	indexName    = "index"    // format 1 index head; a stub naming format 2 afterwards
+	partsDir     = "index.d/" // sealed parts: <SEQ> (format 1), <EPOCH>/<SEQ> (format 2)
+	headsDir     = "index.d/heads/"
 	segmentExt   = ".kan"
 	snapshotsDir = "snapshots/"
-	requestName  = "__snapshot_request"
+	requestName  = "__snapshot_request"    // format 1 request
+	requestsDir  = "__snapshot_request.d/" // one object per request (format 2)
 )
 
 // Loc names one snapshot of one topic. Version 0 is the flat layout.
@@ -34,13 +38,16 @@ func (l Loc) String() string {
 	return fmt.Sprintf("%s/v%d", l.Topic, l.Version)
 }
 
-func topicDir(topic string) string    { return topic + "/" }
-func manifestKey(topic string) string { return topicDir(topic) + manifestName }
-func leaseKey(topic string) string    { return topicDir(topic) + leaseName }
-func timeKey(topic string) string     { return topicDir(topic) + timeName }
-func requestKey(topic string) string  { return topicDir(topic) + requestName }
-func flatIndexKey(topic string) string {
-	return Loc{Topic: topic}.dir() + indexName
+func topicDir(topic string) string     { return topic + "/" }
+func manifestKey(topic string) string  { return topicDir(topic) + manifestName }
+func manifestsKey(topic string) string { return topicDir(topic) + manifestsDir }
+func leaseKey(topic string) string     { return topicDir(topic) + leaseName }
+func leasesKey(topic string) string    { return topicDir(topic) + leasesDir }
+func timeKey(topic string) string      { return topicDir(topic) + timeName }
+func requestKey(topic string) string   { return topicDir(topic) + requestName }
+func requestsKey(topic string) string  { return topicDir(topic) + requestsDir }
+func requestObjKey(topic, token string) string {
+	return requestsKey(topic) + token
 }
 
 // dir is the directory holding the snapshot's index and segments.
@@ -51,9 +58,34 @@ func (l Loc) dir() string {
 	return topicDir(l.Topic) + snapshotsDir + "v" + strconv.Itoa(l.Version) + "/" + l.Topic + "/"
 }
 
-func (l Loc) indexKey() string            { return l.dir() + indexName }
-func (l Loc) partKey(seq int) string      { return fmt.Sprintf("%s%s%08d", l.dir(), partsDir, seq) }
+func (l Loc) indexKey() string { return l.dir() + indexName }
+func (l Loc) headsKey() string { return l.dir() + headsDir }
+func (l Loc) partsKey() string { return l.dir() + partsDir }
+
+// partKey is sealed part seq of epoch; epoch "" is format 1's flat
+// numbering.
+func (l Loc) partKey(epoch string, seq int) string {
+	if epoch == "" {
+		return fmt.Sprintf("%s%s%08d", l.dir(), partsDir, seq)
+	}
+	return fmt.Sprintf("%s%s%s/%08d", l.dir(), partsDir, epoch, seq)
+}
+
 func (l Loc) segmentKey(id string) string { return l.dir() + id + segmentExt }
+
+// registerKey is entry seq of the register in dir: zero-padded so that
+// listings return entries in order.
+func registerKey(dir string, seq int64) string { return fmt.Sprintf("%s%016d", dir, seq) }
+
+// registerSeq parses the entry number of a register key directly in dir.
+func registerSeq(dir, key string) (int64, bool) {
+	rest, ok := strings.CutPrefix(key, dir)
+	if !ok || len(rest) != 16 {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(rest, 10, 64)
+	return n, err == nil && n > 0
+}
 
 // SegmentKey returns the object key of segment id in this snapshot, for
 // messages and tools that name objects.

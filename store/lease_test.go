@@ -3,11 +3,12 @@ package store
 import (
 	"context"
 	"errors"
-	"fmt"
+	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"gopkg.in/yaml.v3"
 )
 
 // leaseBackends opens each storage kind the lease tests run on.
@@ -17,6 +18,17 @@ var leaseBackends = []struct {
 }{
 	{"file", func(t *testing.T) *Store { return fileStore(t, "") }},
 	{"mem", memStore},
+}
+
+// testLease acquires topic's lease for a test and releases it at cleanup.
+func testLease(t testing.TB, s *Store, topic string) *Lease {
+	t.Helper()
+	l, err := s.AcquireLease(context.Background(), topic, "test", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = l.Release(context.Background()) })
+	return l
 }
 
 func TestLeaseHeldAndTakeover(t *testing.T) {
@@ -30,8 +42,8 @@ func TestLeaseHeldAndTakeover(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if a.Holder() != "host-a pid 1" {
-				t.Errorf("holder %q", a.Holder())
+			if a.Holder() != "host-a pid 1" || a.Topic() != "orders" {
+				t.Errorf("holder %q topic %q", a.Holder(), a.Topic())
 			}
 			_, err = s.AcquireLease(ctx, "orders", "host-b pid 2", ttl)
 			if !errors.Is(err, ErrLeaseHeld) {
@@ -42,8 +54,13 @@ func TestLeaseHeldAndTakeover(t *testing.T) {
 					t.Errorf("error %q does not contain %q", err, want)
 				}
 			}
-			if err := a.Renew(ctx); err != nil {
-				t.Fatalf("renew: %v", err)
+			// The renewal goroutine keeps the lease fresh past its TTL.
+			time.Sleep(ttl + 300*time.Millisecond)
+			if _, err := s.AcquireLease(ctx, "orders", "host-b pid 2", ttl); !errors.Is(err, ErrLeaseHeld) {
+				t.Fatalf("acquire of a lease its holder renews: %v, want ErrLeaseHeld", err)
+			}
+			if err := a.Check(); err != nil {
+				t.Fatalf("renewed lease invalid: %v", err)
 			}
 			// Another topic is independent.
 			o, err := s.AcquireLease(ctx, "other", "host-b pid 2", ttl)
@@ -52,13 +69,22 @@ func TestLeaseHeldAndTakeover(t *testing.T) {
 			}
 			defer o.Release(ctx)
 
+			a.Freeze()
 			time.Sleep(ttl + 300*time.Millisecond)
+			if err := a.Check(); !errors.Is(err, ErrLeaseLost) || !strings.Contains(err.Error(), "no renewal succeeded") {
+				t.Errorf("frozen holder's check past its deadline: %v, want ErrLeaseLost", err)
+			}
+			select {
+			case <-a.Done():
+			default:
+				t.Error("Done not closed after the lease ended")
+			}
 			b, err := s.AcquireLease(ctx, "orders", "host-b pid 2", ttl)
 			if err != nil {
 				t.Fatalf("takeover of a stale lease: %v", err)
 			}
-			if err := a.Renew(ctx); !errors.Is(err, ErrLeaseLost) || !strings.Contains(err.Error(), "host-b pid 2") {
-				t.Errorf("old holder's renew: %v, want ErrLeaseLost naming host-b", err)
+			if err := a.Renew(ctx); !errors.Is(err, ErrLeaseLost) {
+				t.Errorf("old holder's renew: %v, want ErrLeaseLost", err)
 			}
 			if err := a.Release(ctx); err != nil {
 				t.Errorf("old holder's release: %v", err)
@@ -83,40 +109,87 @@ func TestLeaseHeldAndTakeover(t *testing.T) {
 	}
 }
 
-// TestLeaseRenewKeepsFresh: a lease renewed within its TTL is not taken over.
-func TestLeaseRenewKeepsFresh(t *testing.T) {
+// TestLeaseRenewSeesTakeover: a holder whose lease was taken over while it
+// still believed it valid learns it at its next renewal, and the error
+// names the new holder.
+func TestLeaseRenewSeesTakeover(t *testing.T) {
 	ctx := context.Background()
 	s := memStore(t)
-	const ttl = time.Second
-	a, err := s.AcquireLease(ctx, "t", "a", ttl)
+	a, err := s.AcquireLease(ctx, "t", "host-a", time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i := 0; i < 3; i++ {
-		time.Sleep(ttl / 2)
-		if err := a.Renew(ctx); err != nil {
-			t.Fatal(err)
-		}
+	a.Freeze()
+	if err := ForceTakeover(s, a); err != nil {
+		t.Fatal(err)
 	}
-	if _, err := s.AcquireLease(ctx, "t", "b", ttl); !errors.Is(err, ErrLeaseHeld) {
-		t.Errorf("acquire of a renewed lease: %v, want ErrLeaseHeld", err)
+	b, err := s.AcquireLease(ctx, "t", "host-b", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Release(ctx)
+	if err := a.Check(); err != nil {
+		t.Fatalf("a cannot know yet: %v", err)
+	}
+	if err := a.Renew(ctx); !errors.Is(err, ErrLeaseLost) || !strings.Contains(err.Error(), "host-b") {
+		t.Fatalf("renew after takeover: %v, want ErrLeaseLost naming host-b", err)
+	}
+	if err := a.Check(); !errors.Is(err, ErrLeaseLost) {
+		t.Fatalf("check after a lost renewal: %v", err)
+	}
+	lctx, cancel := a.Context(ctx)
+	defer cancel()
+	if !errors.Is(context.Cause(lctx), ErrLeaseLost) {
+		t.Errorf("lease context of a lost lease: cause %v", context.Cause(lctx))
 	}
 }
 
-// TestLeaseUnreadable: garbage in __lease counts as held until it is stale.
+// TestLeaseUnreadable: garbage in a lease counts as held until it is stale.
 func TestLeaseUnreadable(t *testing.T) {
 	ctx := context.Background()
+	for _, key := range []string{leaseKey("t"), registerKey(leasesKey("t"), 3)} {
+		t.Run(key, func(t *testing.T) {
+			s := memStore(t)
+			if err := s.write(ctx, key, []byte("\x00not: [yaml")); err != nil {
+				t.Fatal(err)
+			}
+			_, err := s.AcquireLease(ctx, "t", "a", time.Second)
+			if !errors.Is(err, ErrLeaseHeld) || !strings.Contains(err.Error(), "unreadable") {
+				t.Fatalf("acquire over garbage: %v", err)
+			}
+			time.Sleep(1300 * time.Millisecond)
+			l, err := s.AcquireLease(ctx, "t", "a", time.Second)
+			if err != nil {
+				t.Fatalf("acquire over stale garbage: %v", err)
+			}
+			l.Release(ctx)
+		})
+	}
+	t.Run("huge", func(t *testing.T) {
+		s := memStore(t)
+		if err := s.write(ctx, registerKey(leasesKey("t"), 1), make([]byte, maxLeaseBytes+1)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.AcquireLease(ctx, "t", "a", time.Second); !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("acquire over an oversized lease entry: %v, want ErrCorrupt", err)
+		}
+	})
+}
+
+// TestLeaseHolderTTL: a holder's staleness is judged by the TTL it declared,
+// not by the shorter one of a process that wants the lease.
+func TestLeaseHolderTTL(t *testing.T) {
+	ctx := context.Background()
 	s := memStore(t)
-	if err := s.write(ctx, leaseKey("t"), []byte("\x00not: [yaml")); err != nil {
+	a, err := s.AcquireLease(ctx, "t", "daemon", 3*time.Second)
+	if err != nil {
 		t.Fatal(err)
 	}
-	_, err := s.AcquireLease(ctx, "t", "a", time.Second)
-	if !errors.Is(err, ErrLeaseHeld) || !strings.Contains(err.Error(), "unreadable") {
-		t.Fatalf("acquire over garbage: %v", err)
-	}
-	time.Sleep(1300 * time.Millisecond)
-	if _, err := s.AcquireLease(ctx, "t", "a", time.Second); err != nil {
-		t.Fatalf("acquire over stale garbage: %v", err)
+	defer a.Release(ctx)
+	a.Freeze()
+	time.Sleep(1200 * time.Millisecond)
+	if _, err := s.AcquireLease(ctx, "t", "impatient", time.Second); !errors.Is(err, ErrLeaseHeld) {
+		t.Fatalf("a 1s-TTL contender took a 3s-TTL lease after 1.2s: %v", err)
 	}
 }
 
@@ -135,13 +208,14 @@ func TestStorageClock(t *testing.T) {
 	}
 }
 
-// TestLeaseRace: in every round, goroutines race for one lease (through two
-// Store instances on the same directory for file storage); exactly one wins.
-func TestLeaseRace(t *testing.T) {
-	ctx := context.Background()
-	rounds, racers := 100, 8
+// TestLeaseRaceStale: in every round, goroutines race for one lease
+// (through two Store instances on the same directory for file storage);
+// exactly one wins, whether the lease is free or stale. The conformance
+// suite runs the same race on every backend.
+func TestLeaseRaceStale(t *testing.T) {
+	stale := 10
 	if testing.Short() {
-		rounds = 10
+		stale = 2
 	}
 	dir := t.TempDir()
 	backends := []struct {
@@ -153,43 +227,100 @@ func TestLeaseRace(t *testing.T) {
 	}
 	for _, be := range backends {
 		t.Run(be.name, func(t *testing.T) {
-			for round := 0; round < rounds; round++ {
-				var (
-					wg      sync.WaitGroup
-					mu      sync.Mutex
-					winners []*Lease
-					others  []error
-				)
-				for g := 0; g < racers; g++ {
-					wg.Add(1)
-					go func(g int) {
-						defer wg.Done()
-						s := be.stores[g%len(be.stores)]
-						l, err := s.AcquireLease(ctx, "race", fmt.Sprintf("racer-%d", g), time.Minute)
-						mu.Lock()
-						defer mu.Unlock()
-						switch {
-						case err == nil:
-							winners = append(winners, l)
-						case !errors.Is(err, ErrLeaseHeld):
-							others = append(others, err)
-						}
-					}(g)
-				}
-				wg.Wait()
-				if len(others) > 0 {
-					t.Fatalf("round %d: unexpected errors %v", round, others)
-				}
-				if len(winners) != 1 {
-					t.Fatalf("round %d: %d winners, want exactly 1", round, len(winners))
-				}
-				if err := winners[0].Renew(ctx); err != nil {
-					t.Fatalf("round %d: winner cannot renew: %v", round, err)
-				}
-				if err := winners[0].Release(ctx); err != nil {
-					t.Fatal(err)
-				}
+			t.Parallel()
+			RaceLease(t, be.stores, 20, stale, 8)
+		})
+	}
+}
+
+// TestProcessDead: the same-host shortcut takes a lease over at once only
+// when its holder certainly no longer runs.
+func TestProcessDead(t *testing.T) {
+	me := currentProcess()
+	if me == nil {
+		t.Skip("no /proc")
+	}
+	gone := *me
+	gone.PID = 1 << 22 // above pid_max's default: no such process
+	for _, tt := range []struct {
+		name string
+		edit func(p *processID)
+		dead bool
+	}{
+		{"this process", func(*processID) {}, false},
+		{"exited", func(p *processID) { *p = gone }, true},
+		{"PID reused", func(p *processID) { p.Start++ }, true},
+		{"other PID namespace", func(p *processID) { *p = gone; p.PIDNS = "pid:[1]" }, false},
+		{"other boot", func(p *processID) { *p = gone; p.BootID = "00000000-0000-0000-0000-000000000000" }, false},
+		{"other host", func(p *processID) { *p = gone; p.Host = "elsewhere" }, false},
+		{"unknown namespace", func(p *processID) { *p = gone; p.PIDNS = "" }, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := *me
+			tt.edit(&p)
+			if got := p.dead(); got != tt.dead {
+				t.Errorf("dead() = %v, want %v", got, tt.dead)
 			}
 		})
 	}
+}
+
+// TestLeaseDeadHolderOnThisHost: a lease whose holder process on this
+// machine is gone is taken over at once; one held by a live process, or by
+// a process in another PID namespace of the same host name, is not.
+func TestLeaseDeadHolderOnThisHost(t *testing.T) {
+	ctx := context.Background()
+	me := currentProcess()
+	if me == nil {
+		t.Skip("no /proc")
+	}
+	for _, tt := range []struct {
+		name  string
+		proc  processID
+		taken bool
+	}{
+		{"exited", processID{Host: me.Host, BootID: me.BootID, PIDNS: me.PIDNS, PID: 1 << 22}, true},
+		{"alive", *me, false},
+		{"container sharing the host name", processID{Host: me.Host, BootID: me.BootID, PIDNS: "pid:[4026531836x]", PID: 1 << 22}, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := memStore(t)
+			doc := leaseDoc{Holder: "holder", Token: "tok", TTL: "1h", Process: &tt.proc}
+			b, _ := yaml.Marshal(&doc)
+			if err := s.createRegisterEntry(ctx, leasesKey("t"), 1, b); err != nil {
+				t.Fatal(err)
+			}
+			l, err := s.AcquireLease(ctx, "t", "me", time.Hour)
+			if tt.taken != (err == nil) {
+				t.Fatalf("acquire: %v, want taken=%v", err, tt.taken)
+			}
+			if l != nil {
+				l.Release(ctx)
+			}
+		})
+	}
+}
+
+// TestLeaseLegacy: a format 1 __lease is honoured until a format 2 lease is
+// taken, and a stale one is taken over.
+func TestLeaseLegacy(t *testing.T) {
+	ctx := context.Background()
+	s := fileStore(t, "")
+	doc := leaseDoc{Holder: "old kbackup", Token: "old", TTL: "2m0s"}
+	b, _ := yaml.Marshal(&doc)
+	if err := s.write(ctx, leaseKey("t"), b); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AcquireLease(ctx, "t", "new", time.Minute); !errors.Is(err, ErrLeaseHeld) || !strings.Contains(err.Error(), "old kbackup") {
+		t.Fatalf("acquire over a live format 1 lease: %v", err)
+	}
+	old := time.Now().Add(-time.Hour)
+	if err := os.Chtimes(s.localPath(leaseKey("t")), old, old); err != nil {
+		t.Fatal(err)
+	}
+	l, err := s.AcquireLease(ctx, "t", "new", time.Minute)
+	if err != nil {
+		t.Fatalf("acquire over a stale format 1 lease: %v", err)
+	}
+	l.Release(ctx)
 }

@@ -12,10 +12,10 @@ import (
 func TestTopicLayout(t *testing.T) {
 	ctx := context.Background()
 	s := memStore(t)
-	if err := s.WriteManifest(ctx, &Manifest{Topic: "versioned", Active: 1, Snapshots: []Snapshot{{Version: 1}}}); err != nil {
+	if err := s.WriteManifest(ctx, testLease(t, s, "versioned"), &Manifest{Topic: "versioned", Active: 1, Snapshots: []Snapshot{{Version: 1}}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.WriteIndex(ctx, Loc{Topic: "flat"}, testEntries(3)); err != nil {
+	if err := s.WriteIndex(ctx, testLease(t, s, "flat"), Loc{Topic: "flat"}, testEntries(3)); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
@@ -32,8 +32,8 @@ func TestTopicLayout(t *testing.T) {
 			t.Errorf("TopicLayout(%s) = %v, %v; want %v", tt.topic, got, err, tt.want)
 		}
 	}
-	if ok, _ := s.exists(ctx, "flat/index"); !ok {
-		t.Error("flat index is not at <topic>/index")
+	if ok, _ := s.registerExists(ctx, "flat/index.d/heads/"); !ok {
+		t.Error("flat index head is not in <topic>/index.d/heads/")
 	}
 }
 
@@ -45,11 +45,11 @@ func TestManifestRoundTrip(t *testing.T) {
 		{Version: 1, TopicID: "AAAAAAAAAAAAAAAAAAAAAA", Created: baseTime, Archived: &archived, Reason: "topic recreated", Partitions: 3},
 		{Version: 2, TopicID: "BBBBBBBBBBBBBBBBBBBBBB", Created: archived, Partitions: 6, Configs: map[string]string{"cleanup.policy": "compact"}},
 	}}
-	if err := s.WriteManifest(ctx, m); err != nil {
+	if err := s.WriteManifest(ctx, testLease(t, s, "orders"), m); err != nil {
 		t.Fatal(err)
 	}
-	if m.Format != FormatVersion {
-		t.Errorf("WriteManifest set format %d", m.Format)
+	if m.Format != FormatVersion || m.Seq != 1 || m.Writer == "" {
+		t.Errorf("WriteManifest set format %d, seq %d, writer %q", m.Format, m.Seq, m.Writer)
 	}
 	got, err := s.ReadManifest(ctx, "orders")
 	if err != nil {
@@ -80,10 +80,10 @@ func TestManifestRoundTrip(t *testing.T) {
 func TestResolveSnapshot(t *testing.T) {
 	ctx := context.Background()
 	s := memStore(t)
-	if err := s.WriteManifest(ctx, &Manifest{Topic: "orders", Active: 3, Snapshots: []Snapshot{{Version: 1}, {Version: 2}, {Version: 3}}}); err != nil {
+	if err := s.WriteManifest(ctx, testLease(t, s, "orders"), &Manifest{Topic: "orders", Active: 3, Snapshots: []Snapshot{{Version: 1}, {Version: 2}, {Version: 3}}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.WriteIndex(ctx, Loc{Topic: "flat"}, nil); err != nil {
+	if err := s.WriteIndex(ctx, testLease(t, s, "flat"), Loc{Topic: "flat"}, nil); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
@@ -133,8 +133,12 @@ func TestReadManifestErrors(t *testing.T) {
 		body string
 		want error
 	}{
-		{"format: 2\ntopic: t\n", ErrFormat},
+		{"format: 3\ntopic: t\n", ErrFormat},
 		{"snapshots: {not a list\n", ErrCorrupt},
+		{"format: 2\nmoved_to: t/manifest.d/\n", ErrCorrupt},
+		{"format: 1\ntopic: t\nsnapshots:\n  - {version: 1, partitions: -3}\n", ErrCorrupt},
+		{"format: 1\ntopic: other\n", ErrCorrupt},
+		{"format: 1\ntopic: t\nsnapshots:\n  - {version: 1}\n  - {version: 1}\n", ErrCorrupt},
 	}
 	for _, tt := range tests {
 		if err := s.write(ctx, manifestKey("t"), []byte(tt.body)); err != nil {
@@ -154,10 +158,16 @@ func TestLayoutKeys(t *testing.T) {
 		{leaseKey("orders"), "orders/__lease"},
 		{timeKey("orders"), "orders/__time"},
 		{v.IndexKey(), "orders/snapshots/v4/orders/index"},
-		{v.partKey(12), "orders/snapshots/v4/orders/index.d/00000012"},
+		{v.partKey("", 12), "orders/snapshots/v4/orders/index.d/00000012"},
+		{v.partKey("0a1b", 12), "orders/snapshots/v4/orders/index.d/0a1b/00000012"},
+		{v.headsKey(), "orders/snapshots/v4/orders/index.d/heads/"},
+		{registerKey(v.headsKey(), 7), "orders/snapshots/v4/orders/index.d/heads/0000000000000007"},
+		{manifestsKey("orders"), "orders/manifest.d/"},
+		{leasesKey("orders"), "orders/__lease.d/"},
+		{requestObjKey("orders", "ab12"), "orders/__snapshot_request.d/ab12"},
 		{v.SegmentKey("01HX"), "orders/snapshots/v4/orders/01HX.kan"},
 		{f.IndexKey(), "orders/index"},
-		{f.partKey(1), "orders/index.d/00000001"},
+		{f.partKey("", 1), "orders/index.d/00000001"},
 		{f.SegmentKey("01HX"), "orders/01HX.kan"},
 		{v.String(), "orders/v4"},
 		{f.String(), "orders (flat layout)"},

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -21,9 +22,13 @@ type retryPolicy struct {
 	attempts int           // total tries, the first included
 	base     time.Duration // first back-off; doubled each time, jittered
 	max      time.Duration // longest back-off
+	// timeout bounds each try, so that a stalled request is abandoned and
+	// retried instead of blocking its caller (a lease renewal, a flush)
+	// for as long as the connection lives.
+	timeout time.Duration
 }
 
-var defaultRetry = retryPolicy{attempts: 6, base: 100 * time.Millisecond, max: 3 * time.Second}
+var defaultRetry = retryPolicy{attempts: 6, base: 100 * time.Millisecond, max: 3 * time.Second, timeout: 30 * time.Second}
 
 // retryBucket decorates a bucket: whole-object operations (ReadAll,
 // WriteAll, Attributes, Exists, Delete, ranged reads, listings) are retried
@@ -46,10 +51,11 @@ func newRetryBucket(b *blob.Bucket) *retryBucket {
 }
 
 // do runs fn until it succeeds, fails permanently or runs out of attempts.
-func (b *retryBucket) do(ctx context.Context, fn func() error) error {
+// Each try gets a context bounded by the policy's timeout.
+func (b *retryBucket) do(ctx context.Context, fn func(ctx context.Context) error) error {
 	delay := b.policy.base
 	for attempt := 1; ; attempt++ {
-		err := fn()
+		err := b.try(ctx, fn)
 		if err == nil || attempt >= b.policy.attempts || !isTransient(ctx, err) {
 			return err
 		}
@@ -63,9 +69,19 @@ func (b *retryBucket) do(ctx context.Context, fn func() error) error {
 	}
 }
 
+// try runs fn once under the per-try timeout.
+func (b *retryBucket) try(ctx context.Context, fn func(ctx context.Context) error) error {
+	if b.policy.timeout <= 0 {
+		return fn(ctx)
+	}
+	tctx, cancel := context.WithTimeout(ctx, b.policy.timeout)
+	defer cancel()
+	return fn(tctx)
+}
+
 // ReadAll reads a whole object.
 func (b *retryBucket) ReadAll(ctx context.Context, key string) (data []byte, err error) {
-	err = b.do(ctx, func() error {
+	err = b.do(ctx, func(ctx context.Context) error {
 		data, err = b.Bucket.ReadAll(ctx, key)
 		return err
 	})
@@ -74,12 +90,12 @@ func (b *retryBucket) ReadAll(ctx context.Context, key string) (data []byte, err
 
 // WriteAll writes a whole object.
 func (b *retryBucket) WriteAll(ctx context.Context, key string, p []byte, opts *blob.WriterOptions) error {
-	return b.do(ctx, func() error { return b.Bucket.WriteAll(ctx, key, p, opts) })
+	return b.do(ctx, func(ctx context.Context) error { return b.Bucket.WriteAll(ctx, key, p, opts) })
 }
 
 // Attributes reads an object's attributes.
 func (b *retryBucket) Attributes(ctx context.Context, key string) (a *blob.Attributes, err error) {
-	err = b.do(ctx, func() error {
+	err = b.do(ctx, func(ctx context.Context) error {
 		a, err = b.Bucket.Attributes(ctx, key)
 		return err
 	})
@@ -88,7 +104,7 @@ func (b *retryBucket) Attributes(ctx context.Context, key string) (a *blob.Attri
 
 // Exists reports whether key exists.
 func (b *retryBucket) Exists(ctx context.Context, key string) (ok bool, err error) {
-	err = b.do(ctx, func() error {
+	err = b.do(ctx, func(ctx context.Context) error {
 		ok, err = b.Bucket.Exists(ctx, key)
 		return err
 	})
@@ -97,12 +113,13 @@ func (b *retryBucket) Exists(ctx context.Context, key string) (ok bool, err erro
 
 // Delete deletes key. A retry after a lost response may report NotFound.
 func (b *retryBucket) Delete(ctx context.Context, key string) error {
-	return b.do(ctx, func() error { return b.Bucket.Delete(ctx, key) })
+	return b.do(ctx, func(ctx context.Context) error { return b.Bucket.Delete(ctx, key) })
 }
 
-// NewReader opens key for streaming; only the open is retried.
+// NewReader opens key for streaming; only the open is retried, and the
+// per-try timeout does not apply: the reader outlives the call.
 func (b *retryBucket) NewReader(ctx context.Context, key string, opts *blob.ReaderOptions) (r *blob.Reader, err error) {
-	err = b.do(ctx, func() error {
+	err = b.do(ctx, func(context.Context) error {
 		r, err = b.Bucket.NewReader(ctx, key, opts)
 		return err
 	})
@@ -111,7 +128,7 @@ func (b *retryBucket) NewReader(ctx context.Context, key string, opts *blob.Read
 
 // ReadRange fills p from key at off; a short object yields io.EOF.
 func (b *retryBucket) ReadRange(ctx context.Context, key string, off int64, p []byte) (n int, err error) {
-	err = b.do(ctx, func() error {
+	err = b.do(ctx, func(ctx context.Context) error {
 		rd, err := b.Bucket.NewRangeReader(ctx, key, off, int64(len(p)), nil)
 		if err != nil {
 			return err
@@ -140,25 +157,37 @@ func (b *retryBucket) ReadRange(ctx context.Context, key string, off int64, p []
 const listPageSize = 100000
 
 // ListAll returns every object (and directory, with a delimiter) matching
-// opts. A transient error restarts the listing.
-func (b *retryBucket) ListAll(ctx context.Context, opts *blob.ListOptions) (objs []*blob.ListObject, err error) {
-	err = b.do(ctx, func() error {
-		objs = objs[:0]
-		token := blob.FirstPageToken
-		for {
-			page, next, err := b.Bucket.ListPage(ctx, token, listPageSize, opts)
-			if err != nil {
-				return err
+// opts. Each page is retried on its own, under the per-try timeout.
+func (b *retryBucket) ListAll(ctx context.Context, opts *blob.ListOptions) ([]*blob.ListObject, error) {
+	var objs []*blob.ListObject
+	token := blob.FirstPageToken
+	for {
+		var page []*blob.ListObject
+		var next []byte
+		err := b.do(ctx, func(ctx context.Context) (err error) {
+			page, next, err = b.Bucket.ListPage(ctx, token, listPageSize, opts)
+			if isNotFound(err) {
+				// File storage walks directories: an object deleted
+				// during the walk fails it. The error must not read as
+				// "nothing here" (a register would look empty).
+				return fmt.Errorf("%w: %v", errListRace, err)
 			}
-			objs = append(objs, page...)
-			if len(next) == 0 {
-				return nil
-			}
-			token = next
+			return err
+		})
+		if err != nil {
+			return nil, err
 		}
-	})
-	return objs, err
+		objs = append(objs, page...)
+		if len(next) == 0 {
+			return objs, nil
+		}
+		token = next
+	}
 }
+
+// errListRace means a listing failed because an object vanished while it
+// ran; listing again succeeds.
+var errListRace = errors.New("an object vanished during the listing")
 
 // isTransient reports whether err may go away when the operation is
 // retried: server errors (5xx), throttling (429, 503), timeouts and
@@ -166,6 +195,9 @@ func (b *retryBucket) ListAll(ctx context.Context, opts *blob.ListOptions) (objs
 func isTransient(ctx context.Context, err error) bool {
 	if err == nil || ctx.Err() != nil || errors.Is(err, context.Canceled) {
 		return false
+	}
+	if errors.Is(err, errListRace) {
+		return true
 	}
 	if st := httpStatus(err); st != 0 {
 		return st >= 500 || st == http.StatusTooManyRequests || st == http.StatusRequestTimeout

@@ -190,53 +190,16 @@ func (s *Store) delete(ctx context.Context, key string) error {
 	return nil
 }
 
-// createExclusive writes key only if it does not exist yet, atomically even
-// between processes. It returns an error matching ErrLeaseHeld's cause
-// (errExists) when the object exists.
-func (s *Store) createExclusive(ctx context.Context, key string, data []byte) error {
+// writeDurable replaces key with data; on file storage the data and the
+// directory entry are synced before it returns.
+func (s *Store) writeDurable(ctx context.Context, key string, data []byte) error {
 	if s.localDir != "" {
-		return createExclusiveFile(filepath.Join(s.localDir, filepath.FromSlash(key)), data)
-	}
-	err := s.b.WriteAll(ctx, key, data, &blob.WriterOptions{IfNotExist: true})
-	switch gcerrors.Code(err) {
-	case gcerrors.OK:
-		return nil
-	case gcerrors.FailedPrecondition, gcerrors.AlreadyExists:
-		return errExists
-	case gcerrors.Unimplemented:
-		return ErrNoAtomicCreate
-	}
-	return fmt.Errorf("create %s: %w", key, err)
-}
-
-var errExists = errors.New("object exists")
-
-// createExclusiveFile links a fully written temporary file into place; link
-// fails if the target exists, which makes the create atomic across processes.
-func createExclusiveFile(path string, data []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(filepath.Dir(path), ".lease-*.tmp")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Link(tmp, path); err != nil {
-		if errors.Is(err, os.ErrExist) {
-			return errExists
+		if err := writeFileDurable(s.localPath(key), data); err != nil {
+			return fmt.Errorf("write %s: %w", key, err)
 		}
-		return err
+		return nil
 	}
-	return nil
+	return s.write(ctx, key, data)
 }
 
 // segmentPartSize is the part (S3), block (Azure) or chunk (GCS) size of
@@ -255,18 +218,64 @@ func retryUploadParts(as func(any) bool) error {
 	return nil
 }
 
-// NewSegmentUpload starts writing segment id of loc. The object appears only
-// when the returned writer's Close succeeds; cancelling ctx abandons it.
-func (s *Store) NewSegmentUpload(ctx context.Context, loc Loc, id string) (io.WriteCloser, error) {
-	w, err := s.b.NewWriter(ctx, loc.segmentKey(id), &blob.WriterOptions{
+// NewSegmentUpload starts writing segment id of loc under lease l. The
+// object appears only when the returned writer's Close succeeds, which it
+// does only while l is valid; cancelling ctx, or the end of the lease,
+// abandons it. On file storage Close syncs the segment to disk.
+func (s *Store) NewSegmentUpload(ctx context.Context, l *Lease, loc Loc, id string) (io.WriteCloser, error) {
+	key := loc.segmentKey(id)
+	if err := l.checkFor(loc.Topic); err != nil {
+		return nil, fmt.Errorf("start segment %s: %w", key, err)
+	}
+	uctx, cancel := l.Context(ctx)
+	w, err := s.b.NewWriter(uctx, key, &blob.WriterOptions{
 		ContentType: "application/octet-stream",
 		BufferSize:  segmentPartSize,
 		BeforeWrite: retryUploadParts,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("start segment %s: %w", loc.segmentKey(id), err)
+		cancel()
+		return nil, fmt.Errorf("start segment %s: %w", key, err)
 	}
-	return w, nil
+	up := &segmentUpload{w: w, cancel: cancel, lease: l, key: key}
+	if s.localDir != "" {
+		up.path = s.localPath(key)
+	}
+	return up, nil
+}
+
+// segmentUpload is a segment object being written under a lease.
+type segmentUpload struct {
+	w      *blob.Writer
+	cancel context.CancelFunc
+	lease  *Lease
+	key    string
+	path   string // file storage: synced after Close
+}
+
+func (u *segmentUpload) Write(p []byte) (int, error) { return u.w.Write(p) }
+
+// Close makes the segment visible if the lease is still valid, and
+// abandons it otherwise.
+func (u *segmentUpload) Close() error {
+	defer u.cancel()
+	if err := u.lease.Check(); err != nil {
+		u.cancel()
+		_ = u.w.Close()
+		return fmt.Errorf("segment %s not written: %w", u.key, err)
+	}
+	if err := u.w.Close(); err != nil {
+		if lerr := u.lease.Err(); lerr != nil {
+			return fmt.Errorf("segment %s not written: %w", u.key, lerr)
+		}
+		return fmt.Errorf("upload segment %s: %w", u.key, err)
+	}
+	if u.path != "" {
+		if err := syncFile(u.path); err != nil {
+			return fmt.Errorf("sync segment %s: %w", u.key, err)
+		}
+	}
+	return nil
 }
 
 // OpenSegment opens segment id of loc for reading; size is its stored size
@@ -290,8 +299,11 @@ func (s *Store) OpenSegment(ctx context.Context, loc Loc, id string, size int64)
 	return sr, nil
 }
 
-// DeleteSegment removes segment id of loc.
-func (s *Store) DeleteSegment(ctx context.Context, loc Loc, id string) error {
+// DeleteSegment removes segment id of loc under lease l.
+func (s *Store) DeleteSegment(ctx context.Context, l *Lease, loc Loc, id string) error {
+	if err := l.checkFor(loc.Topic); err != nil {
+		return fmt.Errorf("delete %s: %w", loc.segmentKey(id), err)
+	}
 	return s.delete(ctx, loc.segmentKey(id))
 }
 

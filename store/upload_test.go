@@ -65,7 +65,12 @@ func TestAzureUploadFailure(t *testing.T) {
 		}
 		defer st.Close()
 		err = noPanic(t, func() error {
-			up, err := st.NewSegmentUpload(ctx, store.Loc{Topic: "orders", Version: 1}, "01JAAAAAAAAAAAAAAAAAAAAAA1")
+			l, err := st.AcquireLease(ctx, "orders", "a", time.Minute)
+			if err != nil {
+				return err
+			}
+			defer l.Release(ctx)
+			up, err := st.NewSegmentUpload(ctx, l, store.Loc{Topic: "orders", Version: 1}, "01JAAAAAAAAAAAAAAAAAAAAAA1")
 			if err != nil {
 				return err
 			}
@@ -110,7 +115,7 @@ func TestS3MultipartSegment(t *testing.T) {
 // writeRandomSegment uploads an incompressible segment of about size bytes.
 func writeRandomSegment(t testing.TB, st *store.Store, loc store.Loc, id string, size int) store.SegmentEntry {
 	ctx := context.Background()
-	up, err := st.NewSegmentUpload(ctx, loc, id)
+	up, err := st.NewSegmentUpload(ctx, lease(t, st, loc.Topic), loc, id)
 	if err != nil {
 		t.Fatal(err)
 	}

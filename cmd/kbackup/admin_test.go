@@ -92,9 +92,7 @@ func TestVerifyDamageExitCode(t *testing.T) {
 	if err := os.Truncate(path(2), 100); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.DeleteSegment(context.Background(), store.Loc{Topic: "orders", Version: 2}, fixture.OrdersV2[0].ID); err != nil {
-		t.Fatal(err)
-	}
+	fixture.DeleteSegment(t, st, store.Loc{Topic: "orders", Version: 2}, fixture.OrdersV2[0].ID)
 	out, errOut, code := run(t, "verify", "--all-snapshots", "orders")
 	if code != exitDamage {
 		t.Fatalf("exit %d, want %d: %s", code, exitDamage, errOut)
@@ -129,7 +127,7 @@ func TestSnapshotCreateOffline(t *testing.T) {
 
 func TestIndexRebuildCommand(t *testing.T) {
 	_, dir := knownStorage(t)
-	if err := os.Remove(filepath.Join(dir, "orders", "snapshots", "v1", "orders", "index")); err != nil {
+	if err := os.RemoveAll(filepath.Join(dir, "orders", "snapshots", "v1", "orders", "index.d")); err != nil {
 		t.Fatal(err)
 	}
 	out, errOut, code := run(t, "index", "rebuild", "--snapshot", "1", "orders")

@@ -78,7 +78,11 @@ func describeTable(out io.Writer, tds []*engine.TopicDescription) error {
 		if i > 0 {
 			fmt.Fprintln(&w)
 		}
-		fmt.Fprintf(&w, "Topic: %s (%s layout)\n", td.Topic, td.Layout)
+		ret := "keep forever"
+		if td.Retention != "" {
+			ret = "delete after " + td.Retention
+		}
+		fmt.Fprintf(&w, "Topic: %s (%s layout; retention: %s)\n", td.Topic, td.Layout, ret)
 		tw := tabwriter.NewWriter(&w, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "  SNAPSHOT\tPARTITION\tSEGMENTS\tRECORDS\tSTORED\tRAW\tRATIO\tOFFSETS\tTIME RANGE\tLAG")
 		for _, s := range td.Snapshots {

@@ -29,7 +29,6 @@ func indexCommand() *cli.Command {
 				Usage:     "recreate a deleted or damaged index from the segments alone (stop the backup of the topic first)",
 				ArgsUsage: "TOPIC",
 				Flags: adminFlags(snap,
-					&cli.DurationFlag{Name: "retention", Usage: "recompute expiry times as newest record + `DURATION` (otherwise they are lost)"},
 					&cli.BoolFlag{Name: "dry-run", Usage: "report what would be written, write nothing"},
 					outputFlag("table, yaml or json"),
 				),
@@ -97,7 +96,7 @@ func runIndexRebuild(c *cli.Context) error {
 	}
 	defer st.Close()
 	rep, err := engine.RebuildIndex(c.Context, st, topic, engine.RebuildOptions{
-		Snapshot: c.String("snapshot"), Retention: c.Duration("retention"), DryRun: c.Bool("dry-run"),
+		Snapshot: c.String("snapshot"), DryRun: c.Bool("dry-run"),
 	})
 	if err != nil {
 		return err
@@ -111,13 +110,10 @@ func rebuildText(w io.Writer, rep *engine.RebuildReport) error {
 		verb = "Would rebuild (dry run)"
 	}
 	fmt.Fprintf(w, "%s index of %s/v%d: %d segments, %d records\n", verb, rep.Topic, rep.Snapshot, rep.Segments, rep.Records)
-	if !rep.ExpiryLost && len(rep.Skipped) == 0 && len(rep.Gaps) == 0 {
+	if len(rep.Skipped) == 0 && len(rep.Gaps) == 0 {
 		return nil
 	}
 	fmt.Fprintln(w, "Not recovered:")
-	if rep.ExpiryLost {
-		fmt.Fprintln(w, "  expiry times (pass --retention to recompute them)")
-	}
 	for _, s := range rep.Skipped {
 		fmt.Fprintf(w, "  skipped %s: %s\n", s.Object, s.Reason)
 	}

@@ -32,16 +32,19 @@ type kafkaFileConfig struct {
 }
 
 type backupConfig struct {
-	Topics        []string `yaml:"topics"`
-	Exclude       []string `yaml:"exclude"`
-	Once          bool     `yaml:"once"`
-	Compression   string   `yaml:"compression"`
-	SegmentBytes  string   `yaml:"segment_bytes"`
-	SegmentAge    string   `yaml:"segment_age"`
-	LeaseTTL      string   `yaml:"lease_ttl"`
-	Retention     string   `yaml:"retention"`
-	Discovery     string   `yaml:"discovery_interval"`
-	SnapshotEvery string   `yaml:"snapshot_every"`
+	Topics       []string `yaml:"topics"`
+	Exclude      []string `yaml:"exclude"`
+	Once         bool     `yaml:"once"`
+	Compression  string   `yaml:"compression"`
+	SegmentBytes string   `yaml:"segment_bytes"`
+	SegmentAge   string   `yaml:"segment_age"`
+	LeaseTTL     string   `yaml:"lease_ttl"`
+	Retention    string   `yaml:"retention"`
+	// RetentionInterval and FlushTimeout are Go durations.
+	RetentionInterval string `yaml:"retention_interval"`
+	FlushTimeout      string `yaml:"flush_timeout"`
+	Discovery         string `yaml:"discovery_interval"`
+	SnapshotEvery     string `yaml:"snapshot_every"`
 }
 
 // loadConfig reads the --config file, if any. Unknown keys are errors.

@@ -51,7 +51,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch {
 	case errors.Is(err, errUsage):
 		return exitUsage
-	case errors.Is(err, store.ErrLeaseHeld):
+	case errors.Is(err, store.ErrLeaseHeld), errors.Is(err, store.ErrLeaseLost):
 		return exitLeaseHeld
 	case errors.Is(err, errDamage):
 		return exitDamage
