@@ -77,6 +77,9 @@ func (j *topicJob) status() TopicStatus {
 		ts.RecordsTotal += ps.RecordsTotal
 		ts.Bytes += ps.Bytes
 		ts.BytesTotal += ps.BytesTotal
+		for _, e := range ps.Expired {
+			ts.ExpiredRecords += e.Records
+		}
 	}
 	return ts
 }

@@ -253,13 +253,22 @@ type topicStatus struct {
 	Created    bool              `yaml:"created,omitempty"`
 	Records    string            `yaml:"records"`
 	Bytes      string            `yaml:"bytes"`
+	Expired    int64             `yaml:"expired_records,omitempty"`
 	Partitions []partitionStatus `yaml:"partitions,omitempty"`
 }
 
 type partitionStatus struct {
-	Partition int32  `yaml:"partition"`
-	Records   string `yaml:"records"`
-	Resumed   int64  `yaml:"resumed,omitempty"`
+	Partition int32         `yaml:"partition"`
+	Records   string        `yaml:"records"`
+	Resumed   int64         `yaml:"resumed,omitempty"`
+	Expired   []expiredSpan `yaml:"expired,omitempty"`
+}
+
+// expiredSpan is an ExpiredSpan as the status file shows it.
+type expiredSpan struct {
+	Offsets string `yaml:"offsets"`
+	Times   string `yaml:"times"`
+	Records int64  `yaml:"records"`
 }
 
 func renderRunStatus(r *restoreRun) []byte {
@@ -274,9 +283,14 @@ func renderRunStatus(r *restoreRun) []byte {
 	of := func(n, total int64) string { return fmt.Sprintf("%d of %d", n, total) }
 	for _, t := range r.status.Topics {
 		ts := topicStatus{Source: t.Source, Snapshot: fmt.Sprintf("v%d", t.Snapshot), Target: t.Target, Phase: t.Phase.String(),
-			Created: t.Created, Records: of(t.Records, t.RecordsTotal), Bytes: of(t.Bytes, t.BytesTotal)}
+			Created: t.Created, Records: of(t.Records, t.RecordsTotal), Bytes: of(t.Bytes, t.BytesTotal), Expired: t.ExpiredRecords}
 		for _, p := range t.Partitions {
-			ts.Partitions = append(ts.Partitions, partitionStatus{Partition: p.Partition, Records: of(p.Records, p.RecordsTotal), Resumed: p.Resumed})
+			ps := partitionStatus{Partition: p.Partition, Records: of(p.Records, p.RecordsTotal), Resumed: p.Resumed}
+			for _, e := range p.Expired {
+				ps.Expired = append(ps.Expired, expiredSpan{Offsets: fmt.Sprintf("%d-%d", e.FirstOffset, e.LastOffset),
+					Times: e.MinTimestamp.UTC().Format(time.RFC3339Nano) + "/" + e.MaxTimestamp.UTC().Format(time.RFC3339Nano), Records: e.Records})
+			}
+			ts.Partitions = append(ts.Partitions, ps)
 		}
 		s.Topics = append(s.Topics, ts)
 	}

@@ -64,6 +64,9 @@ type RestoreOptions struct {
 	OnStatus func(RestoreStatus)
 	// StatusInterval is how often OnStatus sees progress (default 1s).
 	StatusInterval time.Duration
+	// Now is the clock that decides which segments expired and which
+	// records the target's retention would delete (default time.Now).
+	Now func() time.Time
 }
 
 // RestoreStatus is a restore's status: its phase, the reason of a failure
@@ -79,27 +82,33 @@ type RestoreStatus struct {
 // they are an upper bound, and they are set to the exact count once the
 // topic is done. Bytes are decoded record bytes (the index's unit).
 type TopicStatus struct {
-	Source       string            `json:"source"`
-	Target       string            `json:"target"`
-	Snapshot     int               `json:"snapshot"`
-	Phase        Phase             `json:"phase"`
-	Created      bool              `json:"created,omitempty"`
-	Records      int64             `json:"records"`
-	RecordsTotal int64             `json:"records_total"`
-	Bytes        int64             `json:"bytes"`
-	BytesTotal   int64             `json:"bytes_total"`
-	Partitions   []PartitionStatus `json:"partitions"`
+	Source       string `json:"source"`
+	Target       string `json:"target"`
+	Snapshot     int    `json:"snapshot"`
+	Phase        Phase  `json:"phase"`
+	Created      bool   `json:"created,omitempty"`
+	Records      int64  `json:"records"`
+	RecordsTotal int64  `json:"records_total"`
+	Bytes        int64  `json:"bytes"`
+	BytesTotal   int64  `json:"bytes_total"`
+	// ExpiredRecords counts the records of the partitions' Expired spans.
+	ExpiredRecords int64             `json:"expired_records,omitempty"`
+	Partitions     []PartitionStatus `json:"partitions"`
 }
 
 // PartitionStatus is one partition's progress. Resumed counts the records
-// found already restored by an earlier run (included in Records).
+// found already restored by an earlier run (included in Records). Expired
+// are the spans of records the backup's retention deleted from storage
+// (not restored, not in the totals), found when planning or, for segments
+// deleted during the restore, when reading them.
 type PartitionStatus struct {
-	Partition    int32 `json:"partition"`
-	Records      int64 `json:"records"`
-	RecordsTotal int64 `json:"records_total"`
-	Bytes        int64 `json:"bytes"`
-	BytesTotal   int64 `json:"bytes_total"`
-	Resumed      int64 `json:"resumed,omitempty"`
+	Partition    int32         `json:"partition"`
+	Records      int64         `json:"records"`
+	RecordsTotal int64         `json:"records_total"`
+	Bytes        int64         `json:"bytes"`
+	BytesTotal   int64         `json:"bytes_total"`
+	Resumed      int64         `json:"resumed,omitempty"`
+	Expired      []ExpiredSpan `json:"expired,omitempty"`
 }
 
 // RestoreResult is the outcome of Restore: the final status plus totals.

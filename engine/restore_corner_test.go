@@ -1,0 +1,144 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"math"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/kbackup/kbackup/store"
+	fixture "github.com/kbackup/kbackup/store/storetest"
+)
+
+// knownEnv is an env whose store holds the known fixture backup (orders v1
+// with one expired segment, orders v2, legacy).
+func knownEnv(t *testing.T) (*env, string) {
+	t.Helper()
+	e := newEnv(t)
+	dir := t.TempDir()
+	st, err := store.Open(e.ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if err := fixture.Known(e.ctx, st); err != nil {
+		t.Fatal(err)
+	}
+	e.st = st
+	return e, dir
+}
+
+func v1Spec(target string) *RestoreSpec {
+	spec := mapping("orders", target)
+	spec.Spec.Config.Topics[0].Snapshot = &SnapshotRef{Version: "v1"}
+	return spec
+}
+
+// TestRestoreSkipsExpiredSegments restores a snapshot whose backup
+// retention deleted a segment: the restore skips it, says which offsets
+// and times it skipped, and fails before creating anything when a segment
+// that has not expired is missing.
+func TestRestoreSkipsExpiredSegments(t *testing.T) {
+	e, dir := knownEnv(t)
+	if _, err := ApplyRetention(e.ctx, e.st, "orders", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.restore(v1Spec("v1-copy"), RestoreOptions{})
+	if err != nil {
+		t.Fatalf("restore after retention: %v", err)
+	}
+	ts := res.Topics[0]
+	if ts.Records != 80 || ts.ExpiredRecords != 50 || res.Produced != 80 {
+		t.Fatalf("records %d, expired %d, produced %d; want 80, 50, 80", ts.Records, ts.ExpiredRecords, res.Produced)
+	}
+	want := ExpiredSpan{FirstOffset: 0, LastOffset: 49, MinTimestamp: fixture.Base, MaxTimestamp: fixture.Base.Add(49 * time.Second), Records: 50}
+	if got := ts.Partitions[0].Expired; len(got) != 1 || got[0] != want {
+		t.Fatalf("partition 0 expired %+v, want %+v", got, want)
+	}
+	got := e.kcatRead("v1-copy")
+	if len(got[0]) != 50 || *got[0][0].Key != "key-1" || len(got[1]) != 30 { // offset 50 has key-(50%7)
+		t.Fatalf("target holds %d+%d records, first key %v", len(got[0]), len(got[1]), got[0][0].Key)
+	}
+
+	// A segment that has not expired is missing: lost data, refused before
+	// the target is created.
+	v1 := store.Loc{Topic: "orders", Version: 1}
+	seg2 := fixture.OrdersV1[1].ID
+	if err := os.Remove(objectPath(dir, v1, seg2)); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.restore(v1Spec("v1-lost"), RestoreOptions{})
+	errContains(t, err, ErrPreflight, seg2, "partition 0", "offsets 50-99", "has not expired")
+	if e.topicExists("v1-lost") {
+		t.Fatal("a restore that found lost data created its target")
+	}
+
+	// The same segment, on a clock just before its expiry: a retention pass
+	// on a clock ahead of ours deleted it, so it counts as expired.
+	near := func() time.Time { return fixture.Future.Add(-time.Minute) }
+	res, err = e.restore(v1Spec("v1-near"), RestoreOptions{Now: near})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ts := res.Topics[0]; ts.Records != 30 || ts.ExpiredRecords != 100 || len(ts.Partitions[0].Expired) != 1 || ts.Partitions[0].Expired[0].LastOffset != 99 {
+		t.Fatalf("near expiry: records %d, expired %d %+v", ts.Records, ts.ExpiredRecords, ts.Partitions[0].Expired)
+	}
+}
+
+// TestWalkSkipsSegmentDeletedWhileRestoring deletes a planned segment after
+// planning, as a retention pass running during the restore would.
+func TestWalkSkipsSegmentDeletedWhileRestoring(t *testing.T) {
+	ctx := context.Background()
+	st, dir := knownStore(t)
+	now := fixture.Future.Add(-time.Minute) // segment 2 expires within the grace
+	r := &restorer{st: st, now: func() time.Time { return fixture.Past.Add(-time.Hour) }}
+	j, err := r.plan(ctx, TopicMapping{Source: "orders", Snapshot: &SnapshotRef{Version: "v1"}}, newFilter(0, -1, math.MinInt64, math.MaxInt64))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pp := j.plans[0]
+	if len(pp.segs) != 2 {
+		t.Fatalf("planned %d segments of partition 0, want 2", len(pp.segs))
+	}
+	if err := os.Remove(objectPath(dir, v1, fixture.OrdersV1[1].ID)); err != nil {
+		t.Fatal(err)
+	}
+	count := func() (int64, error) {
+		var n int64
+		_, err := pp.walk(ctx, st, j.loc, 0, func(_, _, _ int64) bool { return false }, func(int64, *store.Record) bool { n++; return false })
+		return n, err
+	}
+	if _, err := count(); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a segment deleted long before its expiry: %v, want ErrNotFound", err)
+	}
+	pp.now = func() time.Time { return now }
+	n, err := count()
+	if err != nil || n != 50 {
+		t.Fatalf("walk read %d records, %v; want 50", n, err)
+	}
+	if spans, recs := pp.expiredSpans(); len(spans) != 1 || spans[0].FirstOffset != 50 || recs != 50 {
+		t.Fatalf("expired %+v", spans)
+	}
+}
+
+// TestRestoreHugePartitionNumber plans an index naming partition
+// 2147483647, whose count p+1 overflows int32.
+func TestRestoreHugePartitionNumber(t *testing.T) {
+	e := newEnv(t)
+	m := &store.Manifest{Topic: "huge", Active: 1, Snapshots: []store.Snapshot{{Version: 1, TopicID: fixture.TopicIDv1, Created: fixture.Created1, Partitions: 1}}}
+	if err := e.st.WriteManifest(e.ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	loc := store.Loc{Topic: "huge", Version: 1}
+	segs := []fixture.Segment{{ID: "01KF0000000000000000000009", Partition: math.MaxInt32, N: 5}}
+	if err := fixture.WriteSnapshot(e.ctx, e.st, loc, segs); err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.restore(mapping("huge", "huge-copy"), RestoreOptions{})
+	errContains(t, err, ErrPreflight, "partition 2147483647", "damaged")
+	if res.Phase != Failed || e.topicExists("huge-copy") {
+		t.Fatalf("phase %s; target created: %t", res.Phase, e.topicExists("huge-copy"))
+	}
+}
