@@ -1,12 +1,18 @@
 package engine
 
 import (
+	"bytes"
+	"crypto/rand"
+	"fmt"
+
 	"context"
 	"errors"
 	"math"
 	"os"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kbackup/kbackup/store"
 	fixture "github.com/kbackup/kbackup/store/storetest"
@@ -140,5 +146,64 @@ func TestRestoreHugePartitionNumber(t *testing.T) {
 	errContains(t, err, ErrPreflight, "partition 2147483647", "damaged")
 	if res.Phase != Failed || e.topicExists("huge-copy") {
 		t.Fatalf("phase %s; target created: %t", res.Phase, e.topicExists("huge-copy"))
+	}
+}
+
+// TestRestoreLargeRecords restores records larger than the topic's
+// max.message.bytes that the source accepted because they were compressed,
+// beside incompressible ones that only fit a larger limit: franz-go bounds
+// batches by their uncompressed size, the broker by the compressed one.
+func TestRestoreLargeRecords(t *testing.T) {
+	e := newEnv(t)
+	e.createTopic("large", 2, nil) // default max.message.bytes: 1048588
+	e.createTopic("large4", 1, map[string]string{"max.message.bytes": "4194304"})
+	rnd := make([]byte, 3<<20)
+	if _, err := rand.Read(rnd); err != nil {
+		t.Fatal(err)
+	}
+	compressible := bytes.Repeat([]byte("kbackup restores every record "), (3<<20)/30)
+	pcl, err := kgo.NewClient(kgo.SeedBrokers(e.addr), kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.ProducerBatchMaxBytes(16<<20), kgo.ProducerBatchCompression(kgo.ZstdCompression()), kgo.ProducerLinger(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pcl.Close()
+	rec := func(topic string, p int32, i int, v []byte) *kgo.Record {
+		return &kgo.Record{Topic: topic, Partition: p, Key: []byte(fmt.Sprint("k", i)), Value: v, Timestamp: base.Add(time.Duration(i) * time.Second)}
+	}
+	var recs []*kgo.Record
+	for i := 0; i < 40; i++ {
+		v := []byte(fmt.Sprint("small ", i))
+		switch i % 10 {
+		case 3:
+			v = compressible // 3 MiB, about 1 KiB compressed
+		case 6:
+			v = rnd[:1000000] // incompressible, just under the limit
+		case 8:
+			v = append(append([]byte{}, compressible...), 'x') // two large records in a row
+		}
+		recs = append(recs, rec("large", int32(i%2), i, v))
+	}
+	recs = append(recs, rec("large4", 0, 0, rnd), rec("large4", 0, 1, compressible), rec("large4", 0, 2, []byte("after")))
+	for _, r := range recs {
+		if err := pcl.ProduceSync(e.ctx, r).FirstErr(); err != nil {
+			t.Fatalf("source refused record %s/%d: %v", r.Topic, len(r.Value), err)
+		}
+	}
+	e.backup("large", "large4")
+	for _, topic := range []string{"large", "large4"} {
+		res, err := e.restore(mapping(topic, topic+"-copy"), RestoreOptions{})
+		if err != nil {
+			t.Fatalf("restore %s: %v", topic, err)
+		}
+		src, dst := e.kcatRead(topic), e.kcatRead(topic+"-copy")
+		var n int64
+		for p := range src {
+			compare(t, fmt.Sprintf("%s partition %d", topic, p), src[p], dst[p])
+			n += int64(len(src[p]))
+		}
+		if res.Produced != n {
+			t.Fatalf("%s: produced %d of %d", topic, res.Produced, n)
+		}
 	}
 }
