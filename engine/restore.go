@@ -36,6 +36,8 @@ type restorer struct {
 	jobs  []*topicJob
 	prods []*producer
 
+	brokerCfg map[string]string // the first broker's configs, read once (brokerDefault)
+
 	statusMu sync.Mutex // serialises OnStatus and guards phase, reason
 	phase    Phase
 	reason   string
@@ -50,7 +52,9 @@ type topicJob struct {
 	plans      []*partPlan
 	checks     bool              // preflight checks enabled
 	create     bool              // target must be created
+	createCfg  map[string]string // configs it is created with
 	configs    map[string]string // target's effective configs
+	retention  *RetentionReport  // what preflight found about the target's retention
 	prod       *producer
 	phase      atomic.Int32
 }

@@ -151,8 +151,11 @@ func (e *env) restore(spec *RestoreSpec, opts RestoreOptions) (*RestoreResult, e
 	return Restore(e.ctx, e.st, e.kcfg, spec, opts)
 }
 
+// mapping restores src into dst, creating it, and keeps every record
+// although the test data is older than the target's default retention.
 func mapping(src, dst string) *RestoreSpec {
-	return &RestoreSpec{Spec: RestoreSpecBody{Config: RestoreConfig{Topics: []TopicMapping{{Source: src, Target: dst}}, CreateTopics: true}}}
+	return &RestoreSpec{Spec: RestoreSpecBody{Config: RestoreConfig{Topics: []TopicMapping{{Source: src, Target: dst}}, CreateTopics: true,
+		Filters: RestoreFilters{Time: TimeFilters{Retention: ExtendTargetTopicRetention}}}}}
 }
 
 // rec is a record as compared between source and target.

@@ -93,17 +93,22 @@ func (p *producer) close() {
 }
 
 // createTopics creates the targets that preflight found missing, with the
-// snapshot's partition count and recorded configs.
+// snapshot's partition count and recorded configs (timestamps kept as
+// produced, retention as the spec chose), and extends the retention of
+// existing targets when the spec chose so.
 func (r *restorer) createTopics(ctx context.Context) error {
 	for _, j := range r.jobs {
 		if !j.create {
+			if err := r.extendRetention(ctx, j); err != nil {
+				return err
+			}
 			continue
 		}
 		target := j.m.TargetName()
-		if err := r.adm.CreateTopic(ctx, target, j.partitions, j.snap.Configs); err != nil {
+		if err := r.adm.CreateTopic(ctx, target, j.partitions, j.createCfg); err != nil {
 			return err
 		}
-		r.log.Info("created topic", "topic", target, "partitions", j.partitions, "configs", len(j.snap.Configs))
+		r.log.Info("created topic", "topic", target, "partitions", j.partitions, "configs", len(j.createCfg))
 		cfgs, err := targetConfigs(ctx, r.adm, target)
 		if err != nil {
 			r.log.Warn("cannot read the created topic's configs; using defaults", "topic", target, "err", err)

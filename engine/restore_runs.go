@@ -254,7 +254,31 @@ type topicStatus struct {
 	Records    string            `yaml:"records"`
 	Bytes      string            `yaml:"bytes"`
 	Expired    int64             `yaml:"expired_records,omitempty"`
+	Retention  *retentionStatus  `yaml:"retention,omitempty"`
 	Partitions []partitionStatus `yaml:"partitions,omitempty"`
+}
+
+// retentionStatus is a RetentionReport as the status file shows it, when
+// the target's retention concerns the restore.
+type retentionStatus struct {
+	Policy      string            `yaml:"policy,omitempty"`
+	RetentionMs int64             `yaml:"target_retention_ms"`
+	Cutoff      string            `yaml:"cutoff,omitempty"`
+	Older       int64             `yaml:"older_records"`
+	Skipped     int64             `yaml:"skipped_records,omitempty"`
+	OverBytes   []int32           `yaml:"partitions_over_retention_bytes,omitempty"`
+	Extended    map[string]string `yaml:"extended,omitempty"`
+}
+
+func retentionOf(r *RetentionReport) *retentionStatus {
+	if r == nil || r.Older == 0 && len(r.OverBytes) == 0 && len(r.Extended) == 0 {
+		return nil
+	}
+	rs := &retentionStatus{Policy: string(r.Policy), RetentionMs: r.RetentionMs, Older: r.Older, Skipped: r.Skipped, OverBytes: r.OverBytes, Extended: r.Extended}
+	if r.Cutoff != nil {
+		rs.Cutoff = r.Cutoff.UTC().Format(time.RFC3339)
+	}
+	return rs
 }
 
 type partitionStatus struct {
@@ -283,7 +307,8 @@ func renderRunStatus(r *restoreRun) []byte {
 	of := func(n, total int64) string { return fmt.Sprintf("%d of %d", n, total) }
 	for _, t := range r.status.Topics {
 		ts := topicStatus{Source: t.Source, Snapshot: fmt.Sprintf("v%d", t.Snapshot), Target: t.Target, Phase: t.Phase.String(),
-			Created: t.Created, Records: of(t.Records, t.RecordsTotal), Bytes: of(t.Bytes, t.BytesTotal), Expired: t.ExpiredRecords}
+			Created: t.Created, Records: of(t.Records, t.RecordsTotal), Bytes: of(t.Bytes, t.BytesTotal), Expired: t.ExpiredRecords,
+			Retention: retentionOf(t.Retention)}
 		for _, p := range t.Partitions {
 			ps := partitionStatus{Partition: p.Partition, Records: of(p.Records, p.RecordsTotal), Resumed: p.Resumed}
 			for _, e := range p.Expired {

@@ -92,8 +92,10 @@ type TopicStatus struct {
 	Bytes        int64  `json:"bytes"`
 	BytesTotal   int64  `json:"bytes_total"`
 	// ExpiredRecords counts the records of the partitions' Expired spans.
-	ExpiredRecords int64             `json:"expired_records,omitempty"`
-	Partitions     []PartitionStatus `json:"partitions"`
+	ExpiredRecords int64 `json:"expired_records,omitempty"`
+	// Retention is what preflight found about the target's retention.
+	Retention  *RetentionReport  `json:"retention,omitempty"`
+	Partitions []PartitionStatus `json:"partitions"`
 }
 
 // PartitionStatus is one partition's progress. Resumed counts the records

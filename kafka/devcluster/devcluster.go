@@ -89,7 +89,9 @@ func Seed(ctx context.Context, addr string) error {
 			return fmt.Errorf("create %s: %w", t, err)
 		}
 	}
-	base := time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)
+	// Timestamps of the last three days: a restore into a topic with
+	// Kafka's default retention (7 days) keeps them.
+	base := time.Now().UTC().Truncate(time.Hour).Add(-72 * time.Hour)
 	var recs []*kgo.Record
 	for i := 0; i < 3000; i++ {
 		v := fmt.Sprintf(`{"order":%d,"customer":"c-%d","amount":%d.%02d}`, i, i%97, i%500, i%100)
