@@ -37,6 +37,7 @@ type restorer struct {
 	prods []*producer
 
 	brokerCfg map[string]string // the first broker's configs, read once (brokerDefault)
+	locks     []*targetLock     // the targets' locks, held until Restore returns
 
 	statusMu sync.Mutex // serialises OnStatus and guards phase, reason
 	phase    Phase
@@ -79,6 +80,7 @@ func Restore(ctx context.Context, st *store.Store, kcfg *kafka.Config, spec *Res
 	r := &restorer{st: st, kcfg: kcfg, opts: opts, log: opts.Logger, now: opts.Now}
 	start := time.Now()
 	err := r.run(ctx, spec)
+	r.unlockTargets()
 	if r.admCl != nil {
 		r.admCl.Close()
 	}
@@ -141,6 +143,9 @@ func (r *restorer) initialize(ctx context.Context) error {
 			return err
 		}
 		r.jobs = append(r.jobs, j)
+	}
+	if err := r.lockTargets(ctx); err != nil {
+		return err
 	}
 	live, err := r.adm.Topics(ctx)
 	if err != nil {

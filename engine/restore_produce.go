@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sort"
 	"strconv"
 	"sync"
@@ -83,12 +84,28 @@ func (p *producer) largeClient(ctx context.Context) (*kgo.Client, error) {
 	return p.large, nil
 }
 
-func (p *producer) close() {
-	p.cl.Close()
+// abortWait bounds how long closing a producer waits for the answers to
+// produce requests in flight.
+const abortWait = 15 * time.Second
+
+// close fails the records not yet sent and waits (up to abortWait) until
+// every produce request sent has its answer, so that nothing this restore
+// sent lands after it returned and released its target's lock; then it
+// closes the clients.
+func (p *producer) close(log *slog.Logger) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
+	cls := []*kgo.Client{p.cl}
 	if p.large != nil {
-		p.large.Close()
+		cls = append(cls, p.large)
+	}
+	p.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), abortWait)
+	defer cancel()
+	for _, cl := range cls {
+		if err := cl.AbortBufferedRecords(ctx); err != nil {
+			log.Warn("produce requests still in flight when closing the producer", "err", err)
+		}
+		cl.Close()
 	}
 }
 
@@ -205,7 +222,7 @@ func compression(codec string) kgo.CompressionCodec {
 
 func (r *restorer) closeProducers() {
 	for _, p := range r.prods {
-		p.close()
+		p.close(r.log)
 	}
 }
 
@@ -260,8 +277,9 @@ func (r *restorer) restorePartition(ctx context.Context, j *topicJob, pp *partPl
 	drained := make(chan struct{})
 	go func() { wg.Wait(); close(drained) }()
 	// An interrupted partition does not wait for its buffered records:
-	// closing the producer fails those not yet sent, and the idempotent
-	// producer leaves the target holding a prefix of the plan.
+	// closing the producer fails those not yet sent (after the answers to
+	// those sent), and the idempotent producer leaves the target holding a
+	// prefix of the plan.
 	select {
 	case <-drained:
 	case <-pctx.Done():

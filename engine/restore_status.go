@@ -15,6 +15,10 @@ var (
 	// ErrPreflight means a preflight check failed (status Failed); nothing
 	// was produced.
 	ErrPreflight = errors.New("preflight check failed")
+	// ErrTargetBusy means another restore into the same target topic of
+	// the same cluster is running on this machine; it comes wrapped with
+	// ErrPreflight.
+	ErrTargetBusy = errors.New("restore target busy")
 )
 
 // Phase is a restore's place in seed 004's status lifecycle.
@@ -67,6 +71,9 @@ type RestoreOptions struct {
 	// Now is the clock that decides which segments expired and which
 	// records the target's retention would delete (default time.Now).
 	Now func() time.Time
+	// LockDir holds the locks that keep two restores on this machine
+	// from writing into one target (default DefaultLockDir()).
+	LockDir string
 }
 
 // RestoreStatus is a restore's status: its phase, the reason of a failure

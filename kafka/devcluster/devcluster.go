@@ -5,7 +5,9 @@ package devcluster
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
+	"encoding/base64"
 	"fmt"
 	"strconv"
 	"time"
@@ -41,7 +43,14 @@ type Cluster struct{ c *kfake.Cluster }
 
 // Start starts a single-broker cluster on 127.0.0.1.
 func Start(o Options) (*Cluster, error) {
-	opts := []kfake.Opt{kfake.NumBrokers(1), kfake.Ports(o.Port), kfake.DefaultNumPartitions(1)}
+	// A cluster ID of its own, as every Kafka cluster has (kfake's default
+	// is the same for all): restores lock targets by cluster ID and topic.
+	var id [16]byte
+	if _, err := rand.Read(id[:]); err != nil {
+		return nil, err
+	}
+	opts := []kfake.Opt{kfake.NumBrokers(1), kfake.Ports(o.Port), kfake.DefaultNumPartitions(1),
+		kfake.ClusterID(base64.RawURLEncoding.EncodeToString(id[:]))}
 	if o.DataDir != "" {
 		opts = append(opts, kfake.DataDir(o.DataDir))
 	}
