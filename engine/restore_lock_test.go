@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -103,4 +104,56 @@ func TestRestoresIntoOneTargetAreSerialised(t *testing.T) {
 		}
 	}
 	noDuplicates("raced")
+}
+
+// TestRestoresAdmit refuses specs that disable preflight checks or allow
+// non-empty targets unless the manager (the mount) permits it, and gives
+// specs without a retention choice the manager's.
+func TestRestoresAdmit(t *testing.T) {
+	e := newEnv(t)
+	e.createTopic("src", 1, nil)
+	e.produce(&kgo.Record{Topic: "src", Key: []byte("k"), Value: []byte("v"), Timestamp: base})
+	e.backup("src")
+	spec := func(edit func(c *RestoreConfig)) *RestoreSpec {
+		s := mapping("src", "dst")
+		s.Spec.Config.Filters.Time.Retention = ""
+		edit(&s.Spec.Config)
+		return s
+	}
+	strict := NewRestores(e.ctx, e.st, e.kcfg, RestoresOptions{LockDir: t.TempDir()})
+	defer strict.Close()
+	err := strict.Start("nonempty", spec(func(c *RestoreConfig) { c.AllowNonEmpty = true }))
+	errContains(t, err, ErrInvalidSpec, "allowNonEmpty", "--restore-allow-nonempty")
+	err = strict.Start("nochecks", spec(func(c *RestoreConfig) { c.Topics[0].DisablePreflightChecks = true }))
+	errContains(t, err, ErrInvalidSpec, "disablePreflightChecks", "--restore-allow-no-preflight")
+	for _, name := range []string{"nonempty", "nochecks"} {
+		if st, err := strict.Status(name); err != nil || st.Phase != Invalid {
+			t.Fatalf("%s: phase %v, %v", name, st.Phase, err)
+		}
+	}
+	// Without a retention choice, the old record fails the check.
+	err = strict.Start("old", spec(func(*RestoreConfig) {}))
+	errContains(t, err, ErrPreflight, "retention")
+	if e.topicExists("dst") {
+		t.Fatal("a refused restore created its target")
+	}
+
+	lax := NewRestores(e.ctx, e.st, e.kcfg, RestoresOptions{LockDir: t.TempDir(), AllowNonEmpty: true, AllowNoPreflight: true, Retention: ExtendTargetTopicRetention})
+	defer lax.Close()
+	if err := lax.Start("permitted", spec(func(c *RestoreConfig) { c.AllowNonEmpty, c.Topics[0].DisablePreflightChecks = true, true })); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		b, _ := lax.StatusText("permitted")
+		if strings.Contains(string(b), "\nfinished: ") {
+			if !strings.Contains(string(b), "\nphase: Done\n") {
+				t.Fatalf("permitted restore: %s", b)
+			}
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := e.kcatRead("dst"); len(got[0]) != 1 {
+		t.Fatalf("dst holds %v", got)
+	}
 }

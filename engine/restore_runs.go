@@ -32,6 +32,18 @@ type RestoresOptions struct {
 	// InitWait is how long Start waits for a restore to pass its
 	// preflight checks before returning (default 10s).
 	InitWait time.Duration
+	// A spec started here acts with the mount's credentials on behalf of
+	// whoever copied it in: it may disable preflight checks
+	// (disablePreflightChecks) only with AllowNoPreflight and append to
+	// non-empty targets (allowNonEmpty) only with AllowNonEmpty; otherwise
+	// it is Invalid.
+	AllowNoPreflight bool
+	AllowNonEmpty    bool
+	// Retention is the choice for restores whose spec makes none
+	// (RestoreConfig.Filters.Time.Retention).
+	Retention RetentionPolicy
+	// LockDir is RestoreOptions.LockDir for every restore.
+	LockDir string
 }
 
 // Restores runs named restores in the background, as the mount's restore/
@@ -93,8 +105,7 @@ func (rs *Restores) Start(name string, spec *RestoreSpec) error {
 	rs.runs[name] = run
 	rs.mu.Unlock()
 	run.status.Phase = Ready
-	if spec != nil && spec.Spec.Enabled != nil && !*spec.Spec.Enabled {
-		err := specError("the spec is a draft (spec.enabled: false): set enabled: true to run it")
+	if err := rs.admit(spec); err != nil {
 		run.end(&RestoreResult{RestoreStatus: RestoreStatus{Phase: Invalid, Reason: err.Error()}}, err)
 		close(run.done)
 		return err
@@ -107,7 +118,7 @@ func (rs *Restores) Start(name string, spec *RestoreSpec) error {
 		defer rs.wg.Done()
 		defer close(run.done)
 		defer cancel()
-		res, err := Restore(ctx, rs.st, rs.kcfg, spec, RestoreOptions{Logger: log, OnStatus: run.update})
+		res, err := Restore(ctx, rs.st, rs.kcfg, spec, RestoreOptions{Logger: log, OnStatus: run.update, LockDir: rs.opts.LockDir})
 		run.end(res, err)
 	}()
 	select {
@@ -125,6 +136,32 @@ func (rs *Restores) Start(name string, spec *RestoreSpec) error {
 	run.mu.Lock()
 	defer run.mu.Unlock()
 	return run.err
+}
+
+// admit checks spec against what this manager permits and fills in its
+// default retention choice; an error wraps ErrInvalidSpec.
+func (rs *Restores) admit(spec *RestoreSpec) error {
+	if spec == nil {
+		return nil
+	}
+	if spec.Spec.Enabled != nil && !*spec.Spec.Enabled {
+		return specError("the spec is a draft (spec.enabled: false): set enabled: true to run it")
+	}
+	c := &spec.Spec.Config
+	if c.AllowNonEmpty && !rs.opts.AllowNonEmpty {
+		return specError("allowNonEmpty: this mount does not let restores append to targets holding other records; " +
+			"restore into an empty target, or start the mount with --restore-allow-nonempty")
+	}
+	for _, t := range c.Topics {
+		if t.DisablePreflightChecks && !rs.opts.AllowNoPreflight {
+			return specError("topic %s: disablePreflightChecks: this mount does not let restores skip their preflight checks; "+
+				"remove it, or start the mount with --restore-allow-no-preflight", t.Source)
+		}
+	}
+	if c.Filters.Time.Retention == "" {
+		c.Filters.Time.Retention = rs.opts.Retention
+	}
+	return nil
 }
 
 func (r *restoreRun) update(s RestoreStatus) {
