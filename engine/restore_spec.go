@@ -169,11 +169,18 @@ func NormalizeSnapshot(s string) (string, error) {
 	return "v" + strconv.Itoa(n), nil
 }
 
+// MaxSpecBytes bounds the size of a restore spec ParseRestoreSpec reads.
+const MaxSpecBytes = 1 << 20
+
 // ParseRestoreSpec reads a YAML restore spec: a full `kind: Restore`
 // resource or a bare document holding only `config:`. Unknown fields and
 // invalid values are errors wrapping ErrInvalidSpec; a draft without
-// topics parses (Validate, which Restore calls, rejects it).
+// topics parses (Validate, which Restore calls, rejects it). Specs larger
+// than MaxSpecBytes are refused unread.
 func ParseRestoreSpec(data []byte) (*RestoreSpec, error) {
+	if len(data) > MaxSpecBytes {
+		return nil, specError("the spec is %d bytes, more than %d: a restore spec is a short YAML document", len(data), MaxSpecBytes)
+	}
 	var probe map[string]yaml.Node
 	if err := yaml.Unmarshal(data, &probe); err != nil {
 		return nil, specError("%s", oneLine(err))

@@ -211,8 +211,8 @@ func (s *copySession) request(rel string, src source) (RestoreRequest, bool) {
 		req.Source = src.loc
 	case isSnap && len(parts) == 5:
 		p, err := strconv.ParseInt(parts[4], 10, 32)
-		if err != nil {
-			return req, false
+		if err != nil || p < 0 || strconv.FormatInt(p, 10) != parts[4] {
+			return req, false // not a partition directory of the tree
 		}
 		req.Source, req.Partitions = src.loc, []int32{int32(p)}
 	default:

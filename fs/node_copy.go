@@ -3,6 +3,7 @@ package fs
 import (
 	"context"
 	"path"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -320,6 +321,29 @@ func (n *copyFileNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle,
 // (a restore spec).
 const maxSpec = 1 << 20
 
+// specBuf keeps the bytes written to a file directly in restore/, a
+// spec, at their offsets (holes read as zeros), up to maxSpec; a write
+// beyond drops them all and marks the file too big to be a spec.
+type specBuf struct {
+	b      []byte
+	tooBig bool
+}
+
+func (s *specBuf) write(data []byte, off int64) {
+	if s.tooBig {
+		return
+	}
+	end := off + int64(len(data))
+	if off < 0 || end < off || end > maxSpec {
+		s.b, s.tooBig = nil, true
+		return
+	}
+	if int64(len(s.b)) < end {
+		s.b = append(s.b, make([]byte, end-int64(len(s.b)))...)
+	}
+	copy(s.b[off:], data)
+}
+
 // copyHandle is an open file of a copy. It learns the copy's source from
 // copy_file_range, or checksums what is written to recognise it at Flush.
 type copyHandle struct {
@@ -329,8 +353,7 @@ type copyHandle struct {
 	src     source
 	sum     seqSum
 	written bool
-	spec    []byte // content of a file in restore/ itself, up to maxSpec
-	tooBig  bool
+	spec    specBuf // content of a file in restore/ itself
 	// matched remembers the last readLog match of this handle: each
 	// close of a descriptor flushes, and unchanged content is matched
 	// once.
@@ -365,15 +388,8 @@ func (h *copyHandle) Write(_ context.Context, data []byte, off int64) (uint32, s
 	h.mu.Lock()
 	h.written = true
 	h.sum.add(data, off)
-	if h.n.rel == "" && !h.tooBig {
-		if end := off + int64(len(data)); end > maxSpec {
-			h.tooBig, h.spec = true, nil
-		} else {
-			if int64(len(h.spec)) < end {
-				h.spec = append(h.spec, make([]byte, end-int64(len(h.spec)))...)
-			}
-			copy(h.spec[off:], data)
-		}
+	if h.n.rel == "" {
+		h.spec.write(data, off)
 	}
 	h.mu.Unlock()
 	h.n.grow(off + int64(len(data)))
@@ -390,7 +406,7 @@ func (h *copyHandle) Read(context.Context, []byte, int64) (fuse.ReadResult, sysc
 // that cp reports it.
 func (h *copyHandle) Flush(ctx context.Context) syscall.Errno {
 	h.mu.Lock()
-	src, sum, written, spec := h.src, h.sum, h.written, h.spec
+	src, sum, written, spec, tooBig := h.src, h.sum, h.written, slices.Clone(h.spec.b), h.spec.tooBig
 	h.mu.Unlock()
 	h.n.sizeMu.Lock()
 	rel, size := h.n.rel, h.n.size
@@ -416,7 +432,7 @@ func (h *copyHandle) Flush(ctx context.Context) syscall.Errno {
 			h.mu.Unlock()
 		}
 	}
-	if src.path == "" && (!written || rel != "" || h.tooBig) {
+	if src.path == "" && (!written || rel != "" || tooBig) {
 		return 0
 	}
 	return s.fileDone(rel, src, spec)
