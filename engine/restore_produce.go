@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"sort"
 	"strconv"
 	"sync"
@@ -84,28 +83,16 @@ func (p *producer) largeClient(ctx context.Context) (*kgo.Client, error) {
 	return p.large, nil
 }
 
-// abortWait bounds how long closing a producer waits for the answers to
-// produce requests in flight.
-const abortWait = 15 * time.Second
-
-// close fails the records not yet sent and waits (up to abortWait) until
-// every produce request sent has its answer, so that nothing this restore
-// sent lands after it returned and released its target's lock; then it
-// closes the clients.
-func (p *producer) close(log *slog.Logger) {
+// close closes the producer's clients. Records still buffered fail at
+// once, so an interrupted restore stops promptly; produce requests already
+// sent may still be appended by the broker just after (see docs/restore.md,
+// "One restore per target").
+func (p *producer) close() {
 	p.mu.Lock()
-	cls := []*kgo.Client{p.cl}
+	defer p.mu.Unlock()
+	p.cl.Close()
 	if p.large != nil {
-		cls = append(cls, p.large)
-	}
-	p.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), abortWait)
-	defer cancel()
-	for _, cl := range cls {
-		if err := cl.AbortBufferedRecords(ctx); err != nil {
-			log.Warn("produce requests still in flight when closing the producer", "err", err)
-		}
-		cl.Close()
+		p.large.Close()
 	}
 }
 
@@ -222,7 +209,7 @@ func compression(codec string) kgo.CompressionCodec {
 
 func (r *restorer) closeProducers() {
 	for _, p := range r.prods {
-		p.close(r.log)
+		p.close()
 	}
 }
 
@@ -277,9 +264,8 @@ func (r *restorer) restorePartition(ctx context.Context, j *topicJob, pp *partPl
 	drained := make(chan struct{})
 	go func() { wg.Wait(); close(drained) }()
 	// An interrupted partition does not wait for its buffered records:
-	// closing the producer fails those not yet sent (after the answers to
-	// those sent), and the idempotent producer leaves the target holding a
-	// prefix of the plan.
+	// closing the producer fails those not yet sent, and the idempotent
+	// producer leaves the target holding a prefix of the plan.
 	select {
 	case <-drained:
 	case <-pctx.Done():

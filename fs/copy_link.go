@@ -31,8 +31,13 @@ const (
 	linkLogAge = time.Minute
 )
 
-// read notes that process pid read target from the symlink of loc.
+// read notes that process pid read target from the symlink of loc. Pid 0
+// (a process the kernel cannot name in our pid namespace) is not noted:
+// it would match other such processes.
 func (l *linkLog) read(pid uint32, target string, loc store.Loc) {
+	if pid == 0 {
+		return
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.recent = append(l.recent, linkRead{pid: pid, target: target, loc: loc, at: time.Now()})
@@ -44,6 +49,9 @@ func (l *linkLog) read(pid uint32, target string, loc store.Loc) {
 // find returns the snapshot whose symlink process pid read target from
 // last, within linkLogAge.
 func (l *linkLog) find(pid uint32, target string) (store.Loc, bool) {
+	if pid == 0 {
+		return store.Loc{}, false
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for i := len(l.recent) - 1; i >= 0; i-- {
