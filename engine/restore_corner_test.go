@@ -9,6 +9,7 @@ import (
 	"errors"
 	"math"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -62,6 +63,23 @@ func TestRestoreSkipsExpiredSegments(t *testing.T) {
 	want := ExpiredSpan{FirstOffset: 0, LastOffset: 49, MinTimestamp: fixture.Base, MaxTimestamp: fixture.Base.Add(49 * time.Second), Records: 50}
 	if got := ts.Partitions[0].Expired; len(got) != 1 || got[0] != want {
 		t.Fatalf("partition 0 expired %+v, want %+v", got, want)
+	}
+	// Restore by copy shows it in restore/<name>/status.
+	rs := NewRestores(e.ctx, e.st, e.kcfg, RestoresOptions{})
+	defer rs.Close()
+	if err := rs.Start("by-copy", v1Spec("v1-by-copy")); err != nil {
+		t.Fatal(err)
+	}
+	var status string
+	for !strings.Contains(status, "\nfinished: ") {
+		time.Sleep(10 * time.Millisecond)
+		b, _ := rs.StatusText("by-copy")
+		status = string(b)
+	}
+	for _, want := range []string{"expired_records: 50", "offsets: 0-49", "times: 2026-01-15T10:00:00Z/2026-01-15T10:00:49Z", "records: 50\n"} {
+		if !strings.Contains(status, want) {
+			t.Fatalf("status does not show %q:\n%s", want, status)
+		}
 	}
 	got := e.kcatRead("v1-copy")
 	if len(got[0]) != 50 || *got[0][0].Key != "key-1" || len(got[1]) != 30 { // offset 50 has key-(50%7)
