@@ -29,11 +29,15 @@ type restorer struct {
 	cfg  *RestoreConfig
 	opts RestoreOptions
 	log  *slog.Logger
+	now  func() time.Time
 
 	admCl *kgo.Client
 	adm   *kafka.Admin
 	jobs  []*topicJob
 	prods []*producer
+
+	brokerCfg map[string]string // the first broker's configs, read once (brokerDefault)
+	locks     []*targetLock     // the targets' locks, held until Restore returns
 
 	statusMu sync.Mutex // serialises OnStatus and guards phase, reason
 	phase    Phase
@@ -49,7 +53,9 @@ type topicJob struct {
 	plans      []*partPlan
 	checks     bool              // preflight checks enabled
 	create     bool              // target must be created
+	createCfg  map[string]string // configs it is created with
 	configs    map[string]string // target's effective configs
+	retention  *RetentionReport  // what preflight found about the target's retention
 	prod       *producer
 	phase      atomic.Int32
 }
@@ -68,9 +74,13 @@ func Restore(ctx context.Context, st *store.Store, kcfg *kafka.Config, spec *Res
 	if opts.StatusInterval <= 0 {
 		opts.StatusInterval = time.Second
 	}
-	r := &restorer{st: st, kcfg: kcfg, opts: opts, log: opts.Logger}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	r := &restorer{st: st, kcfg: kcfg, opts: opts, log: opts.Logger, now: opts.Now}
 	start := time.Now()
 	err := r.run(ctx, spec)
+	r.unlockTargets()
 	if r.admCl != nil {
 		r.admCl.Close()
 	}
@@ -134,6 +144,9 @@ func (r *restorer) initialize(ctx context.Context) error {
 		}
 		r.jobs = append(r.jobs, j)
 	}
+	if err := r.lockTargets(ctx); err != nil {
+		return err
+	}
 	live, err := r.adm.Topics(ctx)
 	if err != nil {
 		return err
@@ -155,9 +168,15 @@ func (r *restorer) initialize(ctx context.Context) error {
 	return r.startProducers(ctx)
 }
 
+// maxPartitions bounds the partition count a restore plans: an index naming
+// a partition at or beyond it is damaged (a topic that large cannot be
+// created), and planning it would allocate without bound.
+const maxPartitions = 1 << 20
+
 // plan resolves the snapshot of one mapping and plans its partitions from
 // the index. A missing topic or snapshot fails with ErrPreflight whether or
-// not checks are enabled: there is nothing to restore.
+// not checks are enabled: there is nothing to restore. Segments retention
+// deleted or may delete are left out and reported (planExpired).
 func (r *restorer) plan(ctx context.Context, m TopicMapping, base filter) (*topicJob, error) {
 	v, man, err := r.st.ResolveSnapshot(ctx, m.Source, m.snapshotSel())
 	if err != nil {
@@ -174,13 +193,38 @@ func (r *restorer) plan(ctx context.Context, m TopicMapping, base filter) (*topi
 	if err != nil {
 		return nil, fmt.Errorf("source %s: %w", j.loc, err)
 	}
-	j.partitions = j.snap.Partitions
+	n := int64(j.snap.Partitions)
 	for p := range ix.Partitions {
-		j.partitions = max(j.partitions, p+1)
+		n = max(n, int64(p)+1)
+	}
+	if n > maxPartitions || n < 0 {
+		return nil, fmt.Errorf("%w: source %s: the index names partition %d, beyond the %d partitions a restore can plan: the index is damaged (run kbackup verify)",
+			ErrPreflight, j.loc, n-1, maxPartitions)
+	}
+	j.partitions = int32(n)
+	live, err := r.liveSegments(ctx, j.loc, ix)
+	if err != nil {
+		return nil, err
+	}
+	add := func(p int32, f filter) error {
+		entries, expired, err := r.planExpired(j.loc, ix.Partition(p), live, f)
+		if err != nil {
+			return err
+		}
+		pp := newPartPlan(p, f, entries)
+		pp.expired, pp.now = expired, r.now
+		for _, s := range expired {
+			r.log.Warn("skipping records the backup's retention deleted", "source", j.loc.String(), "partition", p,
+				"offsets", fmt.Sprintf("%d-%d", s.FirstOffset, s.LastOffset), "records", s.Records)
+		}
+		j.plans = append(j.plans, pp)
+		return nil
 	}
 	if len(m.Partitions) == 0 {
 		for p := int32(0); p < j.partitions; p++ {
-			j.plans = append(j.plans, newPartPlan(p, base, ix.Partition(p)))
+			if err := add(p, base); err != nil {
+				return nil, err
+			}
 		}
 		return j, nil
 	}
@@ -194,7 +238,9 @@ func (r *restorer) plan(ctx context.Context, m TopicMapping, base filter) (*topi
 		if until >= 0 {
 			f.until = until
 		}
-		j.plans = append(j.plans, newPartPlan(pr.Number, f, ix.Partition(pr.Number)))
+		if err := add(pr.Number, f); err != nil {
+			return nil, err
+		}
 	}
 	return j, nil
 }

@@ -40,7 +40,9 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Close)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	// TestRestoreResume takes 85 s alone under -race on 2 cores and
+	// passed 120 s beside the other packages' tests: leave room.
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	t.Cleanup(cancel)
 	st, err := store.Open(ctx, t.TempDir())
 	if err != nil {
@@ -151,8 +153,11 @@ func (e *env) restore(spec *RestoreSpec, opts RestoreOptions) (*RestoreResult, e
 	return Restore(e.ctx, e.st, e.kcfg, spec, opts)
 }
 
+// mapping restores src into dst, creating it, and keeps every record
+// although the test data is older than the target's default retention.
 func mapping(src, dst string) *RestoreSpec {
-	return &RestoreSpec{Spec: RestoreSpecBody{Config: RestoreConfig{Topics: []TopicMapping{{Source: src, Target: dst}}, CreateTopics: true}}}
+	return &RestoreSpec{Spec: RestoreSpecBody{Config: RestoreConfig{Topics: []TopicMapping{{Source: src, Target: dst}}, CreateTopics: true,
+		Filters: RestoreFilters{Time: TimeFilters{Retention: ExtendTargetTopicRetention}}}}}
 }
 
 // rec is a record as compared between source and target.

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"math"
+	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/kbackup/kbackup/store"
 )
@@ -58,6 +60,10 @@ type partPlan struct {
 
 	recs    atomic.Int64 // records restored (acknowledged), resumed included
 	payload atomic.Int64 // key+value+header bytes produced by this run
+
+	now     func() time.Time // the restore's clock (nil: time.Now)
+	mu      sync.Mutex
+	expired []ExpiredSpan // segments left out because retention deleted them
 }
 
 // newPartPlan selects the segments of p that overlap f and estimates the
@@ -107,46 +113,62 @@ func (pp *partPlan) walk(ctx context.Context, st *store.Store, loc store.Loc, fr
 		}
 		sr, err := st.OpenSegment(ctx, loc, e.ULID, e.StoredBytes)
 		if err != nil {
+			if pp.gone(e, err) {
+				continue
+			}
 			return seen, err
 		}
-		for bi := sr.BlockForOffset(from); bi < len(sr.Info.Blocks); bi++ {
-			b := &sr.Info.Blocks[bi]
-			overlap, full := pp.f.block(b)
-			if !overlap {
-				continue
-			}
-			if full && skip(seen, int64(b.Count), b.LastOffset) {
-				seen += int64(b.Count)
-				continue
-			}
-			if err := ctx.Err(); err != nil {
-				return seen, err
-			}
-			// A fresh buffer per block: visited records may keep
-			// referencing it (asynchronous produce).
-			payload, err := sr.ReadBlock(bi, nil)
-			if err != nil {
-				return seen, err
-			}
-			err = store.DecodeBlock(payload, b.FirstOffset, func(r *store.Record) error {
-				if r.Offset < from || !pp.f.has(r) {
-					return nil
-				}
-				if visit(seen, r) {
-					return errStopWalk
-				}
-				seen++
-				return nil
-			})
+		if err := pp.walkSegment(ctx, sr, from, &seen, skip, visit); err != nil {
 			if errors.Is(err, errStopWalk) {
 				return seen, nil
 			}
-			if err != nil {
-				return seen, err
+			if pp.gone(e, err) {
+				continue
 			}
+			return seen, err
 		}
 	}
 	return seen, nil
+}
+
+// walkSegment is walk over the blocks of one open segment; it returns
+// errStopWalk when visit stopped.
+func (pp *partPlan) walkSegment(ctx context.Context, sr *store.SegmentReader, from int64, seen *int64,
+	skip func(seen, count, last int64) bool, visit func(seen int64, r *store.Record) bool) error {
+	for bi := sr.BlockForOffset(from); bi < len(sr.Info.Blocks); bi++ {
+		b := &sr.Info.Blocks[bi]
+		overlap, full := pp.f.block(b)
+		if !overlap {
+			continue
+		}
+		if full && skip(*seen, int64(b.Count), b.LastOffset) {
+			*seen += int64(b.Count)
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		// A fresh buffer per block: visited records may keep
+		// referencing it (asynchronous produce).
+		payload, err := sr.ReadBlock(bi, nil)
+		if err != nil {
+			return err
+		}
+		err = store.DecodeBlock(payload, b.FirstOffset, func(r *store.Record) error {
+			if r.Offset < from || !pp.f.has(r) {
+				return nil
+			}
+			if visit(*seen, r) {
+				return errStopWalk
+			}
+			*seen++
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // nth returns a copy of the n-th planned record (1-based), or nil when the
@@ -195,6 +217,7 @@ func cloneBytes(b []byte) []byte {
 func (pp *partPlan) status() PartitionStatus {
 	recs := pp.recs.Load()
 	s := PartitionStatus{Partition: pp.p, Records: recs, RecordsTotal: max(pp.recsTotal, recs), BytesTotal: pp.bytesTotal, Resumed: pp.resumed}
+	s.Expired, _ = pp.expiredSpans()
 	if pp.recsTotal > 0 {
 		s.Bytes = min(pp.bytesTotal, int64(float64(pp.bytesTotal)*float64(recs)/float64(pp.recsTotal)))
 	}

@@ -27,10 +27,26 @@ func (r *restorer) preflight(ctx context.Context, j *topicJob, live map[string]k
 	}
 	lt, exists := live[target]
 	if !exists {
-		if r.cfg.CreateTopics {
-			j.create = true
-		} else {
+		if !r.cfg.CreateTopics {
 			fail("target exists", "the topic does not exist in the cluster; create it with %d partitions or pass --create-topics", j.partitions)
+			return probs, nil
+		}
+		j.create, j.createCfg = true, createConfigs(j.snap.Configs)
+		cfgs, problem, err := r.plannedConfigs(ctx, j)
+		if err != nil {
+			return nil, err
+		}
+		if problem != "" {
+			fail("target exists", "%s", problem)
+		}
+		j.configs = cfgs
+		if err := r.checkRetention(ctx, j, fail); err != nil {
+			return nil, err
+		}
+		if ext := j.retention.Extended; len(ext) > 0 {
+			for k, v := range ext {
+				j.createCfg[k] = v
+			}
 		}
 		return probs, nil
 	}
@@ -46,6 +62,10 @@ func (r *restorer) preflight(ctx context.Context, j *topicJob, live map[string]k
 	if strings.Contains(src, "compact") != strings.Contains(dst, "compact") {
 		fail("cleanup.policy", "the target's cleanup.policy is %q but the source's was %q: compaction would %s", dst, src,
 			map[bool]string{true: "drop records of the restored history", false: "not be applied"}[strings.Contains(dst, "compact")])
+	}
+	r.checkTimestamps(j, fail)
+	if err := r.checkRetention(ctx, j, fail); err != nil {
+		return nil, err
 	}
 	foreign, err := r.findResume(ctx, j)
 	if err != nil {

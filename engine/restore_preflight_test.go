@@ -147,7 +147,10 @@ func TestRestoreResume(t *testing.T) {
 			if run > 8 {
 				t.Fatalf("run %d: %v", run, err)
 			}
-			t.Logf("header %q run %d interrupted after %d records (%d produced)", hdr, run, res.Topics[0].Records, res.Produced)
+			if len(res.Topics) == 0 {
+				t.Fatalf("header %q run %d failed before planning: %v", hdr, run, err)
+			}
+			t.Logf("header %q run %d interrupted after %d records (%d produced): %v", hdr, run, res.Topics[0].Records, res.Produced, err)
 		}
 		got := e.readAll(dst)
 		for p := int32(0); p < 3; p++ {

@@ -66,7 +66,7 @@ func (r *restorer) statusLocked() RestoreStatus {
 // are the exact counts.
 func (j *topicJob) status() TopicStatus {
 	ph := Phase(j.phase.Load())
-	ts := TopicStatus{Source: j.m.Source, Target: j.m.TargetName(), Snapshot: j.loc.Version, Phase: ph, Created: j.create}
+	ts := TopicStatus{Source: j.m.Source, Target: j.m.TargetName(), Snapshot: j.loc.Version, Phase: ph, Created: j.create, Retention: j.retention}
 	for _, pp := range j.plans {
 		ps := pp.status()
 		if ph == Done {
@@ -77,6 +77,9 @@ func (j *topicJob) status() TopicStatus {
 		ts.RecordsTotal += ps.RecordsTotal
 		ts.Bytes += ps.Bytes
 		ts.BytesTotal += ps.BytesTotal
+		for _, e := range ps.Expired {
+			ts.ExpiredRecords += e.Records
+		}
 	}
 	return ts
 }

@@ -32,6 +32,18 @@ type RestoresOptions struct {
 	// InitWait is how long Start waits for a restore to pass its
 	// preflight checks before returning (default 10s).
 	InitWait time.Duration
+	// A spec started here acts with the mount's credentials on behalf of
+	// whoever copied it in: it may disable preflight checks
+	// (disablePreflightChecks) only with AllowNoPreflight and append to
+	// non-empty targets (allowNonEmpty) only with AllowNonEmpty; otherwise
+	// it is Invalid.
+	AllowNoPreflight bool
+	AllowNonEmpty    bool
+	// Retention is the choice for restores whose spec makes none
+	// (RestoreConfig.Filters.Time.Retention).
+	Retention RetentionPolicy
+	// LockDir is RestoreOptions.LockDir for every restore.
+	LockDir string
 }
 
 // Restores runs named restores in the background, as the mount's restore/
@@ -93,8 +105,7 @@ func (rs *Restores) Start(name string, spec *RestoreSpec) error {
 	rs.runs[name] = run
 	rs.mu.Unlock()
 	run.status.Phase = Ready
-	if spec != nil && spec.Spec.Enabled != nil && !*spec.Spec.Enabled {
-		err := specError("the spec is a draft (spec.enabled: false): set enabled: true to run it")
+	if err := rs.admit(spec); err != nil {
 		run.end(&RestoreResult{RestoreStatus: RestoreStatus{Phase: Invalid, Reason: err.Error()}}, err)
 		close(run.done)
 		return err
@@ -107,7 +118,7 @@ func (rs *Restores) Start(name string, spec *RestoreSpec) error {
 		defer rs.wg.Done()
 		defer close(run.done)
 		defer cancel()
-		res, err := Restore(ctx, rs.st, rs.kcfg, spec, RestoreOptions{Logger: log, OnStatus: run.update})
+		res, err := Restore(ctx, rs.st, rs.kcfg, spec, RestoreOptions{Logger: log, OnStatus: run.update, LockDir: rs.opts.LockDir})
 		run.end(res, err)
 	}()
 	select {
@@ -125,6 +136,32 @@ func (rs *Restores) Start(name string, spec *RestoreSpec) error {
 	run.mu.Lock()
 	defer run.mu.Unlock()
 	return run.err
+}
+
+// admit checks spec against what this manager permits and fills in its
+// default retention choice; an error wraps ErrInvalidSpec.
+func (rs *Restores) admit(spec *RestoreSpec) error {
+	if spec == nil {
+		return nil
+	}
+	if spec.Spec.Enabled != nil && !*spec.Spec.Enabled {
+		return specError("the spec is a draft (spec.enabled: false): set enabled: true to run it")
+	}
+	c := &spec.Spec.Config
+	if c.AllowNonEmpty && !rs.opts.AllowNonEmpty {
+		return specError("allowNonEmpty: this mount does not let restores append to targets holding other records; " +
+			"restore into an empty target, or start the mount with --restore-allow-nonempty")
+	}
+	for _, t := range c.Topics {
+		if t.DisablePreflightChecks && !rs.opts.AllowNoPreflight {
+			return specError("topic %s: disablePreflightChecks: this mount does not let restores skip their preflight checks; "+
+				"remove it, or start the mount with --restore-allow-no-preflight", t.Source)
+		}
+	}
+	if c.Filters.Time.Retention == "" {
+		c.Filters.Time.Retention = rs.opts.Retention
+	}
+	return nil
 }
 
 func (r *restoreRun) update(s RestoreStatus) {
@@ -253,13 +290,46 @@ type topicStatus struct {
 	Created    bool              `yaml:"created,omitempty"`
 	Records    string            `yaml:"records"`
 	Bytes      string            `yaml:"bytes"`
+	Expired    int64             `yaml:"expired_records,omitempty"`
+	Retention  *retentionStatus  `yaml:"retention,omitempty"`
 	Partitions []partitionStatus `yaml:"partitions,omitempty"`
 }
 
+// retentionStatus is a RetentionReport as the status file shows it, when
+// the target's retention concerns the restore.
+type retentionStatus struct {
+	Policy      string            `yaml:"policy,omitempty"`
+	RetentionMs int64             `yaml:"target_retention_ms"`
+	Cutoff      string            `yaml:"cutoff,omitempty"`
+	Older       int64             `yaml:"older_records"`
+	Skipped     int64             `yaml:"skipped_records,omitempty"`
+	OverBytes   []int32           `yaml:"partitions_over_retention_bytes,omitempty"`
+	Extended    map[string]string `yaml:"extended,omitempty"`
+}
+
+func retentionOf(r *RetentionReport) *retentionStatus {
+	if r == nil || r.Older == 0 && len(r.OverBytes) == 0 && len(r.Extended) == 0 {
+		return nil
+	}
+	rs := &retentionStatus{Policy: string(r.Policy), RetentionMs: r.RetentionMs, Older: r.Older, Skipped: r.Skipped, OverBytes: r.OverBytes, Extended: r.Extended}
+	if r.Cutoff != nil {
+		rs.Cutoff = r.Cutoff.UTC().Format(time.RFC3339)
+	}
+	return rs
+}
+
 type partitionStatus struct {
-	Partition int32  `yaml:"partition"`
-	Records   string `yaml:"records"`
-	Resumed   int64  `yaml:"resumed,omitempty"`
+	Partition int32         `yaml:"partition"`
+	Records   string        `yaml:"records"`
+	Resumed   int64         `yaml:"resumed,omitempty"`
+	Expired   []expiredSpan `yaml:"expired,omitempty"`
+}
+
+// expiredSpan is an ExpiredSpan as the status file shows it.
+type expiredSpan struct {
+	Offsets string `yaml:"offsets"`
+	Times   string `yaml:"times"`
+	Records int64  `yaml:"records"`
 }
 
 func renderRunStatus(r *restoreRun) []byte {
@@ -274,9 +344,15 @@ func renderRunStatus(r *restoreRun) []byte {
 	of := func(n, total int64) string { return fmt.Sprintf("%d of %d", n, total) }
 	for _, t := range r.status.Topics {
 		ts := topicStatus{Source: t.Source, Snapshot: fmt.Sprintf("v%d", t.Snapshot), Target: t.Target, Phase: t.Phase.String(),
-			Created: t.Created, Records: of(t.Records, t.RecordsTotal), Bytes: of(t.Bytes, t.BytesTotal)}
+			Created: t.Created, Records: of(t.Records, t.RecordsTotal), Bytes: of(t.Bytes, t.BytesTotal), Expired: t.ExpiredRecords,
+			Retention: retentionOf(t.Retention)}
 		for _, p := range t.Partitions {
-			ts.Partitions = append(ts.Partitions, partitionStatus{Partition: p.Partition, Records: of(p.Records, p.RecordsTotal), Resumed: p.Resumed})
+			ps := partitionStatus{Partition: p.Partition, Records: of(p.Records, p.RecordsTotal), Resumed: p.Resumed}
+			for _, e := range p.Expired {
+				ps.Expired = append(ps.Expired, expiredSpan{Offsets: fmt.Sprintf("%d-%d", e.FirstOffset, e.LastOffset),
+					Times: e.MinTimestamp.UTC().Format(time.RFC3339Nano) + "/" + e.MaxTimestamp.UTC().Format(time.RFC3339Nano), Records: e.Records})
+			}
+			ts.Partitions = append(ts.Partitions, ps)
 		}
 		s.Topics = append(s.Topics, ts)
 	}

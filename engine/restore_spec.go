@@ -56,6 +56,63 @@ type RestoreConfig struct {
 	// AllowNonEmpty lets a restore append to a target holding records that
 	// this restore did not write (kbackup extension).
 	AllowNonEmpty bool `yaml:"allowNonEmpty,omitempty" json:"allowNonEmpty,omitempty"`
+	// Filters select records by rules beyond the window and ranges.
+	Filters RestoreFilters `yaml:"filters,omitempty" json:"filters,omitempty"`
+}
+
+// RestoreFilters are the spec's record filters (Kannika's
+// spec.config.filters).
+type RestoreFilters struct {
+	Time TimeFilters `yaml:"time,omitempty" json:"time,omitempty"`
+}
+
+// TimeFilters filter by record timestamp.
+type TimeFilters struct {
+	// Retention says what to do with planned records that the target's
+	// retention would delete soon after they are written (timestamps
+	// older than the target's retention.ms). Empty fails the preflight
+	// check when there are any.
+	Retention RetentionPolicy `yaml:"retention,omitempty" json:"retention,omitempty"`
+}
+
+// RetentionPolicy is a choice for records the target's retention would
+// delete (docs/restore.md, "Retention and timestamps").
+type RetentionPolicy string
+
+// Retention policies; the empty policy makes such records a preflight
+// failure.
+const (
+	// ApplyTargetTopicRetention skips the records older than the target's
+	// retention.ms (Kannika's filter of the same name).
+	ApplyTargetTopicRetention RetentionPolicy = "ApplyTargetTopicRetention"
+	// ExtendTargetTopicRetention raises the target's retention.ms (and
+	// lifts a retention.bytes the plan exceeds) so that every restored
+	// record is kept as long as the target keeps a record written now.
+	ExtendTargetTopicRetention RetentionPolicy = "ExtendTargetTopicRetention"
+	// IgnoreTargetTopicRetention restores every record and leaves the
+	// target's retention as it is (created targets keep the source's):
+	// the broker deletes the old records soon after.
+	IgnoreTargetTopicRetention RetentionPolicy = "IgnoreTargetTopicRetention"
+)
+
+// retentionPolicies maps the short names of --retention to policies.
+var retentionPolicies = map[string]RetentionPolicy{
+	"apply": ApplyTargetTopicRetention, "extend": ExtendTargetTopicRetention, "ignore": IgnoreTargetTopicRetention,
+}
+
+// ParseRetentionPolicy accepts a policy's name or its short form (apply,
+// extend, ignore).
+func ParseRetentionPolicy(s string) (RetentionPolicy, error) {
+	if p, ok := retentionPolicies[strings.ToLower(strings.TrimSpace(s))]; ok {
+		return p, nil
+	}
+	for _, p := range retentionPolicies {
+		if string(p) == s {
+			return p, nil
+		}
+	}
+	return "", specError("retention policy %q: use apply (%s), extend (%s) or ignore (%s)", s,
+		ApplyTargetTopicRetention, ExtendTargetTopicRetention, IgnoreTargetTopicRetention)
 }
 
 // TopicMapping restores Source (a topic in storage) into Target.
@@ -112,11 +169,18 @@ func NormalizeSnapshot(s string) (string, error) {
 	return "v" + strconv.Itoa(n), nil
 }
 
+// MaxSpecBytes bounds the size of a restore spec ParseRestoreSpec reads.
+const MaxSpecBytes = 1 << 20
+
 // ParseRestoreSpec reads a YAML restore spec: a full `kind: Restore`
 // resource or a bare document holding only `config:`. Unknown fields and
 // invalid values are errors wrapping ErrInvalidSpec; a draft without
-// topics parses (Validate, which Restore calls, rejects it).
+// topics parses (Validate, which Restore calls, rejects it). Specs larger
+// than MaxSpecBytes are refused unread.
 func ParseRestoreSpec(data []byte) (*RestoreSpec, error) {
+	if len(data) > MaxSpecBytes {
+		return nil, specError("the spec is %d bytes, more than %d: a restore spec is a short YAML document", len(data), MaxSpecBytes)
+	}
 	var probe map[string]yaml.Node
 	if err := yaml.Unmarshal(data, &probe); err != nil {
 		return nil, specError("%s", oneLine(err))
@@ -157,6 +221,12 @@ func (s *RestoreSpec) validate(needTopics bool) error {
 	}
 	if _, _, err := c.window(); err != nil {
 		return err
+	}
+	if p := c.Filters.Time.Retention; p != "" {
+		if _, err := ParseRetentionPolicy(string(p)); err != nil || !strings.HasSuffix(string(p), "TargetTopicRetention") {
+			return specError("filters.time.retention %q: use %s, %s or %s", p,
+				ApplyTargetTopicRetention, ExtendTargetTopicRetention, IgnoreTargetTopicRetention)
+		}
 	}
 	targets := map[string]string{}
 	for i := range c.Topics {

@@ -19,6 +19,9 @@ func TestParseRestoreSpec(t *testing.T) {
 		"config:\n  topics:\n    - source: t\n      snapshot: {version: \"v2\"}\n    - source: u\n      snapshot: {version: latest}\n": func(s *RestoreSpec) bool {
 			return s.Spec.Config.Topics[0].snapshotSel() == "v2" && s.Spec.Config.Topics[1].snapshotSel() == "latest" && s.Spec.Config.Topics[0].TargetName() == "t"
 		},
+		"config:\n  filters:\n    time:\n      retention: ApplyTargetTopicRetention\n  topics: [{source: t}]\n": func(s *RestoreSpec) bool {
+			return s.Spec.Config.Filters.Time.Retention == ApplyTargetTopicRetention
+		},
 	}
 	for doc, check := range ok {
 		s, err := ParseRestoreSpec([]byte(doc))
@@ -35,6 +38,8 @@ func TestParseRestoreSpec(t *testing.T) {
 		"config:\n  topics: [{source: a, partitions: [{number: 1}, {number: 1}]}]\n":           "listed twice",
 		"config:\n  topics: [{source: a, partitions: [{number: 0, restoreUntilOffset: 0}]}]\n": "must be greater",
 		"config:\n  topics: [{source: 'a b'}]\n":                                               "invalid topic name",
+		"config:\n  filters: {time: {retention: apply}}\n":                                     "filters.time.retention",
+		"config:\n  filters: {time: {retention: KeepEverything}}\n":                            "filters.time.retention",
 	}
 	for doc, msg := range bad {
 		_, err := ParseRestoreSpec([]byte(doc))

@@ -15,6 +15,10 @@ var (
 	// ErrPreflight means a preflight check failed (status Failed); nothing
 	// was produced.
 	ErrPreflight = errors.New("preflight check failed")
+	// ErrTargetBusy means another restore into the same target topic of
+	// the same cluster is running on this machine; it comes wrapped with
+	// ErrPreflight.
+	ErrTargetBusy = errors.New("restore target busy")
 )
 
 // Phase is a restore's place in seed 004's status lifecycle.
@@ -64,6 +68,12 @@ type RestoreOptions struct {
 	OnStatus func(RestoreStatus)
 	// StatusInterval is how often OnStatus sees progress (default 1s).
 	StatusInterval time.Duration
+	// Now is the clock that decides which segments expired and which
+	// records the target's retention would delete (default time.Now).
+	Now func() time.Time
+	// LockDir holds the locks that keep two restores on this machine
+	// from writing into one target (default DefaultLockDir()).
+	LockDir string
 }
 
 // RestoreStatus is a restore's status: its phase, the reason of a failure
@@ -79,27 +89,35 @@ type RestoreStatus struct {
 // they are an upper bound, and they are set to the exact count once the
 // topic is done. Bytes are decoded record bytes (the index's unit).
 type TopicStatus struct {
-	Source       string            `json:"source"`
-	Target       string            `json:"target"`
-	Snapshot     int               `json:"snapshot"`
-	Phase        Phase             `json:"phase"`
-	Created      bool              `json:"created,omitempty"`
-	Records      int64             `json:"records"`
-	RecordsTotal int64             `json:"records_total"`
-	Bytes        int64             `json:"bytes"`
-	BytesTotal   int64             `json:"bytes_total"`
-	Partitions   []PartitionStatus `json:"partitions"`
+	Source       string `json:"source"`
+	Target       string `json:"target"`
+	Snapshot     int    `json:"snapshot"`
+	Phase        Phase  `json:"phase"`
+	Created      bool   `json:"created,omitempty"`
+	Records      int64  `json:"records"`
+	RecordsTotal int64  `json:"records_total"`
+	Bytes        int64  `json:"bytes"`
+	BytesTotal   int64  `json:"bytes_total"`
+	// ExpiredRecords counts the records of the partitions' Expired spans.
+	ExpiredRecords int64 `json:"expired_records,omitempty"`
+	// Retention is what preflight found about the target's retention.
+	Retention  *RetentionReport  `json:"retention,omitempty"`
+	Partitions []PartitionStatus `json:"partitions"`
 }
 
 // PartitionStatus is one partition's progress. Resumed counts the records
-// found already restored by an earlier run (included in Records).
+// found already restored by an earlier run (included in Records). Expired
+// are the spans of records the backup's retention deleted from storage
+// (not restored, not in the totals), found when planning or, for segments
+// deleted during the restore, when reading them.
 type PartitionStatus struct {
-	Partition    int32 `json:"partition"`
-	Records      int64 `json:"records"`
-	RecordsTotal int64 `json:"records_total"`
-	Bytes        int64 `json:"bytes"`
-	BytesTotal   int64 `json:"bytes_total"`
-	Resumed      int64 `json:"resumed,omitempty"`
+	Partition    int32         `json:"partition"`
+	Records      int64         `json:"records"`
+	RecordsTotal int64         `json:"records_total"`
+	Bytes        int64         `json:"bytes"`
+	BytesTotal   int64         `json:"bytes_total"`
+	Resumed      int64         `json:"resumed,omitempty"`
+	Expired      []ExpiredSpan `json:"expired,omitempty"`
 }
 
 // RestoreResult is the outcome of Restore: the final status plus totals.

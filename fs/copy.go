@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"path"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -86,6 +85,7 @@ type copyState int
 
 const (
 	copyWaiting  copyState = iota // nothing identifies the copy yet
+	copyStarting                  // Restorer.Start is running
 	copyStarted                   // the Restorer accepted the restore
 	copyRejected                  // invalid, or the Restorer refused it
 )
@@ -97,6 +97,8 @@ type copySession struct {
 	name  string // the restore's name: entry, or a spec file's name without extension
 	dir   bool   // a directory (cp -r) rather than a file (a spec)
 	pid   uint32 // process that made the entry
+	uid   uint32 // user who made it: the only one (with root) who may change it
+	gid   uint32
 
 	mu      sync.Mutex
 	base    string // "" when the entry is the copy; else the entry was made beforehand and base, its first child, is the copy
@@ -108,29 +110,9 @@ type copySession struct {
 func newCopySession(ctx context.Context, m *mountFS, entry string, dir bool) *copySession {
 	s := &copySession{m: m, entry: entry, name: restoreName(entry, dir), dir: dir}
 	if c, ok := fuse.FromContext(ctx); ok {
-		s.pid = c.Pid
+		s.pid, s.uid, s.gid = c.Pid, c.Uid, c.Gid
 	}
 	return s
-}
-
-// rsyncTemp matches rsync's temporary names: .<name>.<6 characters>.
-var rsyncTemp = regexp.MustCompile(`^\.(.+)\.[A-Za-z0-9]{6}$`)
-
-// restoreName is the restore a copy shows as: a directory's name, or a spec
-// file's name without .yaml/.yml (and without rsync's temporary dressing).
-func restoreName(entry string, dir bool) string {
-	if dir {
-		return entry
-	}
-	if m := rsyncTemp.FindStringSubmatch(entry); m != nil {
-		entry = m[1]
-	}
-	for _, ext := range []string{".yaml", ".yml"} {
-		if n, ok := strings.CutSuffix(entry, ext); ok && n != "" {
-			return n
-		}
-	}
-	return entry + ".restore"
 }
 
 // childMade notes a directory or file created directly in the session's
@@ -153,11 +135,13 @@ func (s *copySession) childMade(ctx context.Context, name string, dir bool) {
 // fileDone is called when a file of the copy at rel (relative to the
 // session's entry) is flushed with what identifies its source. The first
 // identified file starts the restore; its error is returned from Flush so
-// that cp reports it.
+// that cp reports it. The session's lock is not held while the Restorer
+// starts (preflight can take seconds): the session is marked as starting,
+// so later files start nothing and its status can be read meanwhile.
 func (s *copySession) fileDone(rel string, src source, spec []byte) syscall.Errno {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.state != copyWaiting {
+		s.mu.Unlock()
 		return 0
 	}
 	var req RestoreRequest
@@ -165,21 +149,33 @@ func (s *copySession) fileDone(rel string, src source, spec []byte) syscall.Errn
 	case src.path != "":
 		var ok bool
 		if req, ok = s.request(rel, src); !ok {
+			s.mu.Unlock()
 			return 0
 		}
 	case spec != nil && !s.dir:
 		req = RestoreRequest{Name: s.name, Spec: spec}
 	default:
+		s.mu.Unlock()
 		return 0
 	}
+	s.state = copyStarting
+	s.mu.Unlock()
+	return s.start(req)
+}
+
+// start calls Restorer.Start for req and records the outcome.
+func (s *copySession) start(req RestoreRequest) syscall.Errno {
+	req.UID, req.GID = s.uid, s.gid
 	err := s.m.restorer.Start(s.m.ctx, req)
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if err != nil {
 		s.state, s.reason = copyRejected, err.Error()
-		s.m.log.Error("restore by copy", "restore", s.name, "err", err)
+		s.m.log.Error("restore by copy", "restore", s.name, "uid", s.uid, "err", err)
 		return toErrno(err)
 	}
 	s.state = copyStarted
-	s.m.log.Info("restore by copy started", "restore", s.name, "source", req.Source.String(), "target", req.Target, "partitions", req.Partitions, "spec", req.Spec != nil)
+	s.m.log.Info("restore by copy started", "restore", s.name, "uid", s.uid, "source", req.Source.String(), "target", req.Target, "partitions", req.Partitions, "spec", req.Spec != nil)
 	return 0
 }
 
@@ -215,8 +211,8 @@ func (s *copySession) request(rel string, src source) (RestoreRequest, bool) {
 		req.Source = src.loc
 	case isSnap && len(parts) == 5:
 		p, err := strconv.ParseInt(parts[4], 10, 32)
-		if err != nil {
-			return req, false
+		if err != nil || p < 0 || strconv.FormatInt(p, 10) != parts[4] {
+			return req, false // not a partition directory of the tree
 		}
 		req.Source, req.Partitions = src.loc, []int32{int32(p)}
 	default:
@@ -240,11 +236,15 @@ func (s *copySession) statusText(ctx context.Context) ([]byte, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	st := copyStatus{Restore: s.name}
 	switch s.state {
 	case copyRejected:
-		return fmt.Appendf(nil, "restore: %s\nphase: Failed\nreason: %q\n", s.name, s.reason), nil
-	case copyStarted:
-		return fmt.Appendf(nil, "restore: %s\nphase: Initializing\n", s.name), nil
+		st.Phase, st.Reason = "Failed", s.reason
+	case copyStarting, copyStarted:
+		st.Phase = "Initializing"
+	default:
+		st.Phase = "Ready"
+		st.Reason = fmt.Sprintf("waiting for a file copied from a snapshot (cp -r MOUNTPOINT/topics/T/snapshots/vN MOUNTPOINT/restore/%s)", s.name)
 	}
-	return fmt.Appendf(nil, "restore: %s\nphase: Ready\nreason: waiting for a file copied from a snapshot (cp -r MOUNTPOINT/topics/T/snapshots/vN MOUNTPOINT/restore/%s)\n", s.name, s.name), nil
+	return st.render(), nil
 }

@@ -64,8 +64,15 @@ type readRec struct {
 	full bool // crc covers the whole file
 }
 
-// readLogSize is how many recently opened files are remembered.
-const readLogSize = 256
+const (
+	// readLogSize is how many recently opened files are remembered.
+	readLogSize = 256
+	// maxRechecks and maxRecheckBytes bound the work of one match: at
+	// most this many candidates whose checksum is unknown are decoded
+	// again, newest first, and at most this many bytes in all.
+	maxRechecks     = 4
+	maxRecheckBytes = 256 << 20
+)
 
 func (l *readLog) opened(src source) {
 	l.mu.Lock()
@@ -96,7 +103,9 @@ func (l *readLog) readFully(src source, crc uint32) {
 
 // match returns the recently opened file whose content is size bytes with
 // checksum crc and whose name is base, reading it again if its checksum is
-// not known (it was served from the kernel's cache).
+// not known (it was served from the kernel's cache). Rereading is bounded
+// (maxRechecks, maxRecheckBytes): a file written into restore/ with the
+// name and size of many tree files costs at most that much.
 func (l *readLog) match(ctx context.Context, base string, size int64, crc uint32) (source, bool) {
 	l.mu.Lock()
 	var cands []readRec
@@ -107,8 +116,14 @@ func (l *readLog) match(ctx context.Context, base string, size int64, crc uint32
 		}
 	}
 	l.mu.Unlock()
+	rechecks, budget := 0, int64(maxRecheckBytes)
 	for _, r := range cands {
 		if !r.full {
+			if rechecks == maxRechecks || r.src.size > budget {
+				continue
+			}
+			rechecks++
+			budget -= r.src.size
 			c, err := checksum(ctx, r.src)
 			if err != nil {
 				continue

@@ -48,5 +48,16 @@
 // first file of a session whose source is known (from copy_file_range, or
 // for read-and-write copies from its checksum, see readLog) decides the
 // restore when it is flushed — snapshot or partition, and target — and
-// calls Restorer.Start; its error is Flush's. Later files start nothing.
+// calls Restorer.Start (without holding the copy's lock, so its status
+// stays readable); its error is Flush's. Later files start nothing. A copy
+// of the latest symlink itself restores what it points to (copy_link.go).
+//
+// # Who may act
+//
+// Reading may be shared (AllowOther); acting in restore/ may not: every
+// operation that creates, removes or renames there checks the FUSE
+// caller's uid and groups (access.go) — root, the mount's owner and
+// Options.RestoreUsers/RestoreGroups may; a copy in progress is its
+// creator's. Names made in restore/ are validated (restore_names.go) and
+// status files are YAML, so a name cannot forge a status field.
 package fs

@@ -36,7 +36,7 @@ func Mount(ctx context.Context, st *store.Store, mountpoint string, opts Options
 	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	m := &mountFS{
 		ctx: sctx, st: st, log: opts.Logger,
-		started: time.Now(), restorer: opts.Restorer,
+		started: time.Now(), restorer: opts.Restorer, access: newAccess(opts),
 	}
 	m.cat = newCatalog(st, opts.Refresh, &m.stats)
 	timeout := min(shortTimeout, opts.Refresh)

@@ -31,6 +31,8 @@ type mountFS struct {
 	stats    stats
 	reads    readLog
 	copies   copies
+	access   access
+	links    linkLog
 }
 
 // attrNode is a node that can describe itself for Lookup and Getattr.

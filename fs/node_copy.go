@@ -3,6 +3,7 @@ package fs
 import (
 	"context"
 	"path"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -31,14 +32,18 @@ func (c *copyMeta) setattr(in *fuse.SetAttrIn) {
 }
 
 // acceptXattr answers xattr calls on copies: cp -a sets them, and they
-// are accepted and dropped.
-type acceptXattr struct{}
+// are accepted (from the session's owner) and dropped.
+type acceptXattr struct{ s *copySession }
 
 // Setxattr accepts and drops the attribute.
-func (acceptXattr) Setxattr(context.Context, string, []byte, uint32) syscall.Errno { return 0 }
+func (x acceptXattr) Setxattr(ctx context.Context, name string, _ []byte, _ uint32) syscall.Errno {
+	return x.s.touch(ctx, "setxattr", name)
+}
 
 // Removexattr accepts.
-func (acceptXattr) Removexattr(context.Context, string) syscall.Errno { return 0 }
+func (x acceptXattr) Removexattr(ctx context.Context, name string) syscall.Errno {
+	return x.s.touch(ctx, "removexattr", name)
+}
 
 // Getxattr reports no attribute.
 func (acceptXattr) Getxattr(context.Context, string, []byte) (uint32, syscall.Errno) {
@@ -47,6 +52,16 @@ func (acceptXattr) Getxattr(context.Context, string, []byte) (uint32, syscall.Er
 
 // Listxattr lists none.
 func (acceptXattr) Listxattr(context.Context, []byte) (uint32, syscall.Errno) { return 0, 0 }
+
+// touch checks that the caller may change the copy (its creator or root).
+func (s *copySession) touch(ctx context.Context, op, name string) syscall.Errno {
+	return s.m.check(ctx, s.m.access.mayTouch(ctx, s), op, s.entry+"/"+name)
+}
+
+// owned fills the owner of a copy's entry: the user who made the copy.
+func (s *copySession) owned(a *fuse.Attr) {
+	a.Uid, a.Gid = s.uid, s.gid
+}
 
 // copyDirNode is a directory of a copy into restore/: restore/<name> (rel
 // "") with its status file, or a directory below it.
@@ -70,10 +85,11 @@ var (
 	_ gofs.NodeRenamer    = (*copyDirNode)(nil)
 	_ gofs.NodeSymlinker  = (*copyDirNode)(nil)
 	_ gofs.NodeSetxattrer = (*copyDirNode)(nil)
+	_ gofs.NodeAccesser   = (*copyDirNode)(nil)
 )
 
 func newCopyDir(s *copySession, rel string) *copyDirNode {
-	d := &copyDirNode{s: s, rel: rel}
+	d := &copyDirNode{s: s, rel: rel, acceptXattr: acceptXattr{s}}
 	d.mode, d.mtime = 0o755, time.Now()
 	return d
 }
@@ -81,9 +97,15 @@ func newCopyDir(s *copySession, rel string) *copyDirNode {
 func (n *copyDirNode) attr(_ context.Context, a *fuse.Attr) syscall.Errno {
 	n.copyMeta.mu.Lock()
 	defer n.copyMeta.mu.Unlock()
-	a.Mode = n.mode | 0o700
+	a.Mode = n.mode&0o755 | 0o700
+	n.s.owned(a)
 	setTime(a, n.mtime)
 	return 0
+}
+
+// Access answers access(2): only the copy's creator and root may write.
+func (n *copyDirNode) Access(ctx context.Context, mask uint32) syscall.Errno {
+	return accessMask(mask, n.s.m.access.mayTouch(ctx, n.s))
 }
 
 // Getattr describes the directory.
@@ -93,6 +115,9 @@ func (n *copyDirNode) Getattr(ctx context.Context, _ gofs.FileHandle, out *fuse.
 
 // Setattr accepts chmod and touch.
 func (n *copyDirNode) Setattr(ctx context.Context, _ gofs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	if errno := n.s.touch(ctx, "setattr", n.rel); errno != 0 {
+		return errno
+	}
 	n.setattr(in)
 	return n.attr(ctx, &out.Attr)
 }
@@ -140,6 +165,9 @@ func (n *copyDirNode) made(ctx context.Context, name string, dir bool) string {
 
 // Mkdir accepts a directory of the copy.
 func (n *copyDirNode) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	if errno := n.s.touch(ctx, "mkdir", path.Join(n.rel, name)); errno != 0 {
+		return nil, errno
+	}
 	if n.GetChild(name) != nil || (n.rel == "" && name == "status") {
 		return nil, syscall.EEXIST
 	}
@@ -151,6 +179,9 @@ func (n *copyDirNode) Mkdir(ctx context.Context, name string, mode uint32, out *
 
 // Create accepts a file of the copy; its bytes are not kept.
 func (n *copyDirNode) Create(ctx context.Context, name string, _, mode uint32, out *fuse.EntryOut) (*gofs.Inode, gofs.FileHandle, uint32, syscall.Errno) {
+	if errno := n.s.touch(ctx, "create", path.Join(n.rel, name)); errno != 0 {
+		return nil, nil, 0, errno
+	}
 	if n.rel == "" && name == "status" {
 		return nil, nil, 0, syscall.EEXIST
 	}
@@ -162,20 +193,30 @@ func (n *copyDirNode) Create(ctx context.Context, name string, _, mode uint32, o
 
 // Symlink accepts a symlink of the copy (cp -r of a topic copies latest).
 func (n *copyDirNode) Symlink(ctx context.Context, target, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	if errno := n.s.touch(ctx, "symlink", path.Join(n.rel, name)); errno != 0 {
+		return nil, errno
+	}
 	n.made(ctx, name, false)
 	out.Attr.Mode = 0o777
 	return n.NewInode(ctx, &gofs.MemSymlink{Data: []byte(target)}, gofs.StableAttr{Mode: fuse.S_IFLNK}), 0
 }
 
 // Unlink removes a copied file (rm -r); status is accepted too.
-func (n *copyDirNode) Unlink(context.Context, string) syscall.Errno { return 0 }
+func (n *copyDirNode) Unlink(ctx context.Context, name string) syscall.Errno {
+	return n.s.touch(ctx, "unlink", path.Join(n.rel, name))
+}
 
 // Rmdir removes a copied directory (rm -r).
-func (n *copyDirNode) Rmdir(context.Context, string) syscall.Errno { return 0 }
+func (n *copyDirNode) Rmdir(ctx context.Context, name string) syscall.Errno {
+	return n.s.touch(ctx, "rmdir", path.Join(n.rel, name))
+}
 
 // Rename moves a copied file within the copy (rsync renames its
 // temporary files).
-func (n *copyDirNode) Rename(_ context.Context, name string, newParent gofs.InodeEmbedder, newName string, _ uint32) syscall.Errno {
+func (n *copyDirNode) Rename(ctx context.Context, name string, newParent gofs.InodeEmbedder, newName string, _ uint32) syscall.Errno {
+	if errno := n.s.touch(ctx, "rename", path.Join(n.rel, name)); errno != 0 {
+		return errno
+	}
 	np, ok := newParent.(*copyDirNode)
 	if !ok || np.s != n.s {
 		return syscall.EXDEV
@@ -204,10 +245,11 @@ var (
 	_ gofs.NodeGetattrer  = (*copyFileNode)(nil)
 	_ gofs.NodeSetattrer  = (*copyFileNode)(nil)
 	_ gofs.NodeSetxattrer = (*copyFileNode)(nil)
+	_ gofs.NodeAccesser   = (*copyFileNode)(nil)
 )
 
 func newCopyFile(s *copySession, rel string) *copyFileNode {
-	f := &copyFileNode{s: s, rel: rel}
+	f := &copyFileNode{s: s, rel: rel, acceptXattr: acceptXattr{s}}
 	f.mode, f.mtime = 0o644, time.Now()
 	return f
 }
@@ -230,9 +272,15 @@ func (n *copyFileNode) attr(_ context.Context, a *fuse.Attr) syscall.Errno {
 	n.sizeMu.Unlock()
 	n.copyMeta.mu.Lock()
 	defer n.copyMeta.mu.Unlock()
-	a.Mode = n.mode | 0o600
+	a.Mode = n.mode&0o755 | 0o600
+	n.s.owned(a)
 	setTime(a, n.mtime)
 	return 0
+}
+
+// Access answers access(2): only the copy's creator and root may write.
+func (n *copyFileNode) Access(ctx context.Context, mask uint32) syscall.Errno {
+	return accessMask(mask, n.s.m.access.mayTouch(ctx, n.s))
 }
 
 // Getattr reports the size written or copied.
@@ -242,6 +290,9 @@ func (n *copyFileNode) Getattr(ctx context.Context, _ gofs.FileHandle, out *fuse
 
 // Setattr accepts truncate, chmod and touch.
 func (n *copyFileNode) Setattr(ctx context.Context, _ gofs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	if errno := n.s.touch(ctx, "setattr", n.rel); errno != 0 {
+		return errno
+	}
 	if sz, ok := in.GetSize(); ok {
 		n.sizeMu.Lock()
 		n.size = int64(sz)
@@ -252,7 +303,12 @@ func (n *copyFileNode) Setattr(ctx context.Context, _ gofs.FileHandle, in *fuse.
 }
 
 // Open reopens the file for another write (rsync, a second cp).
-func (n *copyFileNode) Open(_ context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
+func (n *copyFileNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
+	if flags&writeFlags != 0 {
+		if errno := n.s.touch(ctx, "open", n.rel); errno != 0 {
+			return nil, 0, errno
+		}
+	}
 	if flags&syscall.O_TRUNC != 0 {
 		n.sizeMu.Lock()
 		n.size = 0
@@ -265,6 +321,29 @@ func (n *copyFileNode) Open(_ context.Context, flags uint32) (gofs.FileHandle, u
 // (a restore spec).
 const maxSpec = 1 << 20
 
+// specBuf keeps the bytes written to a file directly in restore/, a
+// spec, at their offsets (holes read as zeros), up to maxSpec; a write
+// beyond drops them all and marks the file too big to be a spec.
+type specBuf struct {
+	b      []byte
+	tooBig bool
+}
+
+func (s *specBuf) write(data []byte, off int64) {
+	if s.tooBig {
+		return
+	}
+	end := off + int64(len(data))
+	if off < 0 || end < off || end > maxSpec {
+		s.b, s.tooBig = nil, true
+		return
+	}
+	if int64(len(s.b)) < end {
+		s.b = append(s.b, make([]byte, end-int64(len(s.b)))...)
+	}
+	copy(s.b[off:], data)
+}
+
 // copyHandle is an open file of a copy. It learns the copy's source from
 // copy_file_range, or checksums what is written to recognise it at Flush.
 type copyHandle struct {
@@ -274,8 +353,17 @@ type copyHandle struct {
 	src     source
 	sum     seqSum
 	written bool
-	spec    []byte // content of a file in restore/ itself, up to maxSpec
-	tooBig  bool
+	spec    specBuf // content of a file in restore/ itself
+	// matched remembers the last readLog match of this handle: each
+	// close of a descriptor flushes, and unchanged content is matched
+	// once.
+	matched *matchMemo
+}
+
+type matchMemo struct {
+	size int64
+	crc  uint32
+	src  source
 }
 
 var (
@@ -300,15 +388,8 @@ func (h *copyHandle) Write(_ context.Context, data []byte, off int64) (uint32, s
 	h.mu.Lock()
 	h.written = true
 	h.sum.add(data, off)
-	if h.n.rel == "" && !h.tooBig {
-		if end := off + int64(len(data)); end > maxSpec {
-			h.tooBig, h.spec = true, nil
-		} else {
-			if int64(len(h.spec)) < end {
-				h.spec = append(h.spec, make([]byte, end-int64(len(h.spec)))...)
-			}
-			copy(h.spec[off:], data)
-		}
+	if h.n.rel == "" {
+		h.spec.write(data, off)
 	}
 	h.mu.Unlock()
 	h.n.grow(off + int64(len(data)))
@@ -325,7 +406,7 @@ func (h *copyHandle) Read(context.Context, []byte, int64) (fuse.ReadResult, sysc
 // that cp reports it.
 func (h *copyHandle) Flush(ctx context.Context) syscall.Errno {
 	h.mu.Lock()
-	src, sum, written, spec := h.src, h.sum, h.written, h.spec
+	src, sum, written, spec, tooBig := h.src, h.sum, h.written, slices.Clone(h.spec.b), h.spec.tooBig
 	h.mu.Unlock()
 	h.n.sizeMu.Lock()
 	rel, size := h.n.rel, h.n.size
@@ -339,9 +420,19 @@ func (h *copyHandle) Flush(ctx context.Context) syscall.Errno {
 		if m := rsyncTemp.FindStringSubmatch(base); m != nil {
 			base = m[1]
 		}
-		src, _ = s.m.reads.match(ctx, base, size, sum.crc)
+		h.mu.Lock()
+		memo := h.matched
+		h.mu.Unlock()
+		if memo != nil && memo.size == size && memo.crc == sum.crc {
+			src = memo.src
+		} else {
+			src, _ = s.m.reads.match(ctx, base, size, sum.crc)
+			h.mu.Lock()
+			h.matched = &matchMemo{size: size, crc: sum.crc, src: src}
+			h.mu.Unlock()
+		}
 	}
-	if src.path == "" && (!written || rel != "" || h.tooBig) {
+	if src.path == "" && (!written || rel != "" || tooBig) {
 		return 0
 	}
 	return s.fileDone(rel, src, spec)

@@ -7,6 +7,8 @@ import (
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/kbackup/kbackup/store"
 )
 
 // latestNode is topics/<topic>/latest, a symlink to the active snapshot.
@@ -46,11 +48,16 @@ func (n *latestNode) Getattr(ctx context.Context, _ gofs.FileHandle, out *fuse.A
 	return getattr(ctx, n, out)
 }
 
-// Readlink returns "snapshots/v<active>".
+// Readlink returns "snapshots/v<active>" and notes who read it, so that
+// a copy of the symlink into restore/ can tell the topic (linkLog).
 func (n *latestNode) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
-	t, err := n.target(ctx)
+	mf, err := n.m.cat.manifest(ctx, n.topic)
 	if err != nil {
 		return nil, n.m.errno("read manifest of "+n.topic, err)
 	}
-	return t, 0
+	t := "snapshots/v" + strconv.Itoa(mf.Active)
+	if c, ok := caller(ctx); ok {
+		n.m.links.read(c.Pid, t, store.Loc{Topic: n.topic, Version: mf.Active})
+	}
+	return []byte(t), 0
 }

@@ -2,9 +2,11 @@ package fs
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"syscall"
+	"time"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -38,6 +40,8 @@ var (
 	_ gofs.NodeCreater   = (*restoreNode)(nil)
 	_ gofs.NodeUnlinker  = (*restoreNode)(nil)
 	_ gofs.NodeRenamer   = (*restoreNode)(nil)
+	_ gofs.NodeSymlinker = (*restoreNode)(nil)
+	_ gofs.NodeAccesser  = (*restoreNode)(nil)
 )
 
 func newRestoreNode(m *mountFS) *restoreNode { return &restoreNode{m: m} }
@@ -45,7 +49,29 @@ func newRestoreNode(m *mountFS) *restoreNode { return &restoreNode{m: m} }
 func (n *restoreNode) attr(_ context.Context, a *fuse.Attr) syscall.Errno {
 	dirAttr(a, n.m.started)
 	if n.m.restorer != nil {
-		a.Mode = 0o755
+		a.Uid, a.Gid, a.Mode = n.m.access.dirOwner()
+	}
+	return 0
+}
+
+// Access answers access(2): everyone may read restore/; writing is for
+// those who may restore (access.go).
+func (n *restoreNode) Access(ctx context.Context, mask uint32) syscall.Errno {
+	return accessMask(mask, n.m.restorer != nil && n.m.access.mayRestore(ctx))
+}
+
+// act checks that the caller may restore and that name may name a
+// restore, for an operation op that creates or removes name.
+func (n *restoreNode) act(ctx context.Context, op, name string) syscall.Errno {
+	if n.m.restorer == nil {
+		return syscall.EROFS
+	}
+	if errno := n.m.check(ctx, n.m.access.mayRestore(ctx), op, name); errno != 0 {
+		return errno
+	}
+	if err := validRestoreName(name); err != nil {
+		n.m.log.Warn("restore/: name refused", "op", op, "name", name, "why", err)
+		return syscall.EINVAL
 	}
 	return 0
 }
@@ -117,8 +143,8 @@ func (n *restoreNode) exists(ctx context.Context, name string) bool {
 
 // Mkdir starts a copy into restore/ (cp -r makes the directory first).
 func (n *restoreNode) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
-	if n.m.restorer == nil {
-		return nil, syscall.EROFS
+	if errno := n.act(ctx, "mkdir", name); errno != 0 {
+		return nil, errno
 	}
 	if n.exists(ctx, name) {
 		return nil, syscall.EEXIST
@@ -135,8 +161,8 @@ func (n *restoreNode) Mkdir(ctx context.Context, name string, mode uint32, out *
 
 // Create starts a copy of one file: a restore spec.
 func (n *restoreNode) Create(ctx context.Context, name string, flags, mode uint32, out *fuse.EntryOut) (*gofs.Inode, gofs.FileHandle, uint32, syscall.Errno) {
-	if n.m.restorer == nil {
-		return nil, nil, 0, syscall.EROFS
+	if errno := n.act(ctx, "create", name); errno != 0 {
+		return nil, nil, 0, errno
 	}
 	if n.exists(ctx, name) {
 		return nil, nil, 0, syscall.EEXIST
@@ -157,6 +183,9 @@ func (n *restoreNode) Rmdir(ctx context.Context, name string) syscall.Errno {
 	if n.m.restorer == nil {
 		return syscall.EROFS
 	}
+	if errno := n.m.check(ctx, n.m.access.mayRestore(ctx), "rmdir", name); errno != 0 {
+		return errno
+	}
 	s := n.m.copies.get(name)
 	err := n.m.restorer.Cancel(ctx, name)
 	if s != nil {
@@ -172,9 +201,12 @@ func (n *restoreNode) Rmdir(ctx context.Context, name string) syscall.Errno {
 }
 
 // Unlink removes a spec file that started nothing (or is done).
-func (n *restoreNode) Unlink(_ context.Context, name string) syscall.Errno {
+func (n *restoreNode) Unlink(ctx context.Context, name string) syscall.Errno {
 	if n.m.restorer == nil {
 		return syscall.EROFS
+	}
+	if errno := n.m.check(ctx, n.m.access.mayRestore(ctx), "unlink", name); errno != 0 {
+		return errno
 	}
 	s := n.m.copies.get(name)
 	if s == nil || s.dir {
@@ -185,10 +217,16 @@ func (n *restoreNode) Unlink(_ context.Context, name string) syscall.Errno {
 }
 
 // Rename renames a spec file (rsync writes a temporary name first).
-func (n *restoreNode) Rename(_ context.Context, name string, newParent gofs.InodeEmbedder, newName string, _ uint32) syscall.Errno {
+func (n *restoreNode) Rename(ctx context.Context, name string, newParent gofs.InodeEmbedder, newName string, _ uint32) syscall.Errno {
+	if errno := n.act(ctx, "rename", newName); errno != 0 {
+		return errno
+	}
 	s := n.m.copies.get(name)
-	if n.m.restorer == nil || s == nil || s.dir || newParent.EmbeddedInode() != &n.Inode {
+	if s == nil || s.dir || newParent.EmbeddedInode() != &n.Inode {
 		return syscall.EPERM
+	}
+	if errno := n.m.check(ctx, n.m.access.mayTouch(ctx, s), "rename", name); errno != 0 {
+		return errno
 	}
 	if !n.m.copies.rename(s, newName) {
 		return syscall.EEXIST
@@ -196,12 +234,79 @@ func (n *restoreNode) Rename(_ context.Context, name string, newParent gofs.Inod
 	return 0
 }
 
-// Setattr accepts chmod and touch of restore/ and changes nothing.
-func (n *restoreNode) Setattr(ctx context.Context, _ gofs.FileHandle, _ *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+// Setattr accepts touch of restore/ by those who may restore and changes
+// nothing; chmod and chown are refused, since restore/ shows who may act.
+func (n *restoreNode) Setattr(ctx context.Context, _ gofs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
 	if n.m.restorer == nil {
 		return syscall.EROFS
 	}
+	if errno := n.m.check(ctx, n.m.access.mayRestore(ctx), "setattr", "restore/"); errno != 0 {
+		return errno
+	}
+	if _, ok := in.GetMode(); ok {
+		return syscall.EPERM
+	}
+	if _, ok := in.GetUID(); ok {
+		return syscall.EPERM
+	}
+	if _, ok := in.GetGID(); ok {
+		return syscall.EPERM
+	}
 	return n.attr(ctx, &out.Attr)
+}
+
+// Symlink is cp -r of a symlink into restore/: cp -r MNT/topics/T/latest
+// MNT/restore/X copies latest itself. When the same process just read
+// that text from T's latest, the snapshot it points to is restored into X
+// (into T when X is "latest"); otherwise the copy is Invalid and its
+// status says to copy latest/ or snapshots/vN instead.
+func (n *restoreNode) Symlink(ctx context.Context, target, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	if errno := n.act(ctx, "symlink", name); errno != 0 {
+		return nil, errno
+	}
+	if n.exists(ctx, name) {
+		return nil, syscall.EEXIST
+	}
+	s := newCopySession(ctx, n.m, name, true)
+	if !n.m.copies.add(s) {
+		return nil, syscall.EEXIST
+	}
+	s.mu.Lock()
+	s.state = copyStarting
+	s.mu.Unlock()
+	errno := s.start(n.linkRequest(ctx, s, target))
+	n.m.copies.remove(s) // the restore shows as its status directory
+	if errno != 0 {
+		return nil, errno
+	}
+	out.Attr.Mode = 0o777
+	out.Attr.Size = uint64(len(target))
+	// The next lookup must find the restore's directory: go-fuse replaces
+	// a zero timeout with the mount's default, so expire at once.
+	out.SetEntryTimeout(time.Nanosecond)
+	out.SetAttrTimeout(time.Nanosecond)
+	return n.NewInode(ctx, &gofs.MemSymlink{Data: []byte(target)}, gofs.StableAttr{Mode: fuse.S_IFLNK}), 0
+}
+
+// linkRequest is the restore a symlink copied into restore/ asks for.
+func (n *restoreNode) linkRequest(ctx context.Context, s *copySession, target string) RestoreRequest {
+	req := RestoreRequest{Name: s.name}
+	var loc store.Loc
+	ok := false
+	if c, isCall := caller(ctx); isCall {
+		loc, ok = n.m.links.find(c.Pid, target)
+	}
+	if !ok {
+		req.Invalid = fmt.Sprintf("restore/%s is a copy of a symbolic link to %s, which does not say which topic: copy the directory it points to, "+
+			"with a trailing slash (cp -r MOUNTPOINT/topics/T/latest/ MOUNTPOINT/restore/%s) or by its name (cp -r MOUNTPOINT/topics/T/snapshots/vN MOUNTPOINT/restore/%s)",
+			s.entry, target, s.entry, s.entry)
+		return req
+	}
+	req.Source, req.Target = loc, s.name
+	if s.name == "latest" {
+		req.Target = loc.Topic
+	}
+	return req
 }
 
 // restoreRunNode is restore/<name>/: its status file.

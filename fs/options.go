@@ -25,6 +25,11 @@ type Options struct {
 	// Restorer runs restores requested through restore/. Nil makes the
 	// whole mount read-only, with restore/README saying why.
 	Restorer Restorer
+	// RestoreUsers and RestoreGroups may start and cancel restores in
+	// restore/ besides the mount's owner and root (see access.go); with
+	// AllowOther everyone else may only read.
+	RestoreUsers  []uint32
+	RestoreGroups []uint32
 	// Logger receives errors such as missing segments; nil discards them.
 	Logger *slog.Logger
 }

@@ -46,6 +46,9 @@ type RestoreRequest struct {
 	// to copy instead). Start records the name with status Invalid and
 	// this reason, and returns an error matching ErrInvalidRestore.
 	Invalid string
+	// UID and GID are the user who asked (for logs and audit); the mount
+	// checked that this user may restore.
+	UID, GID uint32
 }
 
 // Errors a Restorer returns from Start that the mount reports with a

@@ -13,11 +13,22 @@ import (
 
 // fakeRestorer records the requests the mount makes.
 type fakeRestorer struct {
+	// entered and gate, when set, make Start signal that it was called
+	// and wait until gate is closed, as a slow preflight would.
+	entered chan string
+	gate    chan struct{}
+
 	mu   sync.Mutex
 	reqs map[string]RestoreRequest
 }
 
 func (f *fakeRestorer) Start(_ context.Context, req RestoreRequest) error {
+	if f.entered != nil {
+		f.entered <- req.Name
+	}
+	if f.gate != nil {
+		<-f.gate
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if _, ok := f.reqs[req.Name]; ok {
@@ -28,6 +39,13 @@ func (f *fakeRestorer) Start(_ context.Context, req RestoreRequest) error {
 		return fmt.Errorf("%w: %s", ErrInvalidRestore, req.Invalid)
 	}
 	return nil
+}
+
+// req returns the request recorded for name.
+func (f *fakeRestorer) req(name string) RestoreRequest {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.reqs[name]
 }
 
 func (f *fakeRestorer) List(context.Context) ([]string, error) {

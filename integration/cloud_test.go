@@ -44,7 +44,7 @@ func cloudRoundTrip(t *testing.T, backend string) {
 	if r := kbackup(t, "backup", "--once", "--brokers", c.Addr(), "--storage", url); r.code != 0 {
 		t.Fatalf("backup to %s: exit %d: %s", backend, r.code, r.stderr)
 	}
-	if r := kbackup(t, "restore", "--brokers", c.Addr(), "--storage", url, "--topic", topic+":restored", "--create-topics"); r.code != 0 {
+	if r := kbackup(t, "restore", "--brokers", c.Addr(), "--storage", url, "--topic", topic+":restored", "--create-topics", "--retention", "extend"); r.code != 0 {
 		t.Fatalf("restore from %s: exit %d: %s", backend, r.code, r.stderr)
 	}
 	sameRecords(t, "restored topic", want, kcatRead(t, c.Addr(), "restored"))

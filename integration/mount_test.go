@@ -18,10 +18,15 @@ import (
 // stops it with SIGTERM on cleanup, expecting a clean unmount and exit 0.
 func mountKbackup(t *testing.T, storage string, extra ...string) string {
 	t.Helper()
+	return mountKbackupAt(t, t.TempDir(), storage, extra...)
+}
+
+// mountKbackupAt is mountKbackup on the empty directory mp.
+func mountKbackupAt(t *testing.T, mp, storage string, extra ...string) string {
+	t.Helper()
 	if _, err := os.Stat("/dev/fuse"); err != nil {
 		t.Fatalf("/dev/fuse is missing: the mount tests need FUSE (%v)", err)
 	}
-	mp := t.TempDir()
 	args := append([]string{"mount", "--storage", storage, "--refresh", "1s"}, extra...)
 	cmd, logs := startKbackup(t, append(args, mp)...)
 	waitFor(t, 10*time.Second, "the mount", func() bool {

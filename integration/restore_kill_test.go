@@ -38,7 +38,7 @@ func TestRestoreSurvivesKill9(t *testing.T) {
 	}
 	createTopic(t, c.Addr(), "dst", 3, nil)
 	adm := kadm.NewClient(cl)
-	args := []string{"restore", "--brokers", c.Addr(), "--storage", dir, "--topic", "src:dst"}
+	args := []string{"restore", "--brokers", c.Addr(), "--storage", dir, "--topic", "src:dst", "--retention", "extend"}
 	restored := func() int64 {
 		ends, err := adm.ListEndOffsets(ctx, "dst")
 		if err != nil {

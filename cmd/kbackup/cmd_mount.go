@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os/user"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -23,7 +26,12 @@ func mountCommand() *cli.Command {
 		Flags: append([]cli.Flag{
 			storageFlag(), brokersFlag(),
 			&cli.DurationFlag{Name: "refresh", Value: fs.DefaultRefresh, Usage: "re-read topics, manifests and indexes older than this"},
-			&cli.BoolFlag{Name: "allow-other", Usage: "let other users read the mount (non-root: user_allow_other in /etc/fuse.conf)"},
+			&cli.BoolFlag{Name: "allow-other", Usage: "let other users read the mount (non-root: user_allow_other in /etc/fuse.conf); only the mount's owner and root start restores"},
+			&cli.StringSliceFlag{Name: "restore-users", Usage: "`USER`s (names or uids) who may also start and cancel restores in restore/"},
+			&cli.StringSliceFlag{Name: "restore-groups", Usage: "members of `GROUP`s (names or gids) may also start and cancel restores in restore/"},
+			&cli.BoolFlag{Name: "restore-allow-nonempty", Usage: "let specs copied into restore/ append to non-empty targets (allowNonEmpty)"},
+			&cli.BoolFlag{Name: "restore-allow-no-preflight", Usage: "let specs copied into restore/ disable preflight checks (disablePreflightChecks)"},
+			&cli.StringFlag{Name: "restore-retention", Usage: "for restores that choose none, records older than the target's retention.ms: `apply`, extend or ignore (see kbackup restore --retention)"},
 			&cli.BoolFlag{Name: "debug", Usage: "log every FUSE request"},
 		}, logFlags()...),
 		Action: runMount,
@@ -52,8 +60,20 @@ func runMount(c *cli.Context) error {
 	}
 	defer st.Close()
 	opts := fs.Options{Refresh: c.Duration("refresh"), AllowOther: c.Bool("allow-other"), Debug: c.Bool("debug"), Logger: log}
+	if opts.RestoreUsers, err = ids(c.StringSlice("restore-users"), lookupUser); err != nil {
+		return err
+	}
+	if opts.RestoreGroups, err = ids(c.StringSlice("restore-groups"), lookupGroup); err != nil {
+		return err
+	}
+	ropts := engine.RestoresOptions{Logger: log, AllowNonEmpty: c.Bool("restore-allow-nonempty"), AllowNoPreflight: c.Bool("restore-allow-no-preflight")}
+	if c.IsSet("restore-retention") {
+		if ropts.Retention, err = engine.ParseRetentionPolicy(c.String("restore-retention")); err != nil {
+			return fmt.Errorf("%w: --restore-retention: %v", errUsage, err)
+		}
+	}
 	if len(kc.Brokers) > 0 {
-		rs := engine.NewRestores(context.WithoutCancel(c.Context), st, kc, engine.RestoresOptions{Logger: log})
+		rs := engine.NewRestores(context.WithoutCancel(c.Context), st, kc, ropts)
 		defer rs.Close()
 		opts.Restorer = mountRestorer{rs}
 	}
@@ -65,6 +85,46 @@ func runMount(c *cli.Context) error {
 	waitUnmount(c.Context, srv, log)
 	log.Info("unmounted", "mountpoint", srv.Mountpoint())
 	return nil
+}
+
+// ids resolves users or groups given by name or number.
+func ids(names []string, lookup func(string) (string, error)) ([]uint32, error) {
+	var out []uint32
+	for _, n := range names {
+		for _, n := range strings.Split(n, ",") {
+			if n = strings.TrimSpace(n); n == "" {
+				continue
+			}
+			id := n
+			if _, err := strconv.ParseUint(n, 10, 32); err != nil {
+				if id, err = lookup(n); err != nil {
+					return nil, fmt.Errorf("%w: %v", errUsage, err)
+				}
+			}
+			v, err := strconv.ParseUint(id, 10, 32)
+			if err != nil {
+				return nil, fmt.Errorf("%w: %s has id %q, not a number", errUsage, n, id)
+			}
+			out = append(out, uint32(v))
+		}
+	}
+	return out, nil
+}
+
+func lookupUser(name string) (string, error) {
+	u, err := user.Lookup(name)
+	if err != nil {
+		return "", fmt.Errorf("--restore-users: %w", err)
+	}
+	return u.Uid, nil
+}
+
+func lookupGroup(name string) (string, error) {
+	g, err := user.LookupGroup(name)
+	if err != nil {
+		return "", fmt.Errorf("--restore-groups: %w", err)
+	}
+	return g.Gid, nil
 }
 
 // waitUnmount returns once srv is unmounted: from outside, or on ctx's

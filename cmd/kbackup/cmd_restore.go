@@ -37,6 +37,7 @@ func restoreCommand() *cli.Command {
 			&cli.BoolFlag{Name: "no-preflight", Usage: "skip the preflight checks"},
 			&cli.BoolFlag{Name: "create-topics", Usage: "create missing targets with the backup's partitions and configs"},
 			&cli.BoolFlag{Name: "allow-nonempty", Usage: "append to targets holding other records"},
+			&cli.StringFlag{Name: "retention", Usage: "records older than the target's retention.ms: `apply` (skip them), extend (raise the target's retention) or ignore (restore them; the broker deletes them)"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "text", Usage: "summary format: text or json"},
 		}, logFlags()...),
 		Action: runRestore,
@@ -107,6 +108,13 @@ func restoreSpec(c *cli.Context) (*engine.RestoreSpec, error) {
 		for i := range cfg.Topics {
 			cfg.Topics[i].DisablePreflightChecks = true
 		}
+	}
+	if c.IsSet("retention") {
+		p, err := engine.ParseRetentionPolicy(c.String("retention"))
+		if err != nil {
+			return nil, fmt.Errorf("%w: --retention: %v", errUsage, err)
+		}
+		cfg.Filters.Time.Retention = p
 	}
 	cfg.CreateTopics = cfg.CreateTopics || c.Bool("create-topics")
 	cfg.AllowNonEmpty = cfg.AllowNonEmpty || c.Bool("allow-nonempty")

@@ -5,7 +5,9 @@ package devcluster
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
+	"encoding/base64"
 	"fmt"
 	"strconv"
 	"time"
@@ -41,7 +43,14 @@ type Cluster struct{ c *kfake.Cluster }
 
 // Start starts a single-broker cluster on 127.0.0.1.
 func Start(o Options) (*Cluster, error) {
-	opts := []kfake.Opt{kfake.NumBrokers(1), kfake.Ports(o.Port), kfake.DefaultNumPartitions(1)}
+	// A cluster ID of its own, as every Kafka cluster has (kfake's default
+	// is the same for all): restores lock targets by cluster ID and topic.
+	var id [16]byte
+	if _, err := rand.Read(id[:]); err != nil {
+		return nil, err
+	}
+	opts := []kfake.Opt{kfake.NumBrokers(1), kfake.Ports(o.Port), kfake.DefaultNumPartitions(1),
+		kfake.ClusterID(base64.RawURLEncoding.EncodeToString(id[:]))}
 	if o.DataDir != "" {
 		opts = append(opts, kfake.DataDir(o.DataDir))
 	}
@@ -89,7 +98,9 @@ func Seed(ctx context.Context, addr string) error {
 			return fmt.Errorf("create %s: %w", t, err)
 		}
 	}
-	base := time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)
+	// Timestamps of the last three days: a restore into a topic with
+	// Kafka's default retention (7 days) keeps them.
+	base := time.Now().UTC().Truncate(time.Hour).Add(-72 * time.Hour)
 	var recs []*kgo.Record
 	for i := 0; i < 3000; i++ {
 		v := fmt.Sprintf(`{"order":%d,"customer":"c-%d","amount":%d.%02d}`, i, i%97, i%500, i%100)
