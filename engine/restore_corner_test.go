@@ -49,9 +49,7 @@ func v1Spec(target string) *RestoreSpec {
 // that has not expired is missing.
 func TestRestoreSkipsExpiredSegments(t *testing.T) {
 	e, dir := knownEnv(t)
-	if _, err := ApplyRetention(e.ctx, e.st, "orders", time.Now()); err != nil {
-		t.Fatal(err)
-	}
+	retain(t, e.st, "orders", 0, time.Now())
 	res, err := e.restore(v1Spec("v1-copy"), RestoreOptions{})
 	if err != nil {
 		t.Fatalf("restore after retention: %v", err)
@@ -152,12 +150,15 @@ func TestWalkSkipsSegmentDeletedWhileRestoring(t *testing.T) {
 func TestRestoreHugePartitionNumber(t *testing.T) {
 	e := newEnv(t)
 	m := &store.Manifest{Topic: "huge", Active: 1, Snapshots: []store.Snapshot{{Version: 1, TopicID: fixture.TopicIDv1, Created: fixture.Created1, Partitions: 1}}}
-	if err := e.st.WriteManifest(e.ctx, m); err != nil {
-		t.Fatal(err)
-	}
 	loc := store.Loc{Topic: "huge", Version: 1}
 	segs := []fixture.Segment{{ID: "01KF0000000000000000000009", Partition: math.MaxInt32, N: 5}}
-	if err := fixture.WriteSnapshot(e.ctx, e.st, loc, segs); err != nil {
+	err := fixture.WithLease(e.ctx, e.st, "huge", func(l *store.Lease) error {
+		if err := e.st.WriteManifest(e.ctx, l, m); err != nil {
+			return err
+		}
+		return fixture.WriteSnapshot(e.ctx, e.st, l, loc, segs)
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
 	res, err := e.restore(mapping("huge", "huge-copy"), RestoreOptions{})

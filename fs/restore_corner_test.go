@@ -102,9 +102,7 @@ func TestFlushBoundsRechecks(t *testing.T) {
 		b.addSegments(t, loc, p, genRecords(0, 0, 60), 60) // equal sizes in every partition
 	}
 	m := &store.Manifest{Topic: "same", Active: 1, Snapshots: []store.Snapshot{{Version: 1, TopicID: "id", Created: baseTime, Partitions: parts}}}
-	if err := st.WriteManifest(context.Background(), m); err != nil {
-		t.Fatal(err)
-	}
+	writeManifest(t, st, m)
 	fr := &fakeRestorer{reqs: map[string]RestoreRequest{}}
 	mp := mountStore(t, st, Options{Restorer: fr})
 	v1 := mp + "/topics/same/snapshots/v1"
