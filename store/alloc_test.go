@@ -20,16 +20,15 @@ func heapAllocated(fn func()) uint64 {
 	return s[0].Value.Uint64() - before
 }
 
-// checkAllocBound fails t if fn allocates more than bound bytes.
-func checkAllocBound(t testing.TB, what string, bound uint64, fn func()) {
+// checkAllocBound fails t if fn allocates more than bound bytes, and
+// returns what it allocated.
+func checkAllocBound(t testing.TB, what string, bound uint64, fn func()) uint64 {
 	t.Helper()
 	n := heapAllocated(fn)
 	if n > bound {
 		t.Errorf("%s allocated %s, bound %s", what, mib(n), mib(bound))
 	}
-	if tt, ok := t.(*testing.T); ok {
-		tt.Logf("%s allocated %s", what, mib(n))
-	}
+	return n
 }
 
 // mib formats n bytes in MiB.

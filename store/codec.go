@@ -175,6 +175,9 @@ func checkDecodable(c Codec, storedLen, rawLen int) error {
 	default:
 		return fmt.Errorf("%w: unknown codec %d", ErrCorrupt, c)
 	}
+	if rawLen <= 0 && c != CodecNone {
+		return fmt.Errorf("%w: %s block decodes to nothing", ErrCorrupt, c) // never written
+	}
 	if rawLen < 0 || rawLen > limit {
 		return fmt.Errorf("%w: %s block of %d bytes cannot decode to %d bytes (limit %d)", ErrCorrupt, c, storedLen, rawLen, limit)
 	}

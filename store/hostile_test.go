@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -112,18 +113,19 @@ type hostileSegment struct {
 	want string
 }
 
-// hostileSegments are crafted segments that today's readers must reject
-// with a bounded amount of memory.
-func hostileSegments(t testing.TB) []hostileSegment {
+// hostileSegments are crafted segments that readers must reject with a
+// bounded amount of memory. The zstd bombs decode to bomb bytes, the gzip
+// bomb to a quarter of that (deflate expands 1032 times at most).
+func hostileSegments(t testing.TB, bomb int) []hostileSegment {
 	enc, _ := zstdCoders()
 	return []hostileSegment{
 		// The 248-byte segment: a raw length drives make.
 		{"none block claims 4 GiB", craftSegment(CodecNone, 1<<32-1, []byte{0, 6, 0, 0, 0}), "raw length 4294967295 is above the limit"},
 		{"zstd block claims 4 GiB", craftSegment(CodecZstd, 1<<32-1, enc.EncodeAll([]byte{0, 6, 0, 0, 0}, nil)), "raw length 4294967295 is above the limit"},
-		// 256 MiB of zeros in a few KB, in a block claiming 1 MiB.
-		{"zstd bomb with content size", craftSegment(CodecZstd, 1<<20, zeroBomb(t, CodecZstd, 256<<20, true)), "frame holds 268435456 bytes, header says 1048576"},
-		{"zstd bomb without content size", craftSegment(CodecZstd, 1<<20, zeroBomb(t, CodecZstd, 256<<20, false)), "zstd block: decompressed size exceeds"},
-		{"gzip bomb", craftSegment(CodecGzip, 1<<20, zeroBomb(t, CodecGzip, 64<<20, false)), "decodes to more than the 1048576 bytes"},
+		// Zeros in a few KB, in a block claiming 1 MiB.
+		{"zstd bomb with content size", craftSegment(CodecZstd, 1<<20, zeroBomb(t, CodecZstd, bomb, true)), fmt.Sprintf("frame holds %d bytes, header says 1048576", bomb)},
+		{"zstd bomb without content size", craftSegment(CodecZstd, 1<<20, zeroBomb(t, CodecZstd, bomb, false)), "zstd block: decompressed size exceeds"},
+		{"gzip bomb", craftSegment(CodecGzip, 1<<20, zeroBomb(t, CodecGzip, bomb/4, false)), "decodes to more than the 1048576 bytes"},
 		// The snappy stream's own length says 4 GiB.
 		{"snappy stream claims 4 GiB", craftSegment(CodecSnappy, 64, []byte{0xff, 0xff, 0xff, 0xff, 0x0f, 0, 0}), "stream holds 4294967295 bytes, header says 64"},
 		// 64 MiB from 7 bytes: more than LZ4 can expand to.
@@ -141,20 +143,23 @@ func TestHostileSegmentsBoundedMemory(t *testing.T) {
 		s := writeSegment(t, c, 0, 0, testRecords(false), 0)
 		ScanSegment(bytes.NewReader(s.data), s.size)
 	}
-	for _, tt := range hostileSegments(t) {
+	// The bomb: 256 MiB of zeros in 53 KB.
+	for _, tt := range hostileSegments(t, 256<<20) {
 		t.Run(tt.name, func(t *testing.T) {
 			r, size := bytes.NewReader(tt.data), int64(len(tt.data))
 			var err error
-			checkAllocBound(t, "ScanSegment", bound, func() { _, err = ScanSegment(r, size) })
+			n := checkAllocBound(t, "ScanSegment", bound, func() { _, err = ScanSegment(r, size) })
+			t.Logf("ScanSegment allocated %s: %v", mib(n), err)
 			if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("ScanSegment: %v, want ErrCorrupt saying %q", err, tt.want)
 			}
-			checkAllocBound(t, "OpenSegmentReader and Records", bound, func() {
+			n = checkAllocBound(t, "OpenSegmentReader and Records", bound, func() {
 				var sr *SegmentReader
 				if sr, err = OpenSegmentReader(r, size); err == nil {
 					err = sr.Records(0, func(*Record) error { return nil })
 				}
 			})
+			t.Logf("OpenSegmentReader and Records allocated %s: %v", mib(n), err)
 			if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("OpenSegmentReader/Records: %v, want ErrCorrupt saying %q", err, tt.want)
 			}
@@ -166,7 +171,8 @@ func TestHostileSegmentsBoundedMemory(t *testing.T) {
 		copy(tail[8:], segEndMagic)
 		r := &sparseReader{size: 8 << 30, tail: tail[:]}
 		var err error
-		checkAllocBound(t, "OpenSegmentReader", bound, func() { _, err = OpenSegmentReader(r, r.size) })
+		n := checkAllocBound(t, "OpenSegmentReader", bound, func() { _, err = OpenSegmentReader(r, r.size) })
+		t.Logf("OpenSegmentReader allocated %s: %v", mib(n), err)
 		if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "footer length 4294967295") {
 			t.Errorf("OpenSegmentReader: %v, want ErrCorrupt naming the footer length", err)
 		}

@@ -63,9 +63,10 @@ func TestSegmentWriterLimits(t *testing.T) {
 			t.Fatal(err)
 		}
 		buf := make([]byte, 0, 64)
-		checkAllocBound(t, "reading the largest block", MaxBlockLen+4<<20, func() {
+		n := checkAllocBound(t, "reading the largest block", MaxBlockLen+4<<20, func() {
 			buf, err = sr.ReadBlock(1, buf)
 		})
+		t.Logf("reading the largest block allocated %s", mib(n))
 		if err != nil || len(buf) != MaxBlockLen {
 			t.Fatalf("read largest block: %d bytes, %v", len(buf), err)
 		}
