@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"testing"
+
+	"github.com/kbackup/kbackup/store/storetest/fuzzcheck"
 )
 
 // FuzzDecompress decodes arbitrary payloads with every codec: an error
@@ -31,8 +33,8 @@ func FuzzDecompress(f *testing.F) {
 		}
 		var out []byte
 		var err error
-		bound := uint64(fuzzAllocBase + 2*len(src) + 2*min(n, MaxBlockLen))
-		checkAllocBound(t, "decompress", bound, func() { out, err = decompress(Codec(codec), nil, src, n) })
+		bound := uint64(fuzzcheck.Base + 2*len(src) + 2*min(n, MaxBlockLen))
+		fuzzcheck.Bounded(t, "decompress", bound, func() { out, err = decompress(Codec(codec), nil, src, n) })
 		if err != nil {
 			if !errors.Is(err, ErrCorrupt) {
 				t.Fatalf("error %v does not wrap ErrCorrupt", err)

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/kbackup/kbackup/store/storetest/fuzzcheck"
 )
 
 // FuzzDecodeBlock decodes arbitrary block payloads: no panic, an error
@@ -30,7 +32,7 @@ func FuzzDecodeBlock(f *testing.F) {
 		// Decoding allocates at most one record's Header slice (at most
 		// MaxRecordHeaders) and the header keys as strings.
 		var err error
-		checkAllocBound(t, "DecodeBlock", uint64(fuzzAllocBase+4*len(payload)), func() {
+		fuzzcheck.Bounded(t, "DecodeBlock", uint64(fuzzcheck.Base+4*len(payload)), func() {
 			err = DecodeBlock(payload, base, func(*Record) error { return nil })
 		})
 		if err != nil {
@@ -199,7 +201,7 @@ func FuzzJSONLine(f *testing.F) {
 			r.Headers[0].Value = nil
 		}
 		var line []byte
-		checkAllocBound(t, "AppendJSONLine", uint64(fuzzAllocBase+16*in), func() { line = AppendJSONLine(nil, &r) })
+		fuzzcheck.Bounded(t, "AppendJSONLine", uint64(fuzzcheck.Base+16*in), func() { line = AppendJSONLine(nil, &r) })
 		checkJSONLine(t, &r, line)
 		// Appending to a non-empty buffer must not change the line.
 		prefix := []byte("previous line\n")

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"reflect"
 	"testing"
+
+	"github.com/kbackup/kbackup/store/storetest/fuzzcheck"
 )
 
 // Fuzz targets for every decoder of stored bytes in this package. A plain
@@ -15,12 +17,8 @@ import (
 // for FUZZTIME; `make test` for a few seconds.
 //
 // Every target asserts, besides no panic, that the code under test
-// allocated no more than fuzzAllocBase plus a bound proportional to what the
+// allocated no more than fuzzcheck.Base plus a bound proportional to what the
 // input may honestly claim, and checks invariants of what it decoded.
-
-// fuzzAllocBase is the allocation allowed to any input whatever its size:
-// decoder state (zstd block decoders, a gzip reader) and runtime noise.
-const fuzzAllocBase = 8 << 20
 
 // readError reports whether err is one a reader may return for damaged
 // input: corruption or a newer format, never a bare I/O error.
@@ -51,7 +49,7 @@ func largestClaim(data []byte) int {
 // object itself a few times over (stored blocks, footer, block table) and
 // the raw buffer of the largest block twice.
 func readBound(data []byte) uint64 {
-	return fuzzAllocBase + 4*uint64(len(data)) + 2*uint64(largestClaim(data))
+	return fuzzcheck.Base + 4*uint64(len(data)) + 2*uint64(largestClaim(data))
 }
 
 // withChecksums returns a copy of data with the checksums a reader checks
@@ -101,7 +99,7 @@ func checkSegmentBytes(t *testing.T, data []byte) {
 	var blocks []BlockInfo
 	var scanErr, openErr, recErr error
 	var sr *SegmentReader
-	checkAllocBound(t, "reading the segment", readBound(data), func() {
+	fuzzcheck.Bounded(t, "reading the segment", readBound(data), func() {
 		blocks, scanErr = ScanSegment(bytes.NewReader(data), size)
 		sr, openErr = OpenSegmentReader(bytes.NewReader(data), size)
 		if openErr == nil {
@@ -298,7 +296,7 @@ func FuzzSegmentRoundTrip(f *testing.F) {
 		}
 		var sr *SegmentReader
 		var err error
-		checkAllocBound(t, "opening and scanning", readBound(seg.data), func() {
+		fuzzcheck.Bounded(t, "opening and scanning", readBound(seg.data), func() {
 			if _, err = ScanSegment(bytes.NewReader(seg.data), seg.size); err == nil {
 				sr, err = OpenSegmentReader(bytes.NewReader(seg.data), seg.size)
 			}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kbackup/kbackup/store/storetest/fuzzcheck"
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 )
@@ -148,18 +149,18 @@ func TestHostileSegmentsBoundedMemory(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			r, size := bytes.NewReader(tt.data), int64(len(tt.data))
 			var err error
-			n := checkAllocBound(t, "ScanSegment", bound, func() { _, err = ScanSegment(r, size) })
-			t.Logf("ScanSegment allocated %s: %v", mib(n), err)
+			n := fuzzcheck.Bounded(t, "ScanSegment", bound, func() { _, err = ScanSegment(r, size) })
+			t.Logf("ScanSegment allocated %s: %v", fuzzcheck.MiB(n), err)
 			if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("ScanSegment: %v, want ErrCorrupt saying %q", err, tt.want)
 			}
-			n = checkAllocBound(t, "OpenSegmentReader and Records", bound, func() {
+			n = fuzzcheck.Bounded(t, "OpenSegmentReader and Records", bound, func() {
 				var sr *SegmentReader
 				if sr, err = OpenSegmentReader(r, size); err == nil {
 					err = sr.Records(0, func(*Record) error { return nil })
 				}
 			})
-			t.Logf("OpenSegmentReader and Records allocated %s: %v", mib(n), err)
+			t.Logf("OpenSegmentReader and Records allocated %s: %v", fuzzcheck.MiB(n), err)
 			if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("OpenSegmentReader/Records: %v, want ErrCorrupt saying %q", err, tt.want)
 			}
@@ -171,8 +172,8 @@ func TestHostileSegmentsBoundedMemory(t *testing.T) {
 		copy(tail[8:], segEndMagic)
 		r := &sparseReader{size: 8 << 30, tail: tail[:]}
 		var err error
-		n := checkAllocBound(t, "OpenSegmentReader", bound, func() { _, err = OpenSegmentReader(r, r.size) })
-		t.Logf("OpenSegmentReader allocated %s: %v", mib(n), err)
+		n := fuzzcheck.Bounded(t, "OpenSegmentReader", bound, func() { _, err = OpenSegmentReader(r, r.size) })
+		t.Logf("OpenSegmentReader allocated %s: %v", fuzzcheck.MiB(n), err)
 		if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "footer length 4294967295") {
 			t.Errorf("OpenSegmentReader: %v, want ErrCorrupt naming the footer length", err)
 		}

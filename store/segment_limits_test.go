@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+
+	"github.com/kbackup/kbackup/store/storetest/fuzzcheck"
 )
 
 // TestSegmentWriterLimits: the writer refuses what the format's limits
@@ -63,10 +65,10 @@ func TestSegmentWriterLimits(t *testing.T) {
 			t.Fatal(err)
 		}
 		buf := make([]byte, 0, 64)
-		n := checkAllocBound(t, "reading the largest block", MaxBlockLen+4<<20, func() {
+		n := fuzzcheck.Bounded(t, "reading the largest block", MaxBlockLen+4<<20, func() {
 			buf, err = sr.ReadBlock(1, buf)
 		})
-		t.Logf("reading the largest block allocated %s", mib(n))
+		t.Logf("reading the largest block allocated %s", fuzzcheck.MiB(n))
 		if err != nil || len(buf) != MaxBlockLen {
 			t.Fatalf("read largest block: %d bytes, %v", len(buf), err)
 		}
