@@ -51,9 +51,10 @@ func OpenSegmentReader(r io.ReaderAt, size int64) (*SegmentReader, error) {
 // Size returns the segment's stored size.
 func (s *SegmentReader) Size() int64 { return s.size }
 
-// ReadBlock reads, checks and decompresses block i; buf may be reused. It
-// allocates at most the block's stored and raw lengths (each at most
-// MaxBlockLen), fewer if buf is large enough.
+// ReadBlock reads, checks and decompresses block i; buf may be reused (the
+// result need not be in it). It allocates the block's stored bytes and, for
+// a compressed block unless buf is large enough, its raw bytes: each at
+// most MaxBlockLen.
 func (s *SegmentReader) ReadBlock(i int, buf []byte) ([]byte, error) {
 	return readBlock(s.r, s.Info.Blocks[i], buf)
 }
@@ -75,6 +76,9 @@ func readBlock(r io.ReaderAt, b BlockInfo, buf []byte) ([]byte, error) {
 	payload := stored[blockHeaderLen:]
 	if crc32c(payload) != b.CRC {
 		return nil, fmt.Errorf("%w: block at byte %d (offsets %d-%d) fails its CRC-32C", ErrCorrupt, b.Pos, b.FirstOffset, b.LastOffset)
+	}
+	if hb.Codec == CodecNone && cap(buf) < len(payload) {
+		return payload, nil // checkBlock saw StoredLen = RawLen; a copy would double the memory
 	}
 	return decompress(hb.Codec, buf, payload, int(b.RawLen))
 }
