@@ -6,7 +6,49 @@ SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 export GOFLAGS := -buildvcs=false
 
-.PHONY: all build test soak bench lint demo deps emulators clean
+.PHONY: all build test soak bench lint demo deps emulators clean fuzz
+
+# FUZZ lists the fuzz targets, one `<package>:<FuzzName>` per line: append a
+# line for each new decoder of stored or user-given bytes. `make fuzz` runs
+# each for FUZZTIME, one after the other; `make test` for FUZZTIME_SHORT.
+FUZZ += ./store:FuzzSegmentReader
+FUZZ += ./store:FuzzSegmentRoundTrip
+FUZZ += ./store:FuzzDecompress
+FUZZ += ./store:FuzzCodecRoundTrip
+FUZZ += ./store:FuzzDecodeBlock
+FUZZ += ./store:FuzzJSONLine
+FUZZ += ./engine:FuzzParseRestoreSpec
+FUZZ += ./fs:FuzzRestoreName
+FUZZ += ./fs:FuzzCopyRequest
+FUZZ += ./fs:FuzzSpecWrites
+
+FUZZTIME       ?= 2m
+FUZZTIME_SHORT ?= 5s
+# Minimizing each new input for up to a minute (Go's default) would leave
+# no time to fuzz; 200 attempts keep reproducers short enough.
+FUZZMINIMIZE   ?= 200x
+FUZZBIN        := bin/fuzz
+
+# fuzz-each runs every target of FUZZ for $(1), one after the other, from
+# one instrumented test binary per package (linking one per target would
+# cost more than the short run). $(2) is the corpus cache: "go" shares Go's
+# own (GOCACHE/fuzz, as `go test -fuzz` uses) so long runs build on earlier
+# ones; "fresh" starts from the committed seeds in a temporary directory, so
+# the baseline the short run must replay first stays small. A failure stops
+# the run and leaves its input under <package>/testdata/fuzz/<FuzzName>/.
+define fuzz-each
+	@set -e; rm -rf $(FUZZBIN); mkdir -p $(FUZZBIN); \
+	cache=$$($(GO) env GOCACHE)/fuzz; \
+	if [ "$(2)" = fresh ]; then cache=$$(mktemp -d); trap 'rm -rf "$$cache"' EXIT; fi; \
+	for t in $(FUZZ); do \
+	  pkg=$${t%%:*}; name=$${t#*:}; dir=$$cache/$$($(GO) list "$$pkg"); \
+	  bin=$(CURDIR)/$(FUZZBIN)/$$(echo "$$pkg" | tr -c 'a-zA-Z0-9\n' _).test; \
+	  [ -x "$$bin" ] || $(GO) test -c -fuzz=. -o "$$bin" "$$pkg"; \
+	  echo "fuzz $$name ($$pkg) for $(1)"; \
+	  (cd "$$pkg" && "$$bin" -test.run '^$$' -test.fuzz "^$$name\$$" -test.fuzztime $(1) \
+	    -test.fuzzminimizetime $(FUZZMINIMIZE) -test.fuzzcachedir "$$dir"); \
+	done
+endef
 
 all: build
 
@@ -31,11 +73,18 @@ demo: build
 # test runs everything: unit tests with the race detector, real mounts, the
 # built binary against kfake checked by kcat, and the S3 (gofakes3), GCS
 # (fake-gcs-server) and Azure (Azurite) emulators on 127.0.0.1. Missing
-# emulators fail the run instead of being skipped.
+# emulators fail the run instead of being skipped. Then every fuzz target
+# runs for FUZZTIME_SHORT (about a minute in all).
 test: deps emulators
 	$(GO) vet $(PKGS)
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	KBACKUP_REQUIRE_EMULATORS=1 $(GO) test -race -count=1 -timeout 12m $(PKGS)
+	$(call fuzz-each,$(FUZZTIME_SHORT),fresh)
+
+# fuzz runs every fuzz target for FUZZTIME (default 2m each), e.g.
+# `make fuzz FUZZTIME=10m`, or one: `make fuzz FUZZ=./store:FuzzDecompress`.
+fuzz:
+	$(call fuzz-each,$(FUZZTIME),go)
 
 # soak runs the fault suite at length: 100 kills per kill test, 100 stale
 # lease takeovers raced by 8 contenders on every backend, 10s storage

@@ -3,6 +3,7 @@ package store
 import (
 	"encoding/binary"
 	"fmt"
+	"math"
 )
 
 const (
@@ -49,12 +50,45 @@ func appendRecord(dst []byte, r *Record, base int64) []byte {
 	return dst
 }
 
+// encodedLen returns len(appendRecord(nil, r, base)) without encoding r.
+func encodedLen(r *Record, base int64) int {
+	n := uvarintLen(uint64(r.Offset-base)) + 1 + varintLen(r.Timestamp.UnixMilli()) + varintLen(int64(r.LeaderEpoch))
+	if r.Key != nil {
+		n += uvarintLen(uint64(len(r.Key))) + len(r.Key)
+	}
+	if r.Value != nil {
+		n += uvarintLen(uint64(len(r.Value))) + len(r.Value)
+	}
+	n += uvarintLen(uint64(len(r.Headers)))
+	for _, h := range r.Headers {
+		n += uvarintLen(uint64(len(h.Key))) + len(h.Key) + len(h.Value)
+		if h.Value == nil {
+			n += varintLen(-1)
+		} else {
+			n += varintLen(int64(len(h.Value)))
+		}
+	}
+	return n
+}
+
+func uvarintLen(v uint64) int {
+	n := 1
+	for ; v >= 0x80; v >>= 7 {
+		n++
+	}
+	return n
+}
+
+func varintLen(v int64) int { return uvarintLen(uint64(v<<1) ^ uint64(v>>63)) }
+
 // payloadDecoder walks the records of one decompressed block payload. The
 // records it returns alias the payload.
 type payloadDecoder struct {
 	b    []byte
 	base int64
-	err  error
+	size int   // payload length, to report where a problem is
+	n    int   // records decoded
+	err  error // what is wrong, without ErrCorrupt
 }
 
 func (d *payloadDecoder) uvarint() uint64 {
@@ -89,7 +123,7 @@ func (d *payloadDecoder) bytes(n uint64) []byte {
 
 func (d *payloadDecoder) fail(what string) {
 	if d.err == nil {
-		d.err = fmt.Errorf("%w: bad record %s in block", ErrCorrupt, what)
+		d.err = fmt.Errorf("record %d: bad %s at payload byte %d", d.n, what, d.size-len(d.b))
 	}
 	d.b = nil
 }
@@ -99,8 +133,13 @@ func (d *payloadDecoder) next(r *Record) bool {
 	if len(d.b) == 0 || d.err != nil {
 		return false
 	}
-	r.Offset = d.base + int64(d.uvarint())
-	if len(d.b) == 0 {
+	delta := d.uvarint()
+	if delta > math.MaxInt64 || (d.base > 0 && int64(delta) > math.MaxInt64-d.base) {
+		d.fail("offset")
+		return false
+	}
+	r.Offset = d.base + int64(delta)
+	if len(d.b) == 0 || d.b[0]&^(flagLogAppend|flagKeyNull|flagValueNull) != 0 {
 		d.fail("flags")
 		return false
 	}
@@ -111,7 +150,12 @@ func (d *payloadDecoder) next(r *Record) bool {
 		r.TimestampType = TimestampLogAppend
 	}
 	r.Timestamp = msTime(d.varint())
-	r.LeaderEpoch = int32(d.varint())
+	epoch := d.varint()
+	if epoch != int64(int32(epoch)) {
+		d.fail("leader epoch")
+		return false
+	}
+	r.LeaderEpoch = int32(epoch)
 	r.Key, r.Value = nil, nil
 	if flags&flagKeyNull == 0 {
 		r.Key = d.bytes(d.uvarint())
@@ -119,8 +163,10 @@ func (d *payloadDecoder) next(r *Record) bool {
 	if flags&flagValueNull == 0 {
 		r.Value = d.bytes(d.uvarint())
 	}
+	// Each header takes at least two bytes; MaxRecordHeaders bounds the
+	// Header slice whatever the payload.
 	nh := d.uvarint()
-	if nh > uint64(len(d.b)) {
+	if nh > MaxRecordHeaders || nh > uint64(len(d.b)/2) {
 		d.fail("header count")
 		return false
 	}
@@ -129,10 +175,17 @@ func (d *payloadDecoder) next(r *Record) bool {
 		k := d.bytes(d.uvarint())
 		var h Header
 		h.Key = string(k)
-		if l := d.varint(); l >= 0 {
+		switch l := d.varint(); {
+		case l >= 0:
 			h.Value = d.bytes(uint64(l))
+		case l < -1:
+			d.fail("header value length")
 		}
 		r.Headers = append(r.Headers, h)
 	}
-	return d.err == nil
+	if d.err != nil {
+		return false
+	}
+	d.n++
+	return true
 }

@@ -141,8 +141,7 @@ func parseFooter(body []byte, crc uint32) (*SegmentInfo, error) {
 	if crc32c(body) != crc {
 		return nil, fmt.Errorf("%w: segment footer checksum mismatch", ErrCorrupt)
 	}
-	const fixed = 2 + 4 + 10*8 + 4
-	if len(body) < fixed {
+	if len(body) < footerFixedLen {
 		return nil, fmt.Errorf("%w: segment footer too short", ErrCorrupt)
 	}
 	if body[0] != segVersion {
@@ -157,10 +156,10 @@ func parseFooter(body []byte, crc uint32) (*SegmentInfo, error) {
 		*v = int64(be.Uint64(body[p:]))
 		p += 8
 	}
-	n := int(be.Uint32(body[p:]))
+	n := be.Uint32(body[p:])
 	p += 4
-	if len(body)-p != n*blockInfoLen {
-		return nil, fmt.Errorf("%w: segment footer block table length", ErrCorrupt)
+	if n > MaxSegmentBlocks || len(body)-p != int(n)*blockInfoLen {
+		return nil, fmt.Errorf("%w: segment footer lists %d blocks in %d bytes (limit %d blocks)", ErrCorrupt, n, len(body)-p, MaxSegmentBlocks)
 	}
 	si.Blocks = make([]BlockInfo, n)
 	for i := range si.Blocks {

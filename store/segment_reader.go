@@ -3,6 +3,7 @@ package store
 import (
 	"fmt"
 	"io"
+	"math"
 	"sort"
 )
 
@@ -27,6 +28,9 @@ func OpenSegmentReader(r io.ReaderAt, size int64) (*SegmentReader, error) {
 	if err != nil {
 		return nil, err
 	}
+	if n < footerFixedLen || n > maxFooterLen {
+		return nil, fmt.Errorf("%w: segment footer length %d is outside %d to %d bytes", ErrCorrupt, n, footerFixedLen, maxFooterLen)
+	}
 	if int64(n) > size-trailerLen-fileHeaderLen {
 		return nil, fmt.Errorf("%w: segment footer length %d exceeds object", ErrCorrupt, n)
 	}
@@ -38,11 +42,8 @@ func OpenSegmentReader(r io.ReaderAt, size int64) (*SegmentReader, error) {
 	if err != nil {
 		return nil, err
 	}
-	end := size - trailerLen - int64(n) // where the footer starts
-	for i, b := range info.Blocks {
-		if b.Pos < fileHeaderLen || b.Pos > end-blockHeaderLen-int64(b.StoredLen) {
-			return nil, fmt.Errorf("%w: footer places block %d outside the object", ErrCorrupt, i)
-		}
+	if err := checkFooter(info, size-trailerLen-int64(n)); err != nil {
+		return nil, err
 	}
 	return &SegmentReader{r: r, size: size, Info: info}, nil
 }
@@ -50,11 +51,15 @@ func OpenSegmentReader(r io.ReaderAt, size int64) (*SegmentReader, error) {
 // Size returns the segment's stored size.
 func (s *SegmentReader) Size() int64 { return s.size }
 
-// ReadBlock reads, checks and decompresses block i; buf may be reused.
+// ReadBlock reads, checks and decompresses block i; buf may be reused (the
+// result need not be in it). It allocates the block's stored bytes and, for
+// a compressed block unless buf is large enough, its raw bytes: each at
+// most MaxBlockLen.
 func (s *SegmentReader) ReadBlock(i int, buf []byte) ([]byte, error) {
 	return readBlock(s.r, s.Info.Blocks[i], buf)
 }
 
+// readBlock reads block b, whose fields checkBlock accepted.
 func readBlock(r io.ReaderAt, b BlockInfo, buf []byte) ([]byte, error) {
 	stored := make([]byte, blockHeaderLen+int(b.StoredLen))
 	if _, err := r.ReadAt(stored, b.Pos); err != nil {
@@ -72,20 +77,67 @@ func readBlock(r io.ReaderAt, b BlockInfo, buf []byte) ([]byte, error) {
 	if crc32c(payload) != b.CRC {
 		return nil, fmt.Errorf("%w: block at byte %d (offsets %d-%d) fails its CRC-32C", ErrCorrupt, b.Pos, b.FirstOffset, b.LastOffset)
 	}
+	if hb.Codec == CodecNone && cap(buf) < len(payload) {
+		return payload, nil // checkBlock saw StoredLen = RawLen; a copy would double the memory
+	}
 	return decompress(hb.Codec, buf, payload, int(b.RawLen))
 }
 
 // DecodeBlock calls fn for each record of a decompressed block payload whose
 // first offset is first. The record and its slices are reused between calls.
+// Errors in the payload wrap ErrCorrupt; errors from fn are returned as is.
 func DecodeBlock(payload []byte, first int64, fn func(*Record) error) error {
-	d := payloadDecoder{b: payload, base: first}
+	d := payloadDecoder{b: payload, base: first, size: len(payload)}
 	var r Record
 	for d.next(&r) {
 		if err := fn(&r); err != nil {
 			return err
 		}
 	}
-	return d.err
+	if d.err != nil {
+		return fmt.Errorf("%w: block payload: %v", ErrCorrupt, d.err)
+	}
+	return nil
+}
+
+// decodeBlock is DecodeBlock for the payload of block b, checking that its
+// records are what b says: Count records, offsets rising from FirstOffset
+// to LastOffset, timestamps from MinTimestamp to MaxTimestamp.
+func decodeBlock(payload []byte, b *BlockInfo, fn func(*Record) error) error {
+	var n uint32
+	last := b.FirstOffset - 1
+	minTS, maxTS := int64(math.MaxInt64), int64(math.MinInt64)
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: block at byte %d (offsets %d-%d): %s", ErrCorrupt, b.Pos, b.FirstOffset, b.LastOffset, fmt.Sprintf(format, args...))
+	}
+	d := payloadDecoder{b: payload, base: b.FirstOffset, size: len(payload)}
+	var r Record
+	for d.next(&r) {
+		if n == b.Count {
+			return bad("holds more than %d records", b.Count)
+		}
+		if r.Offset <= last || (n == 0 && r.Offset != b.FirstOffset) || r.Offset > b.LastOffset {
+			return bad("record %d has offset %d", n, r.Offset)
+		}
+		n++
+		last = r.Offset
+		ts := r.Timestamp.UnixMilli()
+		minTS, maxTS = min(minTS, ts), max(maxTS, ts)
+		if err := fn(&r); err != nil {
+			return err
+		}
+	}
+	switch {
+	case d.err != nil:
+		return bad("%v", d.err)
+	case n != b.Count:
+		return bad("holds %d records, its header says %d", n, b.Count)
+	case last != b.LastOffset:
+		return bad("last record has offset %d", last)
+	case minTS != b.MinTimestamp || maxTS != b.MaxTimestamp:
+		return bad("record timestamps %d-%d, its header says %d-%d", minTS, maxTS, b.MinTimestamp, b.MaxTimestamp)
+	}
+	return nil
 }
 
 // BlockForOffset returns the index of the first block whose last offset is
@@ -131,7 +183,7 @@ func (s *SegmentReader) Records(from int64, fn func(*Record) error) error {
 			return err
 		}
 		buf = p
-		err = DecodeBlock(p, s.Info.Blocks[i].FirstOffset, func(r *Record) error {
+		err = decodeBlock(p, &s.Info.Blocks[i], func(r *Record) error {
 			if r.Offset < from {
 				return nil
 			}
@@ -168,8 +220,14 @@ func ScanSegment(r io.ReaderAt, size int64) ([]BlockInfo, error) {
 			break // footer (or garbage) begins
 		}
 		b, err := parseBlockHeader(bh[:], pos)
+		if err == nil {
+			err = checkBlock(&b)
+		}
 		if err != nil {
 			return blocks, err
+		}
+		if len(blocks) == MaxSegmentBlocks {
+			return blocks, fmt.Errorf("%w: more than %d blocks", ErrCorrupt, MaxSegmentBlocks)
 		}
 		if pos+blockHeaderLen+int64(b.StoredLen) > size {
 			return blocks, fmt.Errorf("%w: block at byte %d runs past the end (truncated)", ErrCorrupt, pos)
@@ -179,7 +237,7 @@ func ScanSegment(r io.ReaderAt, size int64) ([]BlockInfo, error) {
 			return blocks, err
 		}
 		buf = p
-		if err := DecodeBlock(p, b.FirstOffset, func(rec *Record) error {
+		if err := decodeBlock(p, &b, func(rec *Record) error {
 			b.DecodedBytes += JSONLineLen(rec)
 			return nil
 		}); err != nil {

@@ -31,10 +31,15 @@ type SegmentWriter struct {
 
 // NewSegmentWriter starts a segment for partition on w. startOffset is the
 // fetch position the segment begins at (the previous segment's NextOffset, or
-// the partition's start). blockSize <= 0 selects DefaultBlockSize.
+// the partition's start). blockSize <= 0 selects DefaultBlockSize; a block
+// size above MaxBlockLen makes every Append fail.
 func NewSegmentWriter(w io.Writer, partition int32, codec Codec, startOffset int64, blockSize int) *SegmentWriter {
 	if blockSize <= 0 {
 		blockSize = DefaultBlockSize
+	}
+	var err error
+	if blockSize > MaxBlockLen {
+		err = fmt.Errorf("segment block size %d is above the limit of %d bytes", blockSize, MaxBlockLen)
 	}
 	sw := &SegmentWriter{
 		w: w, crc: crc32.New(castagnoli), codec: codec, blockSize: blockSize,
@@ -43,6 +48,7 @@ func NewSegmentWriter(w io.Writer, partition int32, codec Codec, startOffset int
 			StartOffset: startOffset, NextOffset: startOffset,
 			FirstOffset: -1, LastOffset: -1,
 		},
+		err: err,
 	}
 	var hdr [fileHeaderLen]byte
 	copy(hdr[:], segMagic)
@@ -65,13 +71,25 @@ func (sw *SegmentWriter) write(b []byte) {
 	}
 }
 
-// Append adds r, whose offset must be at least NextOffset.
+// Append adds r, whose offset must be at least NextOffset. A record the
+// format cannot hold (more than MaxRecordHeaders headers, or more than
+// MaxBlockLen bytes encoded) and a segment already holding MaxSegmentBlocks
+// full blocks are refused with an error, and the segment stays as it was.
 func (sw *SegmentWriter) Append(r *Record) error {
 	if sw.err != nil {
 		return sw.err
 	}
-	if r.Offset < sw.info.NextOffset {
-		return fmt.Errorf("append offset %d to partition %d: below next offset %d", r.Offset, sw.info.Partition, sw.info.NextOffset)
+	if err := sw.check(r); err != nil {
+		return err
+	}
+	if sw.cur.Count > 0 && len(sw.raw)+encodedLen(r, sw.cur.FirstOffset) > MaxBlockLen {
+		sw.flushBlock() // r does not fit: it starts the next block
+		if sw.err != nil {
+			return sw.err
+		}
+	}
+	if sw.cur.Count == 0 && len(sw.info.Blocks) == MaxSegmentBlocks {
+		return fmt.Errorf("append offset %d to partition %d: segment holds %d blocks, the limit; roll it first", r.Offset, sw.info.Partition, MaxSegmentBlocks)
 	}
 	ts := r.Timestamp.UnixMilli()
 	if sw.cur.Count == 0 {
@@ -97,10 +115,24 @@ func (sw *SegmentWriter) Append(r *Record) error {
 	si.MinTimestamp = min(si.MinTimestamp, ts)
 	si.MaxTimestamp = max(si.MaxTimestamp, ts)
 	si.NextOffset = r.Offset + 1
-	if len(sw.raw) >= sw.blockSize {
+	if len(sw.raw) >= sw.blockSize || sw.cur.Count == maxBlockRecords {
 		sw.flushBlock()
 	}
 	return sw.err
+}
+
+// check refuses a record the segment format cannot hold.
+func (sw *SegmentWriter) check(r *Record) error {
+	switch {
+	case r.Offset < sw.info.NextOffset:
+		return fmt.Errorf("append offset %d to partition %d: below next offset %d", r.Offset, sw.info.Partition, sw.info.NextOffset)
+	case len(r.Headers) > MaxRecordHeaders:
+		return fmt.Errorf("append offset %d to partition %d: %d headers, above the limit of %d", r.Offset, sw.info.Partition, len(r.Headers), MaxRecordHeaders)
+	}
+	if n := encodedLen(r, r.Offset); n > MaxBlockLen {
+		return fmt.Errorf("append offset %d to partition %d: record is %d bytes encoded, above the limit of %d", r.Offset, sw.info.Partition, n, MaxBlockLen)
+	}
+	return nil
 }
 
 // Skip records that offsets below next were consumed without a record to
