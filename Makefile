@@ -17,13 +17,18 @@ FUZZ += ./store:FuzzDecompress
 FUZZ += ./store:FuzzCodecRoundTrip
 FUZZ += ./store:FuzzDecodeBlock
 FUZZ += ./store:FuzzJSONLine
+FUZZ += ./store:FuzzIndexHead
+FUZZ += ./store:FuzzIndexPart
+FUZZ += ./store:FuzzManifest
+FUZZ += ./store:FuzzLeaseEntry
+FUZZ += ./store:FuzzSnapshotRequest
 FUZZ += ./engine:FuzzParseRestoreSpec
 FUZZ += ./fs:FuzzRestoreName
 FUZZ += ./fs:FuzzCopyRequest
 FUZZ += ./fs:FuzzSpecWrites
 
 FUZZTIME       ?= 2m
-FUZZTIME_SHORT ?= 5s
+FUZZTIME_SHORT ?= 3s
 # Minimizing each new input for up to a minute (Go's default) would leave
 # no time to fuzz; 200 attempts keep reproducers short enough.
 FUZZMINIMIZE   ?= 200x
