@@ -78,6 +78,16 @@ func (o *BackupOptions) defaults() error {
 	if o.SegmentBytes <= 0 {
 		o.SegmentBytes = 64 << 20
 	}
+	block := o.BlockSize
+	if block <= 0 {
+		block = store.DefaultBlockSize
+	}
+	if block > store.MaxBlockLen {
+		return fmt.Errorf("block size %d is above the format's limit of %d bytes", block, store.MaxBlockLen)
+	}
+	if o.SegmentBytes/int64(block) >= store.MaxSegmentBlocks {
+		return fmt.Errorf("segment size %d holds more than the format's %d blocks of %d bytes: use a smaller segment size", o.SegmentBytes, store.MaxSegmentBlocks, block)
+	}
 	if o.SegmentAge <= 0 {
 		o.SegmentAge = time.Minute
 	}

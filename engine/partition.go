@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"time"
 
-	"github.com/oklog/ulid/v2"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kbackup/kbackup/store"
@@ -25,9 +23,7 @@ type partitionWriter struct {
 	done      chan struct{}
 	err       error
 
-	seg     *store.SegmentWriter
-	upload  io.WriteCloser
-	segID   string
+	seg     *store.SegmentUpload // the open segment, nil if none
 	opened  time.Time
 	payload int64
 	rec     store.Record
@@ -135,14 +131,12 @@ func (w *partitionWriter) write(ctx context.Context, recs []*kgo.Record) error {
 }
 
 func (w *partitionWriter) open(ctx context.Context) error {
-	w.segID = ulid.Make().String()
-	up, err := w.t.b.st.NewSegmentUpload(ctx, w.t.lease, w.t.loc, w.segID)
+	seg, err := w.t.b.st.CreateSegment(ctx, w.t.lease, w.t.loc, store.SegmentOptions{
+		Partition: w.partition, Start: w.next, Codec: w.t.b.opts.codec, BlockSize: w.t.b.opts.BlockSize})
 	if err != nil {
 		return err
 	}
-	w.upload = up
-	w.seg = store.NewSegmentWriter(up, w.partition, w.t.b.opts.codec, w.next, w.t.b.opts.BlockSize)
-	w.opened = time.Now()
+	w.seg, w.opened = seg, time.Now()
 	return nil
 }
 
@@ -151,21 +145,17 @@ func (w *partitionWriter) roll(ctx context.Context) error {
 	if w.seg == nil {
 		return nil
 	}
-	seg, up, id := w.seg, w.upload, w.segID
-	w.seg, w.upload = nil, nil
-	info, size, crc, err := seg.Close()
+	seg := w.seg
+	w.seg = nil
+	e, err := seg.Commit()
 	if err != nil {
 		return err
 	}
-	if err := up.Close(); err != nil {
-		return fmt.Errorf("upload segment %s: %w", id, err)
-	}
-	e := store.EntryFromInfo(id, &info, size, crc)
 	if err := w.t.commit(ctx, e); err != nil {
 		return err
 	}
-	w.t.b.opts.Stats.Stored.Add(size)
-	w.t.addSummary(info.Records, w.payload, size)
+	w.t.b.opts.Stats.Stored.Add(e.StoredBytes)
+	w.t.addSummary(e.Records, w.payload, e.StoredBytes)
 	w.payload = 0
 	return nil
 }

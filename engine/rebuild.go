@@ -1,8 +1,8 @@
 package engine
 
 import (
-	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 
@@ -95,21 +95,18 @@ func scanForRebuild(ctx context.Context, st *store.Store, loc store.Loc) (*Rebui
 	rep := &RebuildReport{Topic: loc.Topic, Snapshot: loc.Version, Skipped: []Skipped{}, Gaps: []string{}}
 	var all []store.SegmentEntry
 	for _, id := range sortedIDs(listed) {
-		data, crc, err := readSegment(ctx, st, loc, id)
+		sc, err := st.CheckSegment(ctx, loc, id, listed[id])
+		if store.IsNotFound(err) {
+			continue // deleted meanwhile
+		}
+		if errors.Is(err, store.ErrCorrupt) {
+			rep.Skipped = append(rep.Skipped, Skipped{Object: loc.SegmentKey(id), Reason: err.Error()})
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
-		r := bytes.NewReader(data)
-		if _, err := store.ScanSegment(r, int64(len(data))); err != nil {
-			rep.Skipped = append(rep.Skipped, Skipped{Object: loc.SegmentKey(id), Reason: err.Error()})
-			continue
-		}
-		sr, err := store.OpenSegmentReader(r, int64(len(data)))
-		if err != nil {
-			rep.Skipped = append(rep.Skipped, Skipped{Object: loc.SegmentKey(id), Reason: err.Error()})
-			continue
-		}
-		all = append(all, store.EntryFromInfo(id, sr.Info, int64(len(data)), crc))
+		all = append(all, sc.Entry(id))
 	}
 	sort.SliceStable(all, func(i, j int) bool {
 		if all[i].Partition != all[j].Partition {
@@ -147,13 +144,6 @@ func gaps(entries []store.SegmentEntry, starts map[int32]int64) []string {
 		}
 	}
 	return out
-}
-
-// readSegment reads segment id of loc whole and returns it with its CRC-32C.
-func readSegment(ctx context.Context, st *store.Store, loc store.Loc, id string) ([]byte, uint32, error) {
-	var buf bytes.Buffer
-	crc, err := segmentCRC(ctx, st, loc, id, &buf)
-	return buf.Bytes(), crc, err
 }
 
 // sortedIDs returns the keys of a segment listing in order.

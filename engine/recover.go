@@ -3,8 +3,6 @@ package engine
 import (
 	"context"
 	"fmt"
-	"hash/crc32"
-	"io"
 	"log/slog"
 	"sort"
 
@@ -33,20 +31,23 @@ func recoverOrphans(ctx context.Context, st *store.Store, lease *store.Lease, lo
 	}
 	type orphan struct {
 		id   string
-		size int64
 		info *store.SegmentInfo
+		scan *store.SegmentScan
 	}
 	var orphans []orphan
 	for id, size := range listed {
 		if ref[id] {
 			continue
 		}
-		sr, err := st.OpenSegment(ctx, loc, id, size)
+		sc, err := st.CheckSegment(ctx, loc, id, size)
+		if store.IsNotFound(err) {
+			continue // deleted meanwhile
+		}
 		if err != nil {
-			log.Warn("unindexed segment cannot be read; left in place (see kbackup verify)", "segment", loc.SegmentKey(id), "err", err)
+			log.Warn("unindexed segment is damaged or cannot be read; left in place (see kbackup verify)", "segment", loc.SegmentKey(id), "err", err)
 			continue
 		}
-		orphans = append(orphans, orphan{id, size, sr.Info})
+		orphans = append(orphans, orphan{id, sc.Info, sc})
 	}
 	sort.Slice(orphans, func(i, j int) bool {
 		a, b := orphans[i].info, orphans[j].info
@@ -59,11 +60,7 @@ func recoverOrphans(ctx context.Context, st *store.Store, lease *store.Lease, lo
 		sum, has := iw.Summary(o.info.Partition)
 		switch {
 		case o.info.Records > 0 && (!has || o.info.StartOffset == sum.NextOffset):
-			crc, err := segmentCRC(ctx, st, loc, o.id, io.Discard)
-			if err != nil {
-				return err
-			}
-			if err := iw.Append(ctx, store.EntryFromInfo(o.id, o.info, o.size, crc)); err != nil {
+			if err := iw.Append(ctx, o.scan.Entry(o.id)); err != nil {
 				return err
 			}
 			log.Info("adopted unindexed segment", "segment", loc.SegmentKey(o.id), "partition", o.info.Partition, "offsets", fmt.Sprintf("%d-%d", o.info.FirstOffset, o.info.LastOffset))
@@ -93,14 +90,4 @@ func covered(entries []store.SegmentEntry, first, last int64) bool {
 		}
 	}
 	return false
-}
-
-// segmentCRC streams segment id of loc into w (io.Discard to only check it)
-// and returns the object's CRC-32C.
-func segmentCRC(ctx context.Context, st *store.Store, loc store.Loc, id string, w io.Writer) (uint32, error) {
-	h := crc32.New(crc32.MakeTable(crc32.Castagnoli))
-	if err := st.CopySegment(ctx, loc, id, io.MultiWriter(w, h)); err != nil {
-		return 0, err
-	}
-	return h.Sum32(), nil
 }

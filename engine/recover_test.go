@@ -48,20 +48,16 @@ func writeOrphan(t *testing.T, st *store.Store, loc store.Loc, id string, p int3
 		t.Fatal(err)
 	}
 	defer l.Release(context.Background())
-	up, err := st.NewSegmentUpload(context.Background(), l, loc, id)
+	up, err := st.CreateSegment(context.Background(), l, loc, store.SegmentOptions{ID: id, Partition: p, Start: from, Codec: store.CodecZstd})
 	if err != nil {
 		t.Fatal(err)
 	}
-	sw := store.NewSegmentWriter(up, p, store.CodecZstd, from, 0)
 	for o := from; o < to; o++ {
-		if err := sw.Append(&store.Record{Offset: o, Timestamp: time.UnixMilli(1000 + o), Value: []byte(fmt.Sprint(o))}); err != nil {
+		if err := up.Append(&store.Record{Offset: o, Timestamp: time.UnixMilli(1000 + o), Value: []byte(fmt.Sprint(o))}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, _, _, err := sw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := up.Close(); err != nil {
+	if _, err := up.Commit(); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"math"
 	"sync"
 	"sync/atomic"
@@ -92,83 +91,55 @@ func newPartPlan(p int32, f filter, entries []store.SegmentEntry) *partPlan {
 	return pp
 }
 
-var errStopWalk = errors.New("stop walk")
-
 // walk visits the planned records at or after offset from in order. seen is
 // the number of planned records before the visited one, exact only when
 // from is the filter's start. Whole segments and blocks inside the filter
 // are passed over without being read when skip(seen, count, lastOffset)
 // allows it. visit returns true to stop; walk returns the final seen.
+// Segments that retention deleted are left out (gone).
 func (pp *partPlan) walk(ctx context.Context, st *store.Store, loc store.Loc, from int64,
 	skip func(seen, count, last int64) bool, visit func(seen int64, r *store.Record) bool) (int64, error) {
 	var seen int64
-	for i := range pp.segs {
-		e := &pp.segs[i]
-		if e.LastOffset < from {
-			continue
-		}
-		if _, full := pp.f.segment(e); full && skip(seen, e.Records, e.LastOffset) {
-			seen += e.Records
-			continue
-		}
-		sr, err := st.OpenSegment(ctx, loc, e.ULID, e.StoredBytes)
-		if err != nil {
-			if pp.gone(e, err) {
-				continue
+	err := st.Walk(ctx, loc, pp.segs, store.Walk{
+		From: from,
+		Segment: func(e *store.SegmentEntry) bool {
+			if _, full := pp.f.segment(e); full && skip(seen, e.Records, e.LastOffset) {
+				seen += e.Records
+				return false
 			}
-			return seen, err
-		}
-		if err := pp.walkSegment(ctx, sr, from, &seen, skip, visit); err != nil {
-			if errors.Is(err, errStopWalk) {
-				return seen, nil
+			return true
+		},
+		Block: func(_ *store.SegmentEntry, b *store.BlockInfo) bool {
+			overlap, full := pp.f.block(b)
+			if !overlap {
+				return false
 			}
-			if pp.gone(e, err) {
-				continue
+			if full && skip(seen, int64(b.Count), b.LastOffset) {
+				seen += int64(b.Count)
+				return false
 			}
-			return seen, err
-		}
-	}
-	return seen, nil
-}
-
-// walkSegment is walk over the blocks of one open segment; it returns
-// errStopWalk when visit stopped.
-func (pp *partPlan) walkSegment(ctx context.Context, sr *store.SegmentReader, from int64, seen *int64,
-	skip func(seen, count, last int64) bool, visit func(seen int64, r *store.Record) bool) error {
-	for bi := sr.BlockForOffset(from); bi < len(sr.Info.Blocks); bi++ {
-		b := &sr.Info.Blocks[bi]
-		overlap, full := pp.f.block(b)
-		if !overlap {
-			continue
-		}
-		if full && skip(*seen, int64(b.Count), b.LastOffset) {
-			*seen += int64(b.Count)
-			continue
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		// A fresh buffer per block: visited records may keep
-		// referencing it (asynchronous produce).
-		payload, err := sr.ReadBlock(bi, nil)
-		if err != nil {
-			return err
-		}
-		err = store.DecodeBlock(payload, b.FirstOffset, func(r *store.Record) error {
-			if r.Offset < from || !pp.f.has(r) {
+			return true
+		},
+		Record: func(_ *store.SegmentEntry, r *store.Record) error {
+			if !pp.f.has(r) {
 				return nil
 			}
-			if visit(*seen, r) {
-				return errStopWalk
+			if visit(seen, r) {
+				return store.ErrStopWalk
 			}
-			*seen++
+			seen++
 			return nil
-		})
-		if err != nil {
+		},
+		Gone: func(e *store.SegmentEntry, err error) error {
+			if pp.gone(e, err) {
+				return nil
+			}
 			return err
-		}
-	}
-	return nil
+		},
+		// Visited records may be kept (asynchronous produce).
+		FreshBuffers: true,
+	})
+	return seen, err
 }
 
 // nth returns a copy of the n-th planned record (1-based), or nil when the

@@ -1,8 +1,8 @@
 package engine
 
 import (
-	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -232,37 +232,31 @@ func checkSegment(ctx context.Context, st *store.Store, loc store.Loc, e *store.
 		}
 		return []Problem{bad(ProblemMissing, "segment object is missing (partition %d, offsets %d-%d, %d records)", e.Partition, e.FirstOffset, e.LastOffset, e.Records)}, nil
 	}
-	data, crc, err := readSegment(ctx, st, loc, e.ULID)
+	scan, err := st.CheckSegment(ctx, loc, e.ULID, -1)
 	if store.IsNotFound(err) { // deleted meanwhile, e.g. by retention
 		return []Problem{bad(ProblemMissing, "segment object disappeared while verifying")}, nil
 	}
-	if err != nil {
+	if err != nil && !errors.Is(err, store.ErrCorrupt) {
 		return nil, err
 	}
 	sc.Segments++
-	sc.Bytes += int64(len(data))
+	sc.Bytes += scan.Size
 	var out []Problem
-	size := int64(len(data))
-	if size != e.StoredBytes {
+	if scan.Size != e.StoredBytes {
 		hint := "truncated?"
-		if size > e.StoredBytes {
+		if scan.Size > e.StoredBytes {
 			hint = "bytes appended?"
 		}
-		out = append(out, bad(ProblemSize, "object has %d bytes, the index says %d (%s)", size, e.StoredBytes, hint))
+		out = append(out, bad(ProblemSize, "object has %d bytes, the index says %d (%s)", scan.Size, e.StoredBytes, hint))
 	}
-	if sum := fmt.Sprintf("crc32c:%08x", crc); sum != e.Checksum {
+	if sum := scan.Checksum(); sum != e.Checksum {
 		out = append(out, bad(ProblemChecksum, "object checksum is %s, the index says %s", sum, e.Checksum))
 	}
-	r := bytes.NewReader(data)
-	if _, err := store.ScanSegment(r, size); err != nil {
-		out = append(out, bad(ProblemCorrupt, "%v", err))
-	}
-	sr, err := store.OpenSegmentReader(r, size)
 	if err != nil {
-		return out, nil // already reported by ScanSegment
+		return append(out, bad(ProblemCorrupt, "%v", errors.Unwrap(err))), nil
 	}
-	sc.Records += sr.Info.Records
-	got := store.EntryFromInfo(e.ULID, sr.Info, e.StoredBytes, 0)
+	sc.Records += scan.Info.Records
+	got := scan.Entry(e.ULID)
 	for _, f := range []struct {
 		name      string
 		idx, foot int64

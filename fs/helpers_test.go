@@ -73,24 +73,20 @@ func writeSegment(tb testing.TB, st *store.Store, loc store.Loc, p int32, recs [
 	id := fmt.Sprintf("01TEST%020d", segSeq.Add(1))
 	l := lease(tb, st, loc.Topic)
 	defer l.Release(ctx)
-	w, err := st.NewSegmentUpload(ctx, l, loc, id)
+	up, err := st.CreateSegment(ctx, l, loc, store.SegmentOptions{ID: id, Partition: p, Start: recs[0].Offset, Codec: codec, BlockSize: blockSize})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	sw := store.NewSegmentWriter(w, p, codec, recs[0].Offset, blockSize)
 	for i := range recs {
-		if err := sw.Append(&recs[i]); err != nil {
+		if err := up.Append(&recs[i]); err != nil {
 			tb.Fatal(err)
 		}
 	}
-	info, size, crc, err := sw.Close()
+	e, err := up.Commit()
 	if err != nil {
 		tb.Fatal(err)
 	}
-	if err := w.Close(); err != nil {
-		tb.Fatal(err)
-	}
-	return store.EntryFromInfo(id, &info, size, crc)
+	return e
 }
 
 func appendIndex(tb testing.TB, st *store.Store, loc store.Loc, es ...store.SegmentEntry) {

@@ -85,11 +85,10 @@ func seedBackup(t *testing.T, dir, addr, topic string, per int) map[int32][]rec 
 			end := min(i+per, len(rs))
 			n++
 			id := fmt.Sprintf("01SEED%020d", n)
-			up, err := st.NewSegmentUpload(ctx, l, loc, id)
+			up, err := st.CreateSegment(ctx, l, loc, store.SegmentOptions{ID: id, Partition: p, Start: rs[i].Offset, Codec: store.CodecZstd})
 			if err != nil {
 				t.Fatal(err)
 			}
-			sw := store.NewSegmentWriter(up, p, store.CodecZstd, rs[i].Offset, 0)
 			for _, r := range rs[i:end] {
 				sr := store.Record{Offset: r.Offset, Timestamp: time.UnixMilli(r.Timestamp)}
 				if r.Key != nil {
@@ -98,19 +97,16 @@ func seedBackup(t *testing.T, dir, addr, topic string, per int) map[int32][]rec 
 				if r.Value != nil {
 					sr.Value = []byte(*r.Value)
 				}
-				if err := sw.Append(&sr); err != nil {
+				if err := up.Append(&sr); err != nil {
 					t.Fatal(err)
 				}
 			}
-			sw.Skip(rs[end-1].Offset + 1)
-			info, size, crc, err := sw.Close()
+			up.Skip(rs[end-1].Offset + 1)
+			e, err := up.Commit()
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := up.Close(); err != nil {
-				t.Fatal(err)
-			}
-			entries = append(entries, store.EntryFromInfo(id, &info, size, crc))
+			entries = append(entries, e)
 		}
 		if err := iw.Append(ctx, entries...); err != nil {
 			t.Fatal(err)

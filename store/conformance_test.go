@@ -151,25 +151,21 @@ func checkManifest(t *testing.T, st *store.Store) {
 // start and returns its index entry.
 func writeSegment(t testing.TB, st *store.Store, loc store.Loc, id string, p int32, start int64, n int, valueLen int) store.SegmentEntry {
 	ctx := context.Background()
-	up, err := st.NewSegmentUpload(ctx, lease(t, st, loc.Topic), loc, id)
+	up, err := st.CreateSegment(ctx, lease(t, st, loc.Topic), loc, store.SegmentOptions{ID: id, Partition: p, Start: start, Codec: store.CodecNone, BlockSize: 4 << 10})
 	if err != nil {
 		t.Fatal(err)
 	}
-	sw := store.NewSegmentWriter(up, p, store.CodecNone, start, 4<<10)
 	for i := 0; i < n; i++ {
 		r := testRecord(start+int64(i), valueLen)
-		if err := sw.Append(&r); err != nil {
+		if err := up.Append(&r); err != nil {
 			t.Fatal(err)
 		}
 	}
-	info, size, crc, err := sw.Close()
+	e, err := up.Commit()
 	if err != nil {
-		t.Fatal(err)
-	}
-	if err := up.Close(); err != nil {
 		t.Fatalf("upload segment: %v", err)
 	}
-	return store.EntryFromInfo(id, &info, size, crc)
+	return e
 }
 
 func testRecord(off int64, valueLen int) store.Record {
@@ -419,7 +415,7 @@ func checkFencing(t *testing.T, open func() *store.Store) {
 	if err := la.Check(); !errors.Is(err, store.ErrLeaseLost) {
 		t.Fatalf("the old holder's lease survived a refused write: %v", err)
 	}
-	if _, err := a.NewSegmentUpload(ctx, la, loc, "01JFZZZZZZZZZZZZZZZZZZZZZZ"); !errors.Is(err, store.ErrLeaseLost) {
+	if _, err := a.CreateSegment(ctx, la, loc, store.SegmentOptions{ID: "01JFZZZZZZZZZZZZZZZZZZZZZZ"}); !errors.Is(err, store.ErrLeaseLost) {
 		t.Fatalf("old holder's segment upload after losing: %v", err)
 	}
 	if err := wb.Append(ctx, entry(1)); err != nil {

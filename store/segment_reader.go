@@ -73,14 +73,7 @@ func readBlock(r io.ReaderAt, b BlockInfo, buf []byte) ([]byte, error) {
 	if hb != b {
 		return nil, fmt.Errorf("%w: block at byte %d disagrees with the footer", ErrCorrupt, b.Pos)
 	}
-	payload := stored[blockHeaderLen:]
-	if crc32c(payload) != b.CRC {
-		return nil, fmt.Errorf("%w: block at byte %d (offsets %d-%d) fails its CRC-32C", ErrCorrupt, b.Pos, b.FirstOffset, b.LastOffset)
-	}
-	if hb.Codec == CodecNone && cap(buf) < len(payload) {
-		return payload, nil // checkBlock saw StoredLen = RawLen; a copy would double the memory
-	}
-	return decompress(hb.Codec, buf, payload, int(b.RawLen))
+	return openPayload(&b, stored[blockHeaderLen:], buf)
 }
 
 // DecodeBlock calls fn for each record of a decompressed block payload whose
@@ -194,69 +187,4 @@ func (s *SegmentReader) Records(from int64, fn func(*Record) error) error {
 		}
 	}
 	return nil
-}
-
-// ScanSegment walks a segment's blocks from the start without trusting its
-// footer, checking every checksum, as verify and index rebuild need. It
-// returns the blocks that are intact, in order, and the first problem found
-// (nil if the whole object, footer included, is sound).
-func ScanSegment(r io.ReaderAt, size int64) ([]BlockInfo, error) {
-	var hdr [fileHeaderLen]byte
-	if _, err := r.ReadAt(hdr[:], 0); err != nil {
-		return nil, fmt.Errorf("%w: read segment header: %v", ErrCorrupt, err)
-	}
-	if string(hdr[:8]) != segMagic {
-		return nil, fmt.Errorf("%w: not a kbackup segment", ErrCorrupt)
-	}
-	var blocks []BlockInfo
-	pos := int64(fileHeaderLen)
-	var buf []byte
-	for pos+blockHeaderLen <= size {
-		var bh [blockHeaderLen]byte
-		if _, err := r.ReadAt(bh[:], pos); err != nil {
-			return blocks, fmt.Errorf("%w: read block header at byte %d: %v", ErrCorrupt, pos, err)
-		}
-		if string(bh[:4]) != blockMagic {
-			break // footer (or garbage) begins
-		}
-		b, err := parseBlockHeader(bh[:], pos)
-		if err == nil {
-			err = checkBlock(&b)
-		}
-		if err != nil {
-			return blocks, err
-		}
-		if len(blocks) == MaxSegmentBlocks {
-			return blocks, fmt.Errorf("%w: more than %d blocks", ErrCorrupt, MaxSegmentBlocks)
-		}
-		if pos+blockHeaderLen+int64(b.StoredLen) > size {
-			return blocks, fmt.Errorf("%w: block at byte %d runs past the end (truncated)", ErrCorrupt, pos)
-		}
-		p, err := readBlock(r, b, buf)
-		if err != nil {
-			return blocks, err
-		}
-		buf = p
-		if err := decodeBlock(p, &b, func(rec *Record) error {
-			b.DecodedBytes += JSONLineLen(rec)
-			return nil
-		}); err != nil {
-			return blocks, err
-		}
-		blocks = append(blocks, b)
-		pos += blockHeaderLen + int64(b.StoredLen)
-	}
-	sr, err := OpenSegmentReader(r, size)
-	if err != nil {
-		return blocks, err
-	}
-	if len(sr.Info.Blocks) != len(blocks) {
-		return blocks, fmt.Errorf("%w: footer lists %d blocks, object holds %d", ErrCorrupt, len(sr.Info.Blocks), len(blocks))
-	}
-	for i := range blocks {
-		if blocks[i] != sr.Info.Blocks[i] {
-			return blocks, fmt.Errorf("%w: footer entry for block %d disagrees with the block", ErrCorrupt, i)
-		}
-	}
-	return blocks, nil
 }

@@ -218,11 +218,12 @@ func retryUploadParts(as func(any) bool) error {
 	return nil
 }
 
-// NewSegmentUpload starts writing segment id of loc under lease l. The
-// object appears only when the returned writer's Close succeeds, which it
-// does only while l is valid; cancelling ctx, or the end of the lease,
-// abandons it. On file storage Close syncs the segment to disk.
-func (s *Store) NewSegmentUpload(ctx context.Context, l *Lease, loc Loc, id string) (io.WriteCloser, error) {
+// newSegmentUpload starts writing the object of segment id of loc under
+// lease l (CreateSegment). The object appears only when Close succeeds,
+// which it does only while l is valid; cancelling ctx, the end of the
+// lease, or abort abandons it. On file storage Close syncs the segment to
+// disk.
+func (s *Store) newSegmentUpload(ctx context.Context, l *Lease, loc Loc, id string) (*segmentUpload, error) {
 	key := loc.segmentKey(id)
 	if err := l.checkFor(loc.Topic); err != nil {
 		return nil, fmt.Errorf("start segment %s: %w", key, err)
@@ -254,6 +255,12 @@ type segmentUpload struct {
 }
 
 func (u *segmentUpload) Write(p []byte) (int, error) { return u.w.Write(p) }
+
+// abort abandons the upload.
+func (u *segmentUpload) abort() {
+	u.cancel()
+	_ = u.w.Close()
+}
 
 // Close makes the segment visible if the lease is still valid, and
 // abandons it otherwise.

@@ -70,17 +70,18 @@ func TestAzureUploadFailure(t *testing.T) {
 				return err
 			}
 			defer l.Release(ctx)
-			up, err := st.NewSegmentUpload(ctx, l, store.Loc{Topic: "orders", Version: 1}, "01JAAAAAAAAAAAAAAAAAAAAAA1")
+			up, err := st.CreateSegment(ctx, l, store.Loc{Topic: "orders", Version: 1}, store.SegmentOptions{ID: "01JAAAAAAAAAAAAAAAAAAAAAA1", Codec: store.CodecNone})
 			if err != nil {
 				return err
 			}
 			buf := make([]byte, 1<<20)
 			_, _ = rand.Read(buf)
-			if _, err := up.Write(buf); err != nil {
-				_ = up.Close()
+			if err := up.Append(&store.Record{Value: buf}); err != nil {
+				up.Abort()
 				return err
 			}
-			return up.Close()
+			_, err = up.Commit()
+			return err
 		})
 		if err == nil {
 			t.Fatal("upload into a missing container succeeded")
@@ -115,24 +116,20 @@ func TestS3MultipartSegment(t *testing.T) {
 // writeRandomSegment uploads an incompressible segment of about size bytes.
 func writeRandomSegment(t testing.TB, st *store.Store, loc store.Loc, id string, size int) store.SegmentEntry {
 	ctx := context.Background()
-	up, err := st.NewSegmentUpload(ctx, lease(t, st, loc.Topic), loc, id)
+	up, err := st.CreateSegment(ctx, lease(t, st, loc.Topic), loc, store.SegmentOptions{ID: id, Codec: store.CodecNone})
 	if err != nil {
 		t.Fatal(err)
 	}
-	sw := store.NewSegmentWriter(up, 0, store.CodecNone, 0, 0)
 	val := make([]byte, 64<<10)
-	for off := int64(0); sw.Size() < int64(size); off++ {
+	for off := int64(0); up.Size() < int64(size); off++ {
 		_, _ = rand.Read(val)
-		if err := sw.Append(&store.Record{Offset: off, Timestamp: time.UnixMilli(off), Value: val}); err != nil {
+		if err := up.Append(&store.Record{Offset: off, Timestamp: time.UnixMilli(off), Value: val}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	info, n, crc, err := sw.Close()
+	e, err := up.Commit()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := up.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return store.EntryFromInfo(id, &info, n, crc)
+	return e
 }

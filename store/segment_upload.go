@@ -1,0 +1,96 @@
+package store
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/oklog/ulid/v2"
+)
+
+// SegmentOptions describes a segment to create.
+type SegmentOptions struct {
+	// ID names the segment object; empty picks a new ULID.
+	ID        string
+	Partition int32
+	// Start is the fetch position the segment begins at: the previous
+	// segment's NextOffset, or where the partition's backup starts.
+	Start int64
+	Codec Codec
+	// BlockSize closes blocks at this uncompressed size (0:
+	// DefaultBlockSize).
+	BlockSize int
+}
+
+// SegmentUpload is a segment being written: records are encoded and
+// streamed to storage as they are appended, and Commit makes the segment
+// visible and returns its index entry. It is the only way segments are
+// written, so no caller can skip a step: close the encoder, complete the
+// upload (only while the lease is valid), sync it on file storage, then
+// describe it. It is not safe for concurrent use.
+type SegmentUpload struct {
+	id  string
+	loc Loc
+	up  *segmentUpload
+	sw  *SegmentWriter
+	end bool
+}
+
+// CreateSegment starts segment o of loc under lease l. Cancelling ctx, the
+// end of the lease or Abort abandons it: no object appears.
+func (s *Store) CreateSegment(ctx context.Context, l *Lease, loc Loc, o SegmentOptions) (*SegmentUpload, error) {
+	if o.ID == "" {
+		o.ID = ulid.Make().String()
+	}
+	if !validSegmentID(o.ID) {
+		return nil, fmt.Errorf("segment ID %q is not a ULID", o.ID)
+	}
+	up, err := s.newSegmentUpload(ctx, l, loc, o.ID)
+	if err != nil {
+		return nil, err
+	}
+	return &SegmentUpload{id: o.ID, loc: loc, up: up, sw: NewSegmentWriter(up, o.Partition, o.Codec, o.Start, o.BlockSize)}, nil
+}
+
+// ID returns the segment's ID.
+func (u *SegmentUpload) ID() string { return u.id }
+
+// Append adds r, whose offset must be at least NextOffset (SegmentWriter).
+func (u *SegmentUpload) Append(r *Record) error { return u.sw.Append(r) }
+
+// Skip moves the fetch position past records not stored (control records,
+// aborted transactions) up to next.
+func (u *SegmentUpload) Skip(next int64) { u.sw.Skip(next) }
+
+// Size returns the bytes written so far, the open block included.
+func (u *SegmentUpload) Size() int64 { return u.sw.Size() }
+
+// Records returns the records appended so far.
+func (u *SegmentUpload) Records() int64 { return u.sw.Records() }
+
+// Commit writes the footer, completes the upload and returns the segment's
+// index entry. The segment is visible once it returns without error; it is
+// for the caller to add the entry to the index (IndexWriter.Append).
+func (u *SegmentUpload) Commit() (SegmentEntry, error) {
+	if u.end {
+		return SegmentEntry{}, fmt.Errorf("segment %s: already committed or aborted", u.loc.segmentKey(u.id))
+	}
+	u.end = true
+	info, size, crc, err := u.sw.Close()
+	if err != nil {
+		u.up.abort()
+		return SegmentEntry{}, fmt.Errorf("segment %s: %w", u.loc.segmentKey(u.id), err)
+	}
+	if err := u.up.Close(); err != nil {
+		return SegmentEntry{}, err
+	}
+	return EntryFromInfo(u.id, &info, size, crc), nil
+}
+
+// Abort abandons the segment: no object appears. It is a no-op after
+// Commit.
+func (u *SegmentUpload) Abort() {
+	if !u.end {
+		u.end = true
+		u.up.abort()
+	}
+}
