@@ -1,0 +1,84 @@
+package store
+
+import (
+	"sort"
+	"time"
+)
+
+// Totals sums index entries: what a snapshot or a partition holds.
+type Totals struct {
+	Segments     int64
+	Records      int64
+	StoredBytes  int64
+	DecodedBytes int64
+	// FirstOffset and LastOffset are the offsets of the first and last
+	// record (-1 when there is none); NextOffset is the fetch position
+	// after the last entry.
+	FirstOffset, LastOffset, NextOffset int64
+	// MinTimestamp and MaxTimestamp bound the records' timestamps (zero
+	// when there is none).
+	MinTimestamp, MaxTimestamp time.Time
+	// ExpiredSegments and ExpiredRecords count the entries retention
+	// expired at the time given to Tally; they are included above too.
+	ExpiredSegments, ExpiredRecords int64
+}
+
+// Tally sums entries, counting those expired at now apart as well.
+func Tally(entries []SegmentEntry, now time.Time) Totals {
+	t := Totals{FirstOffset: -1, LastOffset: -1}
+	for i := range entries {
+		t.add(&entries[i], now)
+	}
+	return t
+}
+
+func (t *Totals) add(e *SegmentEntry, now time.Time) {
+	t.Segments++
+	t.Records += e.Records
+	t.StoredBytes += e.StoredBytes
+	t.DecodedBytes += e.DecodedBytes
+	t.NextOffset = max(t.NextOffset, e.NextOffset)
+	if e.Expired(now) {
+		t.ExpiredSegments++
+		t.ExpiredRecords += e.Records
+	}
+	if e.Records == 0 {
+		return
+	}
+	if t.FirstOffset < 0 || e.FirstOffset < t.FirstOffset {
+		t.FirstOffset = e.FirstOffset
+	}
+	t.LastOffset = max(t.LastOffset, e.LastOffset)
+	if t.MinTimestamp.IsZero() || e.MinTimestamp.Before(t.MinTimestamp) {
+		t.MinTimestamp = e.MinTimestamp
+	}
+	if e.MaxTimestamp.After(t.MaxTimestamp) {
+		t.MaxTimestamp = e.MaxTimestamp
+	}
+}
+
+// Totals sums the whole index at now.
+func (ix *Index) Totals(now time.Time) Totals { return Tally(ix.Segments, now) }
+
+// PartitionTotals sums partition p at now.
+func (ix *Index) PartitionTotals(p int32, now time.Time) Totals { return Tally(ix.Partition(p), now) }
+
+// PartitionSet returns the partitions of snapshot s: those its manifest
+// counts and those its index has segments for (ix may be nil), ascending.
+func PartitionSet(s *Snapshot, ix *Index) []int32 {
+	seen := map[int32]bool{}
+	var out []int32
+	for p := int32(0); p < s.Partitions; p++ {
+		out = append(out, p)
+		seen[p] = true
+	}
+	if ix != nil {
+		for _, p := range ix.PartitionIDs() {
+			if !seen[p] {
+				out = append(out, p)
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
+}
