@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -50,8 +51,8 @@ func metaSeeds(tb testing.TB) (head, part, manifest, lease, request []byte) {
 		}
 		return b
 	}
-	head = must(yaml.Marshal(h))
-	part = must(yaml.Marshal(&indexPart{Format: FormatVersion, Segments: es}))
+	head = must(json.Marshal(h))
+	part = must(json.Marshal(&indexPart{Format: FormatVersion, Segments: es}))
 	manifest = must(yaml.Marshal(m))
 	lease = must(yaml.Marshal(&leaseDoc{Holder: "h:1", Token: "tok", Acquired: baseTime, TTL: "2m0s", Process: &processID{Host: "h", PID: 1}}))
 	request = must(yaml.Marshal(&SnapshotRequest{Token: "ab", Requested: baseTime, By: "me", Reason: "r"}))
@@ -61,6 +62,7 @@ func metaSeeds(tb testing.TB) (head, part, manifest, lease, request []byte) {
 func FuzzIndexHead(f *testing.F) {
 	head, _, _, _, _ := metaSeeds(f)
 	f.Add(head)
+	f.Add([]byte(`{"format": 2, "topic": "t", "version": 1, "seq": 1, "sealed_parts": 2000000}`))
 	f.Add([]byte("format: 1\ntopic: t\nversion: 1\nsealed_parts: 2000000\n"))
 	f.Add([]byte("format: 1\ntopic: t\nversion: 1\npartitions:\n  -1: {segments: 1}\n"))
 	f.Add([]byte("format: 2\ntopic: t\nversion: 1\nseq: 4\nsealed_parts: 3\nparts: [{epoch: x/../y, first: 1, last: 3}]\n"))

@@ -1,9 +1,11 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"runtime"
@@ -36,22 +38,22 @@ const (
 
 // SegmentEntry is the index's description of one segment.
 type SegmentEntry struct {
-	ULID           string     `yaml:"ulid"`
-	Partition      int32      `yaml:"partition"`
-	StartOffset    int64      `yaml:"start_offset"`
-	FirstOffset    int64      `yaml:"first_offset"`
-	LastOffset     int64      `yaml:"last_offset"`
-	NextOffset     int64      `yaml:"next_offset"`
-	FirstTimestamp time.Time  `yaml:"first_timestamp"`
-	LastTimestamp  time.Time  `yaml:"last_timestamp"`
-	MinTimestamp   time.Time  `yaml:"min_timestamp"`
-	MaxTimestamp   time.Time  `yaml:"max_timestamp"`
-	Records        int64      `yaml:"records"`
-	StoredBytes    int64      `yaml:"stored_bytes"`
-	DecodedBytes   int64      `yaml:"decoded_bytes"`
-	Codec          string     `yaml:"codec"`
-	Checksum       string     `yaml:"checksum"`
-	Expires        *time.Time `yaml:"expires,omitempty"`
+	ULID           string     `json:"ulid" yaml:"ulid"`
+	Partition      int32      `json:"partition" yaml:"partition"`
+	StartOffset    int64      `json:"start_offset" yaml:"start_offset"`
+	FirstOffset    int64      `json:"first_offset" yaml:"first_offset"`
+	LastOffset     int64      `json:"last_offset" yaml:"last_offset"`
+	NextOffset     int64      `json:"next_offset" yaml:"next_offset"`
+	FirstTimestamp time.Time  `json:"first_timestamp" yaml:"first_timestamp"`
+	LastTimestamp  time.Time  `json:"last_timestamp" yaml:"last_timestamp"`
+	MinTimestamp   time.Time  `json:"min_timestamp" yaml:"min_timestamp"`
+	MaxTimestamp   time.Time  `json:"max_timestamp" yaml:"max_timestamp"`
+	Records        int64      `json:"records" yaml:"records"`
+	StoredBytes    int64      `json:"stored_bytes" yaml:"stored_bytes"`
+	DecodedBytes   int64      `json:"decoded_bytes" yaml:"decoded_bytes"`
+	Codec          string     `json:"codec" yaml:"codec"`
+	Checksum       string     `json:"checksum" yaml:"checksum"`
+	Expires        *time.Time `json:"expires,omitempty" yaml:"expires,omitempty"`
 }
 
 // Expired reports whether retention may have deleted the segment at now.
@@ -76,18 +78,18 @@ func EntryFromInfo(id string, si *SegmentInfo, size int64, crc uint32) SegmentEn
 
 // PartitionSummary totals one partition's segments.
 type PartitionSummary struct {
-	Segments     int64 `yaml:"segments"`
-	Records      int64 `yaml:"records"`
-	StoredBytes  int64 `yaml:"stored_bytes"`
-	DecodedBytes int64 `yaml:"decoded_bytes"`
-	FirstOffset  int64 `yaml:"first_offset"`
-	LastOffset   int64 `yaml:"last_offset"`
-	NextOffset   int64 `yaml:"next_offset"`
+	Segments     int64 `json:"segments" yaml:"segments"`
+	Records      int64 `json:"records" yaml:"records"`
+	StoredBytes  int64 `json:"stored_bytes" yaml:"stored_bytes"`
+	DecodedBytes int64 `json:"decoded_bytes" yaml:"decoded_bytes"`
+	FirstOffset  int64 `json:"first_offset" yaml:"first_offset"`
+	LastOffset   int64 `json:"last_offset" yaml:"last_offset"`
+	NextOffset   int64 `json:"next_offset" yaml:"next_offset"`
 	// ExpiredBefore is set by retention: the segments of the partition
 	// that end at or before this offset expired at ExpiredAt, and their
 	// objects are deleted or about to be.
-	ExpiredBefore int64      `yaml:"expired_before,omitempty"`
-	ExpiredAt     *time.Time `yaml:"expired_at,omitempty"`
+	ExpiredBefore int64      `json:"expired_before,omitempty" yaml:"expired_before,omitempty"`
+	ExpiredAt     *time.Time `json:"expired_at,omitempty" yaml:"expired_at,omitempty"`
 }
 
 func (p *PartitionSummary) add(e *SegmentEntry) {
@@ -106,27 +108,27 @@ func (p *PartitionSummary) add(e *SegmentEntry) {
 // First..Last are the objects index.d/<Epoch>/<SEQ>. Epoch "" is format
 // 1's index.d/<SEQ>.
 type partRange struct {
-	Epoch string `yaml:"epoch"`
-	First int    `yaml:"first"`
-	Last  int    `yaml:"last"`
+	Epoch string `json:"epoch" yaml:"epoch"`
+	First int    `json:"first" yaml:"first"`
+	Last  int    `json:"last" yaml:"last"`
 }
 
 // indexHead is the index head: summaries, where the sealed parts are, and
 // the entries not yet sealed. In format 2 each head is an entry of the
 // register index.d/heads/; Seq is its number there.
 type indexHead struct {
-	Format  int    `yaml:"format"`
-	Topic   string `yaml:"topic"`
-	Version int    `yaml:"version"`
-	Seq     int64  `yaml:"seq,omitempty"`
+	Format  int    `json:"format" yaml:"format"`
+	Topic   string `json:"topic" yaml:"topic"`
+	Version int    `json:"version" yaml:"version"`
+	Seq     int64  `json:"seq,omitempty" yaml:"seq,omitempty"`
 	// Writer is the token of the lease its writer held.
-	Writer string      `yaml:"writer,omitempty"`
-	Sealed int         `yaml:"sealed_parts"`
-	Parts  []partRange `yaml:"parts,omitempty"`
+	Writer string      `json:"writer,omitempty" yaml:"writer,omitempty"`
+	Sealed int         `json:"sealed_parts" yaml:"sealed_parts"`
+	Parts  []partRange `json:"parts,omitempty" yaml:"parts,omitempty"`
 	// Epoch is format 1's marker of rewritten parts (index rebuild).
-	Epoch      string                     `yaml:"epoch,omitempty"`
-	Partitions map[int32]PartitionSummary `yaml:"partitions"`
-	Segments   []SegmentEntry             `yaml:"segments"`
+	Epoch      string                     `json:"epoch,omitempty" yaml:"epoch,omitempty"`
+	Partitions map[int32]PartitionSummary `json:"partitions" yaml:"partitions"`
+	Segments   []SegmentEntry             `json:"segments" yaml:"segments"`
 }
 
 // clone returns a copy of h that shares no maps or slices with it.
@@ -159,8 +161,8 @@ func (h *indexHead) partKeys(loc Loc) (keys, ids []string) {
 }
 
 type indexPart struct {
-	Format   int            `yaml:"format"`
-	Segments []SegmentEntry `yaml:"segments"`
+	Format   int            `json:"format" yaml:"format"`
+	Segments []SegmentEntry `json:"segments" yaml:"segments"`
 }
 
 // Index is a snapshot's complete index.
@@ -243,7 +245,7 @@ func (s *Store) readLegacyHead(ctx context.Context, loc Loc) (*indexHead, error)
 // parseHead decodes and checks the head object key of loc.
 func parseHead(loc Loc, key string, b []byte) (*indexHead, error) {
 	var h indexHead
-	if err := yaml.Unmarshal(b, &h); err != nil {
+	if err := decodeIndexObject(b, &h); err != nil {
 		return nil, fmt.Errorf("%w: index head %s: %v", ErrCorrupt, key, err)
 	}
 	if h.Format > FormatVersion {
@@ -266,6 +268,9 @@ func (h *indexHead) check(loc Loc) error {
 	}
 	if h.Sealed < 0 || h.Sealed > maxParts {
 		return fmt.Errorf("sealed_parts %d is outside 0..%d", h.Sealed, maxParts)
+	}
+	if h.Format < 2 && len(h.Parts) > 0 {
+		return fmt.Errorf("format %d names part ranges", h.Format)
 	}
 	if h.Format >= 2 {
 		next := 1
@@ -457,7 +462,7 @@ func (s *Store) readParts(ctx context.Context, keys []string) ([][]SegmentEntry,
 // parsePart decodes and checks the sealed part object key.
 func parsePart(key string, b []byte) ([]SegmentEntry, error) {
 	var p indexPart
-	if err := yaml.Unmarshal(b, &p); err != nil {
+	if err := decodeIndexObject(b, &p); err != nil {
 		return nil, fmt.Errorf("%w: index part %s: %v", ErrCorrupt, key, err)
 	}
 	if p.Format > FormatVersion {
@@ -470,6 +475,16 @@ func parsePart(key string, b []byte) ([]SegmentEntry, error) {
 		return nil, fmt.Errorf("%w: index part %s: %v", ErrCorrupt, key, err)
 	}
 	return p.Segments, nil
+}
+
+// decodeIndexObject decodes an index head or part: JSON since format 2
+// (encoding 1,000 entries as YAML took 40 times as long, and a head is
+// written for every commit), YAML as format 1 wrote them.
+func decodeIndexObject(b []byte, v any) error {
+	if t := bytes.TrimLeft(b, " \t\r\n"); len(t) > 0 && t[0] == '{' {
+		return json.Unmarshal(b, v)
+	}
+	return yaml.Unmarshal(b, v)
 }
 
 // RawIndex returns the index head's stored bytes.
@@ -562,7 +577,7 @@ func (w *IndexWriter) commit(ctx context.Context, h *indexHead) error {
 	h.Seq = w.head.Seq + 1
 	h.Writer = w.lease.Token()
 	h.Epoch = ""
-	b, err := yaml.Marshal(h)
+	b, err := json.Marshal(h)
 	if err != nil {
 		return err
 	}
@@ -590,7 +605,7 @@ func (w *IndexWriter) ownsHead(ctx context.Context, seq int64) bool {
 		return false
 	}
 	var h indexHead
-	return yaml.Unmarshal(b, &h) == nil && h.Writer == w.lease.Token()
+	return decodeIndexObject(b, &h) == nil && h.Writer == w.lease.Token()
 }
 
 // change commits h, reporting a lost race as a lost lease: the lease ends.
@@ -636,7 +651,7 @@ func (w *IndexWriter) seal(ctx context.Context, h *indexHead, entries []SegmentE
 		return fmt.Errorf("index of %s not written: %w", w.loc, err)
 	}
 	seq := h.Sealed + 1
-	b, err := yaml.Marshal(&indexPart{Format: FormatVersion, Segments: entries})
+	b, err := json.Marshal(&indexPart{Format: FormatVersion, Segments: entries})
 	if err != nil {
 		return err
 	}

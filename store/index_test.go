@@ -329,6 +329,7 @@ func TestReadIndexErrors(t *testing.T) {
 		{"negative partition", "format: 1\ntopic: t\nversion: 1\npartitions:\n  -1: {segments: 1}\n", ErrCorrupt},
 		{"huge part count", "format: 1\ntopic: t\nversion: 1\nsealed_parts: 2000000\n", ErrCorrupt},
 		{"many missing parts", "format: 1\ntopic: t\nversion: 1\nsealed_parts: 65000\n", ErrCorrupt},
+		{"format 1 naming part ranges", "format: 1\ntopic: t\nversion: 1\nparts: [{epoch: '..', first: 0, last: 0}]\n", ErrCorrupt},
 		{"key in a segment ID", "format: 1\ntopic: t\nversion: 1\nsegments:\n  - ulid: ../../other/x\n", ErrCorrupt},
 		{"not YAML", "format: [1\n", ErrCorrupt},
 		{"missing part", "format: 1\ntopic: t\nversion: 1\nsealed_parts: 1\n", ErrNotFound},

@@ -27,7 +27,9 @@ type SegmentScan struct {
 func (sc *SegmentScan) Checksum() string { return fmt.Sprintf("crc32c:%08x", sc.CRC) }
 
 // Entry returns the index entry of a sound scan of segment id.
-func (sc *SegmentScan) Entry(id string) SegmentEntry { return EntryFromInfo(id, sc.Info, sc.Size, sc.CRC) }
+func (sc *SegmentScan) Entry(id string) SegmentEntry {
+	return EntryFromInfo(id, sc.Info, sc.Size, sc.CRC)
+}
 
 // CheckSegment reads segment id of loc once, from start to end, as verify,
 // index rebuild and start-up recovery need: it checks every checksum and
