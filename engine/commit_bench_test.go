@@ -35,7 +35,7 @@ func BenchmarkCommitRate(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Cleanup(cl.Close)
-	const parts, records = 32, 64000
+	const parts, records = 32, 24000
 	if err := createBenchTopic(ctx, cl, "rate", parts); err != nil {
 		b.Fatal(err)
 	}
@@ -78,7 +78,7 @@ func BenchmarkCommitRate(b *testing.B) {
 	res := benchtab.Run(b, benchtab.Options{}, backup)
 	res.Figure(benchtab.Figure{ID: "commit-rate", Name: "segments committed per second (file storage, 32 partitions)", Unit: "segments/s",
 		Kbackup: res.Side(backup.Name, "segments/s"), Goal: benchtab.AtLeast(1000, "issue 13"),
-		Note: "backup --once of 64,000 records of 100 bytes in segments of about 4 KiB"})
+		Note: "backup --once of 24,000 records of 100 bytes in segments of about 4 KiB"})
 }
 
 func createBenchTopic(ctx context.Context, cl *kgo.Client, topic string, parts int32) error {

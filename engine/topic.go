@@ -27,6 +27,12 @@ type topicRun struct {
 	imu sync.Mutex // serialises index changes
 	iw  *store.IndexWriter
 
+	// commits feeds the committer goroutine (commitLoop), which indexes
+	// the segments of every partition in batches; committed is closed when
+	// it has stopped.
+	commits   chan commitReq
+	committed chan struct{}
+
 	parts map[int32]*partitionWriter // owned by the backup's poll goroutine
 
 	// resume holds the snapshot's start offsets from the manifest (versions
@@ -44,7 +50,9 @@ type topicRun struct {
 // an earlier incarnation are dropped) and reports the end of its lease.
 func (b *backup) newTopicRun(live kafka.Topic, loc store.Loc, lease *store.Lease, iw *store.IndexWriter, resume map[int32]int64) *topicRun {
 	t := &topicRun{b: b, name: live.Name, loc: loc, topicID: live.ID, rawID: live.RawID, lease: lease, iw: iw,
-		parts: map[int32]*partitionWriter{}, resume: resume}
+		parts: map[int32]*partitionWriter{}, resume: resume,
+		commits: make(chan commitReq, 256), committed: make(chan struct{})}
+	go t.commitLoop(b.wctx)
 	lctx, cancel := lease.Context(context.Background())
 	stop := context.AfterFunc(lctx, func() { b.leaseEnded(t) })
 	t.unwatch = func() bool {
@@ -55,10 +63,66 @@ func (b *backup) newTopicRun(live kafka.Topic, loc store.Loc, lease *store.Lease
 	return t
 }
 
+// commitReq asks the committer to index one segment and to say when it is.
+type commitReq struct {
+	e    store.SegmentEntry
+	done chan error
+}
+
+// maxCommitBatch bounds how many segments one index head write commits.
+const maxCommitBatch = 1024
+
+// commit indexes segment e, which is in storage, and returns once the
+// index names it. Segments committed at about the same time, by any
+// partition, share one index head write (group commit): a head write costs
+// the same for one entry as for hundreds, so the topic's commit rate grows
+// with the number of partitions rolling segments instead of being bounded
+// by one head write per segment.
 func (t *topicRun) commit(ctx context.Context, e store.SegmentEntry) error {
-	t.imu.Lock()
-	defer t.imu.Unlock()
-	return t.iw.Append(ctx, e)
+	req := commitReq{e: e, done: make(chan error, 1)}
+	select {
+	case t.commits <- req:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-req.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// commitLoop indexes the requested segments until commits is closed: it
+// takes every request waiting when it is ready, writes one head for them
+// all, and answers each. Requests of one partition stay in their order.
+func (t *topicRun) commitLoop(ctx context.Context) {
+	defer close(t.committed)
+	for req := range t.commits {
+		batch := []commitReq{req}
+	more:
+		for len(batch) < maxCommitBatch {
+			select {
+			case r, ok := <-t.commits:
+				if !ok {
+					break more
+				}
+				batch = append(batch, r)
+			default:
+				break more
+			}
+		}
+		entries := make([]store.SegmentEntry, len(batch))
+		for i, r := range batch {
+			entries[i] = r.e
+		}
+		t.imu.Lock()
+		err := t.iw.Append(ctx, entries...)
+		t.imu.Unlock()
+		for _, r := range batch {
+			r.done <- err
+		}
+	}
 }
 
 // Expire records retention's decision in the active snapshot's index
@@ -241,5 +305,7 @@ func (t *topicRun) stop() error {
 			first = w.err
 		}
 	}
+	close(t.commits)
+	<-t.committed
 	return first
 }

@@ -581,6 +581,9 @@ func (w *IndexWriter) commit(ctx context.Context, h *indexHead) error {
 	if err != nil {
 		return err
 	}
+	if err := w.s.syncSegments(w.loc); err != nil {
+		return err
+	}
 	dir := w.loc.headsKey()
 	err = w.s.createRegisterEntry(ctx, dir, h.Seq, b)
 	if errors.Is(err, errExists) {

@@ -233,8 +233,8 @@ func writeTempSynced(path string, data []byte) (string, error) {
 	return f.Name(), nil
 }
 
-// syncFile syncs an existing file and its directory.
-func syncFile(path string) error {
+// syncOnly syncs an existing file.
+func syncOnly(path string) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
@@ -243,10 +243,7 @@ func syncFile(path string) error {
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
-	if err != nil {
-		return err
-	}
-	return syncDir(filepath.Dir(path))
+	return err
 }
 
 // syncDir syncs a directory so that the entries created in it persist.

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"cloud.google.com/go/storage"
 	"gocloud.dev/blob"
@@ -26,6 +27,13 @@ type Store struct {
 	b        *retryBucket
 	url      string
 	localDir string // set for file storage: enables atomic create by link
+
+	// unsynced are the files of segments written on file storage but not
+	// yet synced, by directory: the next index head written for that
+	// directory syncs them all first (syncSegments), so that segments
+	// committed together cost one directory sync.
+	syncMu   sync.Mutex
+	unsynced map[string][]string
 }
 
 // Open opens the storage at rawURL: a gocloud.dev/blob URL (file://, mem://,
@@ -238,7 +246,7 @@ func (s *Store) newSegmentUpload(ctx context.Context, l *Lease, loc Loc, id stri
 		cancel()
 		return nil, fmt.Errorf("start segment %s: %w", key, err)
 	}
-	up := &segmentUpload{w: w, cancel: cancel, lease: l, key: key}
+	up := &segmentUpload{s: s, w: w, cancel: cancel, lease: l, key: key}
 	if s.localDir != "" {
 		up.path = s.localPath(key)
 	}
@@ -247,11 +255,12 @@ func (s *Store) newSegmentUpload(ctx context.Context, l *Lease, loc Loc, id stri
 
 // segmentUpload is a segment object being written under a lease.
 type segmentUpload struct {
+	s      *Store
 	w      *blob.Writer
 	cancel context.CancelFunc
 	lease  *Lease
 	key    string
-	path   string // file storage: synced after Close
+	path   string // file storage: synced before an index names it
 }
 
 func (u *segmentUpload) Write(p []byte) (int, error) { return u.w.Write(p) }
@@ -278,11 +287,38 @@ func (u *segmentUpload) Close() error {
 		return fmt.Errorf("upload segment %s: %w", u.key, err)
 	}
 	if u.path != "" {
-		if err := syncFile(u.path); err != nil {
-			return fmt.Errorf("sync segment %s: %w", u.key, err)
+		u.s.syncMu.Lock()
+		if u.s.unsynced == nil {
+			u.s.unsynced = map[string][]string{}
 		}
+		dir := filepath.Dir(u.path)
+		u.s.unsynced[dir] = append(u.s.unsynced[dir], u.path)
+		u.s.syncMu.Unlock()
 	}
 	return nil
+}
+
+// syncSegments syncs, on file storage, the segment files written in loc
+// and not synced yet, then their directory: what an index head about to
+// name them needs to survive a power loss.
+func (s *Store) syncSegments(loc Loc) error {
+	if s.localDir == "" {
+		return nil
+	}
+	dir := filepath.Dir(s.localPath(loc.segmentKey("x")))
+	s.syncMu.Lock()
+	files := s.unsynced[dir]
+	delete(s.unsynced, dir)
+	s.syncMu.Unlock()
+	if len(files) == 0 {
+		return nil
+	}
+	for _, f := range files {
+		if err := syncOnly(f); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("sync segment %s: %w", f, err)
+		}
+	}
+	return syncDir(dir)
 }
 
 // OpenSegment opens segment id of loc for reading; size is its stored size
