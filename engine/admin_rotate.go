@@ -137,7 +137,7 @@ func (b *backup) cutSnapshot(ctx context.Context, t *topicRun, live kafka.Topic,
 	if err != nil {
 		return nil, err
 	}
-	starts := carryOffsets(ix, t.resume)
+	starts := ix.NextOffsets(t.resume)
 	for p, w := range t.parts {
 		if _, ok := starts[p]; ok || w.next > 0 {
 			starts[p] = max(starts[p], w.next)
@@ -145,7 +145,7 @@ func (b *backup) cutSnapshot(ctx context.Context, t *topicRun, live kafka.Topic,
 	}
 	var v int
 	m, err := b.st.UpdateManifest(ctx, t.lease, func(m *store.Manifest) error {
-		v, err = cutManifest(m, time.Now(), reason, starts)
+		v, err = m.Cut(time.Now(), reason, starts)
 		return err
 	})
 	if err != nil {

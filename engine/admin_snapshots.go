@@ -11,7 +11,7 @@ import (
 
 // ErrFlatLayout means a versioning operation was asked of a flat-layout
 // topic, which has no manifest and cannot keep versions.
-var ErrFlatLayout = errors.New("topic uses the flat layout, which cannot keep snapshot versions")
+var ErrFlatLayout = store.ErrFlatLayout
 
 // SnapshotView describes one snapshot version for listings.
 type SnapshotView struct {
@@ -58,39 +58,6 @@ func ListSnapshots(ctx context.Context, st *store.Store, topic string) (*TopicSn
 		})
 	}
 	return ts, nil
-}
-
-// cutManifest archives m's active snapshot at now and appends the next
-// version with the same topic ID, partitions and configs, starting at
-// starts. It returns the new version. m must be a versioned manifest.
-func cutManifest(m *store.Manifest, now time.Time, reason string, starts map[int32]int64) (int, error) {
-	act := m.ActiveSnapshot()
-	if act == nil {
-		return 0, fmt.Errorf("manifest of %s names active snapshot v%d, which it does not list", m.Topic, m.Active)
-	}
-	if act.Version == 0 {
-		return 0, fmt.Errorf("topic %s: %w", m.Topic, ErrFlatLayout)
-	}
-	return m.StartVersion(store.Snapshot{
-		TopicID: act.TopicID, Created: now.UTC().Truncate(time.Second), Reason: reason,
-		Partitions: act.Partitions, Configs: act.Configs, StartOffsets: starts,
-	}), nil
-}
-
-// carryOffsets returns where the version after ix continues, per partition:
-// each partition's next offset in ix, else the offset ix's version started
-// at (a partition that got no segment in that version). It never returns nil.
-func carryOffsets(ix *store.Index, prevStarts map[int32]int64) map[int32]int64 {
-	out := map[int32]int64{}
-	for p, off := range prevStarts {
-		out[p] = off
-	}
-	if ix != nil {
-		for p, ps := range ix.Partitions {
-			out[p] = ps.NextOffset
-		}
-	}
-	return out
 }
 
 // CreateResult reports a snapshot create.
@@ -175,7 +142,7 @@ func cutOffline(ctx context.Context, st *store.Store, lease *store.Lease) (*Crea
 		if a := m.ActiveSnapshot(); a != nil {
 			prev = a.StartOffsets
 		}
-		v, err = cutManifest(m, time.Now(), "snapshot create", carryOffsets(ix, prev))
+		v, err = m.Cut(time.Now(), "snapshot create", ix.NextOffsets(prev))
 		return err
 	})
 	if err != nil {

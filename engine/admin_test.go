@@ -267,32 +267,3 @@ func TestApplyRetentionPolicy(t *testing.T) {
 		t.Fatalf("second policy deleted %v, want %v", res.Deleted, want)
 	}
 }
-
-func TestCutManifest(t *testing.T) {
-	now := time.Date(2026, 7, 1, 12, 0, 0, 500, time.UTC)
-	tests := []struct {
-		name    string
-		m       store.Manifest
-		want    int
-		wantErr error
-	}{
-		{"next after active", store.Manifest{Topic: "t", Active: 2, Snapshots: []store.Snapshot{{Version: 1}, {Version: 2, TopicID: "id"}}}, 3, nil},
-		{"flat", store.Manifest{Topic: "t", Active: 0, Snapshots: []store.Snapshot{{Version: 0}}}, 0, ErrFlatLayout},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			m := tc.m
-			v, err := cutManifest(&m, now, "snapshot create", map[int32]int64{0: 42})
-			if !errors.Is(err, tc.wantErr) || v != tc.want {
-				t.Fatalf("cut = %d, %v", v, err)
-			}
-			if err != nil {
-				return
-			}
-			s, _ := m.Get(v)
-			if m.Active != v || s.TopicID != "id" || s.StartOffsets[0] != 42 || m.Snapshots[1].Archived == nil || !s.Created.Equal(now.Truncate(time.Second)) {
-				t.Fatalf("manifest = %+v", m)
-			}
-		})
-	}
-}

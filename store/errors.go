@@ -16,4 +16,7 @@ var (
 	ErrNoAtomicCreate = errors.New("storage backend cannot create objects atomically (if-not-exists)")
 	// ErrFormat means a stored object was written by a newer format version.
 	ErrFormat = errors.New("unsupported storage format version")
+	// ErrFlatLayout means a versioning operation was asked of a
+	// flat-layout topic, which has no manifest and cannot keep versions.
+	ErrFlatLayout = errors.New("topic uses the flat layout, which cannot keep snapshot versions")
 )

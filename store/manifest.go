@@ -427,3 +427,22 @@ func (m *Manifest) StartVersion(s Snapshot) int {
 	m.Active = s.Version
 	return s.Version
 }
+
+// Cut archives the active snapshot at now and starts the next version,
+// with the same topic ID, partitions and configs, at the fetch positions
+// starts (per partition; see Index.NextOffsets): the rule of `snapshot
+// create` and --snapshot-every. It returns the new version. A flat-layout
+// manifest fails with ErrFlatLayout.
+func (m *Manifest) Cut(now time.Time, reason string, starts map[int32]int64) (int, error) {
+	act := m.ActiveSnapshot()
+	if act == nil {
+		return 0, fmt.Errorf("manifest of %s names active snapshot v%d, which it does not list", m.Topic, m.Active)
+	}
+	if act.Version == 0 {
+		return 0, fmt.Errorf("topic %s: %w", m.Topic, ErrFlatLayout)
+	}
+	return m.StartVersion(Snapshot{
+		TopicID: act.TopicID, Created: now.UTC().Truncate(time.Second), Reason: reason,
+		Partitions: act.Partitions, Configs: act.Configs, StartOffsets: starts,
+	}), nil
+}

@@ -191,3 +191,32 @@ func TestLayoutKeys(t *testing.T) {
 		}
 	}
 }
+
+func TestManifestCut(t *testing.T) {
+	now := time.Date(2026, 7, 1, 12, 0, 0, 500, time.UTC)
+	tests := []struct {
+		name    string
+		m       Manifest
+		want    int
+		wantErr error
+	}{
+		{"next after active", Manifest{Topic: "t", Active: 2, Snapshots: []Snapshot{{Version: 1}, {Version: 2, TopicID: "id"}}}, 3, nil},
+		{"flat", Manifest{Topic: "t", Active: 0, Snapshots: []Snapshot{{Version: 0}}}, 0, ErrFlatLayout},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m := tc.m
+			v, err := m.Cut(now, "snapshot create", map[int32]int64{0: 42})
+			if !errors.Is(err, tc.wantErr) || v != tc.want {
+				t.Fatalf("cut = %d, %v", v, err)
+			}
+			if err != nil {
+				return
+			}
+			s, _ := m.Get(v)
+			if m.Active != v || s.TopicID != "id" || s.StartOffsets[0] != 42 || m.Snapshots[1].Archived == nil || !s.Created.Equal(now.Truncate(time.Second)) {
+				t.Fatalf("manifest = %+v", m)
+			}
+		})
+	}
+}

@@ -82,3 +82,20 @@ func PartitionSet(s *Snapshot, ix *Index) []int32 {
 	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
 	return out
 }
+
+// NextOffsets returns where the version after ix continues, per partition:
+// each partition's next offset in ix (which may be nil), else the offset
+// ix's version started at, from prevStarts (a partition that got no
+// segment in that version). It never returns nil.
+func (ix *Index) NextOffsets(prevStarts map[int32]int64) map[int32]int64 {
+	out := map[int32]int64{}
+	for p, off := range prevStarts {
+		out[p] = off
+	}
+	if ix != nil {
+		for p, ps := range ix.Partitions {
+			out[p] = ps.NextOffset
+		}
+	}
+	return out
+}
