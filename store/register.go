@@ -101,7 +101,7 @@ func (s *Store) pruneRegister(ctx context.Context, dir string, seqs ...int64) {
 // registerExists reports whether the register in dir has an entry.
 func (s *Store) registerExists(ctx context.Context, dir string) (bool, error) {
 	var page []*blob.ListObject
-	err := s.b.do(ctx, func(ctx context.Context) (err error) {
+	err := s.b.do(ctx, OpList, func(ctx context.Context) (err error) {
 		page, _, err = s.b.Bucket.ListPage(ctx, blob.FirstPageToken, 8, &blob.ListOptions{Prefix: dir, Delimiter: "/"})
 		if isNotFound(err) {
 			return fmt.Errorf("%w: %v", errListRace, err)
@@ -124,7 +124,7 @@ func (s *Store) registerExists(ctx context.Context, dir string) (bool, error) {
 // than the limit documented for its kind.
 func (s *Store) readLimited(ctx context.Context, key string, limit int64) ([]byte, error) {
 	var data []byte
-	err := s.b.do(ctx, func(ctx context.Context) error {
+	err := s.b.do(ctx, OpGet, func(ctx context.Context) error {
 		r, err := s.b.Bucket.NewReader(ctx, key, nil)
 		if err != nil {
 			return err

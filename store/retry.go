@@ -44,6 +44,7 @@ var defaultRetry = retryPolicy{attempts: 6, base: 100 * time.Millisecond, max: 3
 type retryBucket struct {
 	*blob.Bucket
 	policy retryPolicy
+	stats  requestStats
 }
 
 func newRetryBucket(b *blob.Bucket) *retryBucket {
@@ -52,10 +53,11 @@ func newRetryBucket(b *blob.Bucket) *retryBucket {
 
 // do runs fn until it succeeds, fails permanently or runs out of attempts.
 // Each try gets a context bounded by the policy's timeout.
-func (b *retryBucket) do(ctx context.Context, fn func(ctx context.Context) error) error {
+func (b *retryBucket) do(ctx context.Context, op Op, fn func(ctx context.Context) error) error {
 	delay := b.policy.base
 	for attempt := 1; ; attempt++ {
 		err := b.try(ctx, fn)
+		b.stats.count(op, err)
 		if err == nil || attempt >= b.policy.attempts || !isTransient(ctx, err) {
 			return err
 		}
@@ -81,7 +83,7 @@ func (b *retryBucket) try(ctx context.Context, fn func(ctx context.Context) erro
 
 // ReadAll reads a whole object.
 func (b *retryBucket) ReadAll(ctx context.Context, key string) (data []byte, err error) {
-	err = b.do(ctx, func(ctx context.Context) error {
+	err = b.do(ctx, OpGet, func(ctx context.Context) error {
 		data, err = b.Bucket.ReadAll(ctx, key)
 		return err
 	})
@@ -90,12 +92,16 @@ func (b *retryBucket) ReadAll(ctx context.Context, key string) (data []byte, err
 
 // WriteAll writes a whole object.
 func (b *retryBucket) WriteAll(ctx context.Context, key string, p []byte, opts *blob.WriterOptions) error {
-	return b.do(ctx, func(ctx context.Context) error { return b.Bucket.WriteAll(ctx, key, p, opts) })
+	op := OpPut
+	if opts != nil && opts.IfNotExist {
+		op = OpCreate
+	}
+	return b.do(ctx, op, func(ctx context.Context) error { return b.Bucket.WriteAll(ctx, key, p, opts) })
 }
 
 // Attributes reads an object's attributes.
 func (b *retryBucket) Attributes(ctx context.Context, key string) (a *blob.Attributes, err error) {
-	err = b.do(ctx, func(ctx context.Context) error {
+	err = b.do(ctx, OpStat, func(ctx context.Context) error {
 		a, err = b.Bucket.Attributes(ctx, key)
 		return err
 	})
@@ -104,7 +110,7 @@ func (b *retryBucket) Attributes(ctx context.Context, key string) (a *blob.Attri
 
 // Exists reports whether key exists.
 func (b *retryBucket) Exists(ctx context.Context, key string) (ok bool, err error) {
-	err = b.do(ctx, func(ctx context.Context) error {
+	err = b.do(ctx, OpStat, func(ctx context.Context) error {
 		ok, err = b.Bucket.Exists(ctx, key)
 		return err
 	})
@@ -113,13 +119,13 @@ func (b *retryBucket) Exists(ctx context.Context, key string) (ok bool, err erro
 
 // Delete deletes key. A retry after a lost response may report NotFound.
 func (b *retryBucket) Delete(ctx context.Context, key string) error {
-	return b.do(ctx, func(ctx context.Context) error { return b.Bucket.Delete(ctx, key) })
+	return b.do(ctx, OpDelete, func(ctx context.Context) error { return b.Bucket.Delete(ctx, key) })
 }
 
 // NewReader opens key for streaming; only the open is retried, and the
 // per-try timeout does not apply: the reader outlives the call.
 func (b *retryBucket) NewReader(ctx context.Context, key string, opts *blob.ReaderOptions) (r *blob.Reader, err error) {
-	err = b.do(ctx, func(context.Context) error {
+	err = b.do(ctx, OpGet, func(context.Context) error {
 		r, err = b.Bucket.NewReader(ctx, key, opts)
 		return err
 	})
@@ -128,7 +134,7 @@ func (b *retryBucket) NewReader(ctx context.Context, key string, opts *blob.Read
 
 // ReadRange fills p from key at off; a short object yields io.EOF.
 func (b *retryBucket) ReadRange(ctx context.Context, key string, off int64, p []byte) (n int, err error) {
-	err = b.do(ctx, func(ctx context.Context) error {
+	err = b.do(ctx, OpRange, func(ctx context.Context) error {
 		rd, err := b.Bucket.NewRangeReader(ctx, key, off, int64(len(p)), nil)
 		if err != nil {
 			return err
@@ -164,7 +170,7 @@ func (b *retryBucket) ListAll(ctx context.Context, opts *blob.ListOptions) ([]*b
 	for {
 		var page []*blob.ListObject
 		var next []byte
-		err := b.do(ctx, func(ctx context.Context) (err error) {
+		err := b.do(ctx, OpList, func(ctx context.Context) (err error) {
 			page, next, err = b.Bucket.ListPage(ctx, token, listPageSize, opts)
 			if isNotFound(err) {
 				// File storage walks directories: an object deleted

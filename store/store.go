@@ -280,7 +280,9 @@ func (u *segmentUpload) Close() error {
 		_ = u.w.Close()
 		return fmt.Errorf("segment %s not written: %w", u.key, err)
 	}
-	if err := u.w.Close(); err != nil {
+	err := u.w.Close()
+	u.s.b.stats.count(OpUpload, err)
+	if err != nil {
 		if lerr := u.lease.Err(); lerr != nil {
 			return fmt.Errorf("segment %s not written: %w", u.key, lerr)
 		}
