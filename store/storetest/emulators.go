@@ -60,11 +60,16 @@ var Emulators = []Emulator{
 	{Name: "Azure", Start: StartAzure, URL: AzureURL},
 }
 
-// S3Server is an in-process gofakes3 server that counts multipart requests.
+// S3Server is an in-process gofakes3 server that counts the HTTP requests
+// it answers.
 type S3Server struct {
-	Host  string
-	Parts atomic.Int64 // UploadPart requests
+	Host     string
+	Parts    atomic.Int64 // UploadPart requests
+	Requests atomic.Int64 // every request, of any kind
 }
+
+// StartS3 starts an in-process S3 server on 127.0.0.1 holding the bucket
+// Bucket; it stops when the test ends.
 
 func StartS3(t testing.TB) *S3Server {
 	be := s3mem.New()
@@ -74,6 +79,7 @@ func StartS3(t testing.TB) *S3Server {
 	srv := &S3Server{}
 	h := gofakes3.New(be, gofakes3.WithLogger(gofakes3.DiscardLog())).Server()
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		srv.Requests.Add(1)
 		if r.Method == http.MethodPut && r.URL.Query().Get("partNumber") != "" {
 			srv.Parts.Add(1)
 		}
