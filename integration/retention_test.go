@@ -15,21 +15,21 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/kbackup/kbackup/engine"
+	"github.com/kbackup/kbackup/engine/backup"
 	"github.com/kbackup/kbackup/fs"
 	"github.com/kbackup/kbackup/kafka"
 	"github.com/kbackup/kbackup/store"
 	"github.com/kbackup/kbackup/store/storetest"
 )
 
-// startBackup runs engine.Backup in-process until the returned stop is
+// startBackup runs backup.Run in-process until the returned stop is
 // called (or the test ends); stop returns Backup's error.
-func startBackup(t *testing.T, st *store.Store, addr string, opts engine.BackupOptions) (stop func() error) {
+func startBackup(t *testing.T, st *store.Store, addr string, opts backup.Options) (stop func() error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		_, err := engine.Backup(ctx, st, &kafka.Config{Brokers: []string{addr}}, opts)
+		_, err := backup.Run(ctx, st, &kafka.Config{Brokers: []string{addr}}, opts)
 		done <- err
 	}()
 	stopped := false
@@ -137,7 +137,7 @@ func TestRetentionWhileMountReads(t *testing.T) {
 	defer st.Close()
 	loc := store.Loc{Topic: topic, Version: 1}
 	old := time.Now().Add(-48 * time.Hour)
-	opts := engine.BackupOptions{Retention: time.Hour, BlockSize: 4096, SegmentAge: 300 * time.Millisecond,
+	opts := backup.Options{Retention: time.Hour, BlockSize: 4096, SegmentAge: 300 * time.Millisecond,
 		Discovery: 200 * time.Millisecond, RetentionInterval: time.Hour}
 
 	// Phase 1: expired and live segments, no retention pass after the first
@@ -215,7 +215,7 @@ func TestRetentionWhileMountReads(t *testing.T) {
 	// Phase 2: retention passes every 200ms; partition 1 gets old records
 	// that stay in its open segment (segment age 1m) during the passes.
 	opts.RetentionInterval, opts.SegmentAge = 200*time.Millisecond, time.Minute
-	opts.Stats = &engine.Stats{}
+	opts.Stats = &backup.Stats{}
 	stop = startBackup(t, st, c.Addr(), opts)
 	produceAt(t, cl, topic, 1, 50, 40, old)
 	waitFor(t, 15*time.Second, "the daemon to consume the old records of partition 1", func() bool { return opts.Stats.Records.Load() == 40 })

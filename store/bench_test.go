@@ -99,7 +99,7 @@ func BenchmarkBackup(b *testing.B) {
 	res := benchtab.Run(b, benchtab.Options{}, cs...)
 	file := res.Side("file", "MB/s")
 	res.Figure(benchtab.Figure{ID: "backup-file", Name: "backup --once to file storage", Unit: "MB/s",
-		Kbackup: file, Note: "engine.Backup --once, defaults; 64 MiB of incompressible records, 4 partitions, in-process kfake"})
+		Kbackup: file, Note: "backup.Run --once, defaults; 64 MiB of incompressible records, 4 partitions, in-process kfake"})
 	for _, c := range cs[1:] {
 		res.Figure(benchtab.Figure{ID: "backup-" + c.Name + "-vs-file", Name: "backup --once to " + c.Name + " emulator vs file storage",
 			Unit: "MB/s", Kbackup: res.Side(c.Name, "MB/s"), Peer: &file})

@@ -38,7 +38,7 @@
 // The index is a small head written again on every append plus sealed
 // parts that are written once. Appending a segment therefore costs one segment
 // write and one head rewrite whatever the backup's age. The index can be
-// rebuilt from the segments alone (engine.RebuildIndex, `kbackup index
+// rebuilt from the segments alone (inspect.RebuildIndex, `kbackup index
 // rebuild`).
 //
 // # Crash safety

@@ -13,7 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/kbackup/kbackup/engine"
+	"github.com/kbackup/kbackup/engine/backup"
 	"github.com/kbackup/kbackup/kafka"
 	"github.com/kbackup/kbackup/kafka/devcluster"
 	"github.com/kbackup/kbackup/store"
@@ -106,10 +106,10 @@ func recHash(k, v []byte, ts time.Time) uint64 {
 	return h.Sum64()
 }
 
-func backupOnce(t testing.TB, st *store.Store, addr string) *engine.Summary {
+func backupOnce(t testing.TB, st *store.Store, addr string) *backup.Summary {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	sum, err := engine.Backup(ctx, st, &kafka.Config{Brokers: []string{addr}}, engine.BackupOptions{Once: true, Holder: "test"})
+	sum, err := backup.Run(ctx, st, &kafka.Config{Brokers: []string{addr}}, backup.Options{Once: true, Holder: "test"})
 	if err != nil {
 		t.Fatalf("backup: %v", err)
 	}

@@ -11,7 +11,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
-	"github.com/kbackup/kbackup/engine"
+	"github.com/kbackup/kbackup/engine/backup"
 	"github.com/kbackup/kbackup/store"
 )
 
@@ -39,9 +39,9 @@ func backupCommand() *cli.Command {
 	}
 }
 
-func backupOptions(c *cli.Context, fc *fileConfig) (engine.BackupOptions, error) {
+func backupOptions(c *cli.Context, fc *fileConfig) (backup.Options, error) {
 	bc := fc.Backup
-	o := engine.BackupOptions{Topics: bc.Topics, Exclude: bc.Exclude, Once: bc.Once}
+	o := backup.Options{Topics: bc.Topics, Exclude: bc.Exclude, Once: bc.Once}
 	if c.IsSet("topic") {
 		o.Topics = c.StringSlice("topic")
 	}
@@ -108,9 +108,9 @@ func runBackup(c *cli.Context) error {
 	}
 	defer st.Close()
 	opts.Logger = log
-	opts.Stats = &engine.Stats{}
+	opts.Stats = &backup.Stats{}
 	stopProgress := startProgress(c.App.ErrWriter, opts.Stats, opts.Once)
-	sum, err := engine.Backup(c.Context, st, kc, opts)
+	sum, err := backup.Run(c.Context, st, kc, opts)
 	stopProgress()
 	if sum != nil && (opts.Once || err == nil) {
 		printSummary(c.App.Writer, c.String("output"), sum)
@@ -119,7 +119,7 @@ func runBackup(c *cli.Context) error {
 }
 
 // startProgress draws a one-line progress display on a terminal.
-func startProgress(w io.Writer, s *engine.Stats, enabled bool) func() {
+func startProgress(w io.Writer, s *backup.Stats, enabled bool) func() {
 	f, ok := w.(*os.File)
 	if !enabled || !ok || !term.IsTerminal(int(f.Fd())) {
 		return func() {}
@@ -146,7 +146,7 @@ func startProgress(w io.Writer, s *engine.Stats, enabled bool) func() {
 	return func() { close(done); <-finished }
 }
 
-func printSummary(w io.Writer, format string, sum *engine.Summary) {
+func printSummary(w io.Writer, format string, sum *backup.Summary) {
 	if format == "json" {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")

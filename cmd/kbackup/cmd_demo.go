@@ -7,7 +7,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/kbackup/kbackup/engine"
+	"github.com/kbackup/kbackup/engine/backup"
 	"github.com/kbackup/kbackup/kafka"
 	"github.com/kbackup/kbackup/kafka/devcluster"
 	"github.com/kbackup/kbackup/store"
@@ -37,7 +37,7 @@ func demoCommand() *cli.Command {
 				return err
 			}
 			defer st.Close()
-			sum, err := engine.Backup(c.Context, st, &kafka.Config{Brokers: []string{cl.Addr()}}, engine.BackupOptions{Once: true})
+			sum, err := backup.Run(c.Context, st, &kafka.Config{Brokers: []string{cl.Addr()}}, backup.Options{Once: true})
 			if err != nil {
 				return err
 			}

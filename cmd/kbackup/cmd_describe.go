@@ -9,7 +9,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/kbackup/kbackup/engine"
+	"github.com/kbackup/kbackup/engine/inspect"
 	"github.com/kbackup/kbackup/kafka"
 )
 
@@ -25,7 +25,7 @@ func describeCommand() *cli.Command {
 
 // describeOutput is the stable JSON/YAML shape of describe.
 type describeOutput struct {
-	Topics []*engine.TopicDescription `json:"topics" yaml:"topics"`
+	Topics []*inspect.TopicDescription `json:"topics" yaml:"topics"`
 }
 
 func runDescribe(c *cli.Context) error {
@@ -43,7 +43,7 @@ func runDescribe(c *cli.Context) error {
 			return err
 		}
 	}
-	var live engine.EndOffsetter
+	var live inspect.EndOffsetter
 	if c.IsSet("brokers") || len(fc.Brokers) > 0 {
 		kc, err := kafkaConfig(c, fc)
 		if err != nil {
@@ -56,9 +56,9 @@ func runDescribe(c *cli.Context) error {
 		defer cl.Close()
 		live = kafka.NewAdmin(cl)
 	}
-	out := describeOutput{Topics: []*engine.TopicDescription{}}
+	out := describeOutput{Topics: []*inspect.TopicDescription{}}
 	for _, t := range topics {
-		td, err := engine.Describe(c.Context, st, t, live)
+		td, err := inspect.Describe(c.Context, st, t, live)
 		if err != nil {
 			return err
 		}
@@ -67,7 +67,7 @@ func runDescribe(c *cli.Context) error {
 	return render(c, out, func(w io.Writer) error { return describeTable(w, out.Topics) })
 }
 
-func describeTable(out io.Writer, tds []*engine.TopicDescription) error {
+func describeTable(out io.Writer, tds []*inspect.TopicDescription) error {
 	var w bytes.Buffer
 	defer func() {
 		for _, l := range strings.SplitAfter(w.String(), "\n") {

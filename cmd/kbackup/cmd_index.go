@@ -8,7 +8,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/kbackup/kbackup/engine"
+	"github.com/kbackup/kbackup/engine/inspect"
 )
 
 func indexCommand() *cli.Command {
@@ -59,14 +59,14 @@ func runIndexShow(c *cli.Context) error {
 		return err
 	}
 	defer st.Close()
-	iv, err := engine.ShowIndex(c.Context, st, topic, c.String("snapshot"), time.Now())
+	iv, err := inspect.ShowIndex(c.Context, st, topic, c.String("snapshot"), time.Now())
 	if err != nil {
 		return err
 	}
 	return render(c, iv, func(w io.Writer) error { return indexTable(w, iv) })
 }
 
-func indexTable(w io.Writer, iv *engine.IndexView) error {
+func indexTable(w io.Writer, iv *inspect.IndexView) error {
 	fmt.Fprintf(w, "Topic: %s  Snapshot: v%d  Segments: %d  Records: %d  Stored: %d bytes\n",
 		iv.Topic, iv.Snapshot, len(iv.Segments), iv.Records, iv.Stored)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
@@ -95,7 +95,7 @@ func runIndexRebuild(c *cli.Context) error {
 		return err
 	}
 	defer st.Close()
-	rep, err := engine.RebuildIndex(c.Context, st, topic, engine.RebuildOptions{
+	rep, err := inspect.RebuildIndex(c.Context, st, topic, inspect.RebuildOptions{
 		Snapshot: c.String("snapshot"), DryRun: c.Bool("dry-run"),
 	})
 	if err != nil {
@@ -104,7 +104,7 @@ func runIndexRebuild(c *cli.Context) error {
 	return render(c, rep, func(w io.Writer) error { return rebuildText(w, rep) })
 }
 
-func rebuildText(w io.Writer, rep *engine.RebuildReport) error {
+func rebuildText(w io.Writer, rep *inspect.RebuildReport) error {
 	verb := "Rebuilt"
 	if !rep.Written {
 		verb = "Would rebuild (dry run)"

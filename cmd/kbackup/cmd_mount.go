@@ -13,7 +13,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/kbackup/kbackup/engine"
+	"github.com/kbackup/kbackup/engine/restore"
 	"github.com/kbackup/kbackup/fs"
 	"github.com/kbackup/kbackup/store"
 )
@@ -66,14 +66,14 @@ func runMount(c *cli.Context) error {
 	if opts.RestoreGroups, err = ids(c.StringSlice("restore-groups"), lookupGroup); err != nil {
 		return err
 	}
-	ropts := engine.RestoresOptions{Logger: log, AllowNonEmpty: c.Bool("restore-allow-nonempty"), AllowNoPreflight: c.Bool("restore-allow-no-preflight")}
+	ropts := restore.RunsOptions{Logger: log, AllowNonEmpty: c.Bool("restore-allow-nonempty"), AllowNoPreflight: c.Bool("restore-allow-no-preflight")}
 	if c.IsSet("restore-retention") {
-		if ropts.Retention, err = engine.ParseRetentionPolicy(c.String("restore-retention")); err != nil {
+		if ropts.Retention, err = restore.ParseRetentionPolicy(c.String("restore-retention")); err != nil {
 			return fmt.Errorf("%w: --restore-retention: %v", errUsage, err)
 		}
 	}
 	if len(kc.Brokers) > 0 {
-		rs := engine.NewRestores(context.WithoutCancel(c.Context), st, kc, ropts)
+		rs := restore.NewRuns(context.WithoutCancel(c.Context), st, kc, ropts)
 		defer rs.Close()
 		opts.Restorer = mountRestorer{rs}
 	}
@@ -150,9 +150,9 @@ func waitUnmount(ctx context.Context, srv *fs.Server, log *slog.Logger) {
 	<-done
 }
 
-// mountRestorer adapts engine.Restores to fs.Restorer: it turns what was
+// mountRestorer adapts restore.Runs to fs.Restorer: it turns what was
 // copied into restore/ into a restore spec.
-type mountRestorer struct{ rs *engine.Restores }
+type mountRestorer struct{ rs *restore.Runs }
 
 var _ fs.Restorer = mountRestorer{}
 
@@ -166,9 +166,9 @@ func (m mountRestorer) Start(_ context.Context, req fs.RestoreRequest) error {
 		err = m.rs.Start(req.Name, spec)
 	}
 	switch {
-	case errors.Is(err, engine.ErrInvalidSpec):
+	case errors.Is(err, restore.ErrInvalidSpec):
 		return fmt.Errorf("%w: %w", fs.ErrInvalidRestore, err)
-	case errors.Is(err, engine.ErrRestoreExists):
+	case errors.Is(err, restore.ErrNameInUse):
 		return fmt.Errorf("%w: %w", fs.ErrRestoreExists, err)
 	}
 	return err
@@ -177,21 +177,21 @@ func (m mountRestorer) Start(_ context.Context, req fs.RestoreRequest) error {
 // requestSpec is the restore spec of a copy: the spec file copied, or the
 // snapshot (or partitions) copied into the target, creating it when
 // missing with the snapshot's partitions and configs.
-func requestSpec(req fs.RestoreRequest) (*engine.RestoreSpec, error) {
+func requestSpec(req fs.RestoreRequest) (*restore.Spec, error) {
 	if req.Spec != nil {
-		return engine.ParseRestoreSpec(req.Spec)
+		return restore.ParseSpec(req.Spec)
 	}
-	tm := engine.TopicMapping{
+	tm := restore.TopicMapping{
 		Source:   req.Source.Topic,
 		Target:   req.Target,
-		Snapshot: &engine.SnapshotRef{Version: engine.SnapshotVersion(fmt.Sprintf("v%d", req.Source.Version))},
+		Snapshot: &restore.SnapshotRef{Version: restore.SnapshotVersion(fmt.Sprintf("v%d", req.Source.Version))},
 	}
 	for _, p := range req.Partitions {
-		tm.Partitions = append(tm.Partitions, engine.PartitionRange{Number: p})
+		tm.Partitions = append(tm.Partitions, restore.PartitionRange{Number: p})
 	}
-	spec := &engine.RestoreSpec{Kind: "Restore"}
+	spec := &restore.Spec{Kind: "Restore"}
 	spec.Metadata.Name = req.Name
-	spec.Spec.Config = engine.RestoreConfig{Topics: []engine.TopicMapping{tm}, CreateTopics: true}
+	spec.Spec.Config = restore.Config{Topics: []restore.TopicMapping{tm}, CreateTopics: true}
 	return spec, nil
 }
 

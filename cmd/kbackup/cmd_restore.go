@@ -15,7 +15,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
-	"github.com/kbackup/kbackup/engine"
+	"github.com/kbackup/kbackup/engine/restore"
 	"github.com/kbackup/kbackup/store"
 )
 
@@ -45,14 +45,14 @@ func restoreCommand() *cli.Command {
 }
 
 // restoreSpec reads -f and applies the flags over it.
-func restoreSpec(c *cli.Context) (*engine.RestoreSpec, error) {
-	spec := &engine.RestoreSpec{}
+func restoreSpec(c *cli.Context) (*restore.Spec, error) {
+	spec := &restore.Spec{}
 	if path := c.String("file"); path != "" {
 		b, err := os.ReadFile(path)
 		if err != nil {
 			return nil, fmt.Errorf("%w: restore spec: %v", errUsage, err)
 		}
-		if spec, err = engine.ParseRestoreSpec(b); err != nil {
+		if spec, err = restore.ParseSpec(b); err != nil {
 			return nil, fmt.Errorf("%w: %s: %w", errUsage, path, err)
 		}
 		if e := spec.Spec.Enabled; e != nil && !*e {
@@ -64,7 +64,7 @@ func restoreSpec(c *cli.Context) (*engine.RestoreSpec, error) {
 		cfg.Topics = nil
 		for _, t := range c.StringSlice("topic") {
 			src, dst, _ := strings.Cut(t, ":")
-			cfg.Topics = append(cfg.Topics, engine.TopicMapping{Source: src, Target: dst})
+			cfg.Topics = append(cfg.Topics, restore.TopicMapping{Source: src, Target: dst})
 		}
 	}
 	if c.IsSet("partition") {
@@ -81,12 +81,12 @@ func restoreSpec(c *cli.Context) (*engine.RestoreSpec, error) {
 		}
 	}
 	if c.IsSet("snapshot") {
-		v, err := engine.NormalizeSnapshot(c.String("snapshot"))
+		v, err := restore.NormalizeSnapshot(c.String("snapshot"))
 		if err != nil {
 			return nil, fmt.Errorf("%w: --snapshot: %v", errUsage, err)
 		}
 		for i := range cfg.Topics {
-			cfg.Topics[i].Snapshot = &engine.SnapshotRef{Version: engine.SnapshotVersion(v)}
+			cfg.Topics[i].Snapshot = &restore.SnapshotRef{Version: restore.SnapshotVersion(v)}
 		}
 	}
 	strs := []struct {
@@ -110,7 +110,7 @@ func restoreSpec(c *cli.Context) (*engine.RestoreSpec, error) {
 		}
 	}
 	if c.IsSet("retention") {
-		p, err := engine.ParseRetentionPolicy(c.String("retention"))
+		p, err := restore.ParseRetentionPolicy(c.String("retention"))
 		if err != nil {
 			return nil, fmt.Errorf("%w: --retention: %v", errUsage, err)
 		}
@@ -125,14 +125,14 @@ func restoreSpec(c *cli.Context) (*engine.RestoreSpec, error) {
 }
 
 // parsePartition parses "1", "1=100-200", "1=100-" and "1=-200".
-func parsePartition(s string) (engine.PartitionRange, error) {
+func parsePartition(s string) (restore.PartitionRange, error) {
 	bad := fmt.Errorf("--partition %q: use P, P=FROM-UNTIL, P=FROM- or P=-UNTIL (e.g. 1=100-200)", s)
 	num, rng, hasRange := strings.Cut(s, "=")
 	n, err := strconv.ParseInt(num, 10, 32)
 	if err != nil || n < 0 {
-		return engine.PartitionRange{}, bad
+		return restore.PartitionRange{}, bad
 	}
-	pr := engine.PartitionRange{Number: int32(n)}
+	pr := restore.PartitionRange{Number: int32(n)}
 	if !hasRange {
 		return pr, nil
 	}
@@ -176,19 +176,19 @@ func runRestore(c *cli.Context) error {
 		return err
 	}
 	defer st.Close()
-	opts := engine.RestoreOptions{Logger: log}
+	opts := restore.Options{Logger: log}
 	bar := newRestoreProgress(c.App.ErrWriter)
 	if bar != nil {
 		opts.OnStatus, opts.StatusInterval = bar.show, 500*time.Millisecond
 	}
-	res, err := engine.Restore(c.Context, st, kc, spec, opts)
+	res, err := restore.Run(c.Context, st, kc, spec, opts)
 	if bar != nil {
 		bar.clear()
 	}
 	if res != nil && len(res.Topics) > 0 {
 		printRestore(c.App.Writer, c.String("output"), res)
 	}
-	if errors.Is(err, engine.ErrInvalidSpec) {
+	if errors.Is(err, restore.ErrInvalidSpec) {
 		err = fmt.Errorf("%w: %w", errUsage, err)
 	}
 	return err
@@ -210,7 +210,7 @@ func newRestoreProgress(w io.Writer) *restoreProgress {
 	return &restoreProgress{w: w, start: time.Now()}
 }
 
-func (p *restoreProgress) show(s engine.RestoreStatus) {
+func (p *restoreProgress) show(s restore.Status) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.clearLocked()
@@ -243,7 +243,7 @@ func (p *restoreProgress) clearLocked() {
 	}
 }
 
-func printRestore(w io.Writer, format string, res *engine.RestoreResult) {
+func printRestore(w io.Writer, format string, res *restore.Result) {
 	if format == "json" {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")

@@ -13,7 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/kbackup/kbackup/engine"
+	"github.com/kbackup/kbackup/engine/restore"
 	"github.com/kbackup/kbackup/kafka/devcluster"
 )
 
@@ -129,11 +129,11 @@ spec:
 	if code != 0 {
 		t.Fatalf("restore -f: %d %s", code, stderr)
 	}
-	var res engine.RestoreResult
+	var res restore.Result
 	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
 		t.Fatalf("json summary: %v: %s", err, stdout)
 	}
-	if res.Phase != engine.Done || len(res.Topics) != 2 || !strings.Contains(stdout, `"phase": "Done"`) {
+	if res.Phase != restore.Done || len(res.Topics) != 2 || !strings.Contains(stdout, `"phase": "Done"`) {
 		t.Fatalf("summary %s", stdout)
 	}
 	// orders: 1000 per partition; 100 + 950 + 1000.

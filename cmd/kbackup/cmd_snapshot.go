@@ -9,7 +9,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/kbackup/kbackup/engine"
+	"github.com/kbackup/kbackup/engine/inspect"
 )
 
 func snapshotCommand() *cli.Command {
@@ -43,7 +43,7 @@ func snapshotCommand() *cli.Command {
 
 // snapshotList is the stable JSON/YAML shape of snapshot list.
 type snapshotList struct {
-	Topics []*engine.TopicSnapshots `json:"topics" yaml:"topics"`
+	Topics []*inspect.TopicSnapshots `json:"topics" yaml:"topics"`
 }
 
 func runSnapshotList(c *cli.Context) error {
@@ -64,9 +64,9 @@ func runSnapshotList(c *cli.Context) error {
 			return err
 		}
 	}
-	out := snapshotList{Topics: []*engine.TopicSnapshots{}}
+	out := snapshotList{Topics: []*inspect.TopicSnapshots{}}
 	for _, t := range topics {
-		ts, err := engine.ListSnapshots(c.Context, st, t)
+		ts, err := inspect.ListSnapshots(c.Context, st, t)
 		if err != nil {
 			return err
 		}
@@ -75,7 +75,7 @@ func runSnapshotList(c *cli.Context) error {
 	return render(c, out, func(w io.Writer) error { return snapshotTable(w, out.Topics) })
 }
 
-func snapshotTable(w io.Writer, topics []*engine.TopicSnapshots) error {
+func snapshotTable(w io.Writer, topics []*inspect.TopicSnapshots) error {
 	for i, ts := range topics {
 		if i > 0 {
 			fmt.Fprintln(w)
@@ -114,8 +114,8 @@ func runSnapshotCreate(c *cli.Context) error {
 		return err
 	}
 	defer st.Close()
-	res, err := engine.CreateSnapshot(c.Context, st, topics[0], engine.CreateOptions{Wait: c.Duration("wait")})
-	if errors.Is(err, engine.ErrFlatLayout) {
+	res, err := inspect.CreateSnapshot(c.Context, st, topics[0], inspect.CreateSnapshotOptions{Wait: c.Duration("wait")})
+	if errors.Is(err, inspect.ErrFlatLayout) {
 		return fmt.Errorf("%w (snapshots need a cluster with topic IDs and a topic first backed up with them)", err)
 	}
 	if err != nil {

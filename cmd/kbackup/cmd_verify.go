@@ -7,7 +7,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/kbackup/kbackup/engine"
+	"github.com/kbackup/kbackup/engine/inspect"
 )
 
 func verifyCommand() *cli.Command {
@@ -37,13 +37,13 @@ func runVerify(c *cli.Context) error {
 		return err
 	}
 	defer st.Close()
-	opts := engine.VerifyOptions{Snapshot: c.String("snapshot"), AllSnapshots: c.Bool("all-snapshots")}
+	opts := inspect.VerifyOptions{Snapshot: c.String("snapshot"), AllSnapshots: c.Bool("all-snapshots")}
 	if isTerminal(c.App.ErrWriter) {
 		opts.Progress = func(done, total int) {
 			fmt.Fprintf(c.App.ErrWriter, "\r\033[Kverifying: %d/%d segments", done, total)
 		}
 	}
-	rep, err := engine.Verify(c.Context, st, topics, opts)
+	rep, err := inspect.Verify(c.Context, st, topics, opts)
 	if opts.Progress != nil {
 		fmt.Fprint(c.App.ErrWriter, "\r\033[K")
 	}
@@ -59,7 +59,7 @@ func runVerify(c *cli.Context) error {
 	return nil
 }
 
-func verifyText(w io.Writer, rep *engine.VerifyReport) error {
+func verifyText(w io.Writer, rep *inspect.VerifyReport) error {
 	for _, sc := range rep.Snapshots {
 		status := "OK"
 		if n := len(sc.Problems); n > 0 {
@@ -84,7 +84,7 @@ func verifyText(w io.Writer, rep *engine.VerifyReport) error {
 }
 
 // damagedObjects names the damaged objects for the error message.
-func damagedObjects(rep *engine.VerifyReport) string {
+func damagedObjects(rep *inspect.VerifyReport) string {
 	seen := map[string]bool{}
 	var objs []string
 	for _, sc := range rep.Snapshots {

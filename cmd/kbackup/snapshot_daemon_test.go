@@ -9,13 +9,13 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/kbackup/kbackup/engine"
+	"github.com/kbackup/kbackup/engine/backup"
 	"github.com/kbackup/kbackup/kafka"
 	"github.com/kbackup/kbackup/kafka/devcluster"
 	"github.com/kbackup/kbackup/store"
 )
 
-// TestSnapshotCreateOnRunningDaemon cuts a version while engine.Backup runs
+// TestSnapshotCreateOnRunningDaemon cuts a version while backup.Run runs
 // and checks that v1 and v2 are consecutive, gap-free ranges holding every
 // record exactly once.
 func TestSnapshotCreateOnRunningDaemon(t *testing.T) {
@@ -55,8 +55,8 @@ func TestSnapshotCreateOnRunningDaemon(t *testing.T) {
 	bctx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() {
-		_, err := engine.Backup(bctx, st, &kafka.Config{Brokers: []string{cl.Addr()}},
-			engine.BackupOptions{Discovery: 200 * time.Millisecond, SegmentAge: 200 * time.Millisecond})
+		_, err := backup.Run(bctx, st, &kafka.Config{Brokers: []string{cl.Addr()}},
+			backup.Options{Discovery: 200 * time.Millisecond, SegmentAge: 200 * time.Millisecond})
 		done <- err
 	}()
 	produce(0, 100)

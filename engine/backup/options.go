@@ -1,0 +1,156 @@
+package backup
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"regexp"
+	"sync/atomic"
+	"time"
+
+	"github.com/kbackup/kbackup/store"
+)
+
+// Options configures Run. The zero value of each field selects the
+// documented default.
+type Options struct {
+	// Topics are regular expressions (anchored) of topics to back up;
+	// empty means every non-internal topic.
+	Topics []string
+	// Exclude are regular expressions of topics to skip.
+	Exclude []string
+	// Once backs up to the end offsets seen at start, then returns.
+	Once bool
+	// Compression names the segment block codec: zstd (default), lz4,
+	// snappy, gzip or none.
+	Compression string
+	// SegmentBytes rolls a segment at this size (default 64 MiB).
+	SegmentBytes int64
+	// SegmentAge rolls a segment this long after its first record (default 1m).
+	SegmentAge time.Duration
+	// BlockSize is the uncompressed block size (default 1 MiB).
+	BlockSize int
+	// LeaseTTL is how long a lease survives without renewal (default 2m).
+	LeaseTTL time.Duration
+	// Retention is the retention policy the daemon applies to every
+	// snapshot of the topics it backs up: a segment is deleted once its
+	// newest record is older than this (0: keep forever). It is recorded
+	// in each topic's manifest, and applies to segments written before it
+	// was set too.
+	Retention time.Duration
+	// RetentionInterval is how often the daemon runs a retention pass per
+	// topic, at the first discovery after the interval has passed (default
+	// 1m). The first pass runs when the topic is first seen.
+	RetentionInterval time.Duration
+	// SnapshotEvery cuts a new snapshot version of every versioned topic
+	// this long after the active one was created (0: only on recreation or
+	// "snapshot create"). Checked at each discovery.
+	SnapshotEvery time.Duration
+	// Discovery is how often the daemon looks for new, deleted and recreated
+	// topics (default 5s).
+	Discovery time.Duration
+	// FlushTimeout bounds how long a stopping daemon keeps writing what it
+	// holds once its context is cancelled (default 30s); what it does not
+	// store is fetched again by the next run.
+	FlushTimeout time.Duration
+	// Holder names this process in leases (default host:pid).
+	Holder string
+	// Logger receives progress and warnings (default: discard).
+	Logger *slog.Logger
+	// Stats, if set, is updated live for progress displays.
+	Stats *Stats
+
+	codec store.Codec
+}
+
+// Stats are live counters of a running backup.
+type Stats struct {
+	Records atomic.Int64
+	Bytes   atomic.Int64 // record payload bytes (keys, values, headers)
+	Stored  atomic.Int64 // segment bytes written
+}
+
+func (o *Options) defaults() error {
+	var err error
+	if o.codec, err = store.ParseCodec(o.Compression); err != nil {
+		return err
+	}
+	if o.SegmentBytes <= 0 {
+		o.SegmentBytes = 64 << 20
+	}
+	block := o.BlockSize
+	if block <= 0 {
+		block = store.DefaultBlockSize
+	}
+	if block > store.MaxBlockLen {
+		return fmt.Errorf("block size %d is above the format's limit of %d bytes", block, store.MaxBlockLen)
+	}
+	if o.SegmentBytes/int64(block) >= store.MaxSegmentBlocks {
+		return fmt.Errorf("segment size %d holds more than the format's %d blocks of %d bytes: use a smaller segment size", o.SegmentBytes, store.MaxSegmentBlocks, block)
+	}
+	if o.SegmentAge <= 0 {
+		o.SegmentAge = time.Minute
+	}
+	if o.LeaseTTL <= 0 {
+		o.LeaseTTL = store.DefaultLeaseTTL
+	}
+	if o.RetentionInterval <= 0 {
+		o.RetentionInterval = time.Minute
+	}
+	if o.FlushTimeout <= 0 {
+		o.FlushTimeout = 30 * time.Second
+	}
+	if o.Discovery <= 0 {
+		o.Discovery = 5 * time.Second
+	}
+	if o.Holder == "" {
+		h, _ := os.Hostname()
+		o.Holder = fmt.Sprintf("%s:%d", h, os.Getpid())
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Stats == nil {
+		o.Stats = &Stats{}
+	}
+	return nil
+}
+
+// matcher selects topics by include and exclude patterns.
+type matcher struct{ inc, exc []*regexp.Regexp }
+
+func newMatcher(inc, exc []string) (*matcher, error) {
+	m := &matcher{}
+	for _, p := range inc {
+		re, err := regexp.Compile("^(?:" + p + ")$")
+		if err != nil {
+			return nil, fmt.Errorf("--topic %q is not a valid regular expression: %w", p, err)
+		}
+		m.inc = append(m.inc, re)
+	}
+	for _, p := range exc {
+		re, err := regexp.Compile("^(?:" + p + ")$")
+		if err != nil {
+			return nil, fmt.Errorf("--exclude %q is not a valid regular expression: %w", p, err)
+		}
+		m.exc = append(m.exc, re)
+	}
+	return m, nil
+}
+
+func (m *matcher) match(topic string) bool {
+	for _, re := range m.exc {
+		if re.MatchString(topic) {
+			return false
+		}
+	}
+	if len(m.inc) == 0 {
+		return len(topic) < 2 || topic[:2] != "__"
+	}
+	for _, re := range m.inc {
+		if re.MatchString(topic) {
+			return true
+		}
+	}
+	return false
+}

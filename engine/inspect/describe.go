@@ -1,0 +1,162 @@
+package inspect
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/kbackup/kbackup/store"
+)
+
+// EndOffsetter returns a live topic's end offsets; *kafka.Admin is one.
+type EndOffsetter interface {
+	EndOffsets(ctx context.Context, topic string) (map[int32]int64, error)
+}
+
+// PartitionDescription totals one partition of one snapshot.
+type PartitionDescription struct {
+	Partition   int32  `json:"partition" yaml:"partition"`
+	Segments    int64  `json:"segments" yaml:"segments"`
+	Records     int64  `json:"records" yaml:"records"`
+	StoredBytes int64  `json:"stored_bytes" yaml:"stored_bytes"`
+	RawBytes    int64  `json:"raw_bytes" yaml:"raw_bytes"`
+	FirstOffset int64  `json:"first_offset" yaml:"first_offset"`
+	LastOffset  int64  `json:"last_offset" yaml:"last_offset"`
+	NextOffset  int64  `json:"next_offset" yaml:"next_offset"`
+	EndOffset   *int64 `json:"end_offset,omitempty" yaml:"end_offset,omitempty"`
+	Lag         *int64 `json:"lag,omitempty" yaml:"lag,omitempty"`
+}
+
+// SnapshotDescription totals one snapshot. RawBytes is the size of the
+// records decoded (as the mount shows them); Ratio is RawBytes/StoredBytes.
+type SnapshotDescription struct {
+	Version     int                    `json:"version" yaml:"version"`
+	Active      bool                   `json:"active" yaml:"active"`
+	Segments    int64                  `json:"segments" yaml:"segments"`
+	Records     int64                  `json:"records" yaml:"records"`
+	StoredBytes int64                  `json:"stored_bytes" yaml:"stored_bytes"`
+	RawBytes    int64                  `json:"raw_bytes" yaml:"raw_bytes"`
+	Ratio       float64                `json:"compression_ratio" yaml:"compression_ratio"`
+	MinTime     *time.Time             `json:"min_timestamp" yaml:"min_timestamp"`
+	MaxTime     *time.Time             `json:"max_timestamp" yaml:"max_timestamp"`
+	Partitions  []PartitionDescription `json:"partitions" yaml:"partitions"`
+}
+
+// TopicDescription describes every snapshot of one topic. Lag is only
+// computed for the active snapshot.
+type TopicDescription struct {
+	Topic  string `json:"topic" yaml:"topic"`
+	Layout string `json:"layout" yaml:"layout"`
+	// Retention is the retention policy in force ("" keeps forever).
+	Retention string                `json:"retention" yaml:"retention"`
+	Snapshots []SnapshotDescription `json:"snapshots" yaml:"snapshots"`
+}
+
+// Describe totals each snapshot of topic from its index. With live set it
+// also reports, for the active snapshot, each partition's live end offset
+// and lag (end offset minus the backup's next offset).
+func Describe(ctx context.Context, st *store.Store, topic string, live EndOffsetter) (*TopicDescription, error) {
+	ts, err := ListSnapshots(ctx, st, topic)
+	if err != nil {
+		return nil, err
+	}
+	td := &TopicDescription{Topic: topic, Layout: ts.Layout, Retention: ts.Retention, Snapshots: []SnapshotDescription{}}
+	for _, s := range ts.Snapshots {
+		sd, err := describeSnapshot(ctx, st, store.Loc{Topic: topic, Version: s.Version})
+		if err != nil {
+			return nil, err
+		}
+		sd.Active = s.Active
+		if s.Active && live != nil {
+			if err := addLag(ctx, live, topic, sd); err != nil {
+				return nil, err
+			}
+		}
+		td.Snapshots = append(td.Snapshots, *sd)
+	}
+	return td, nil
+}
+
+func describeSnapshot(ctx context.Context, st *store.Store, loc store.Loc) (*SnapshotDescription, error) {
+	sd := &SnapshotDescription{Version: loc.Version, Partitions: []PartitionDescription{}}
+	ix, err := st.ReadIndex(ctx, loc)
+	if store.IsNotFound(err) {
+		return sd, nil // a version without segments yet
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read index of %s: %w", loc, err)
+	}
+	for _, e := range ix.Segments {
+		if n := len(sd.Partitions); n == 0 || sd.Partitions[n-1].Partition != e.Partition {
+			sd.Partitions = append(sd.Partitions, PartitionDescription{Partition: e.Partition, FirstOffset: e.FirstOffset})
+		}
+		pd := &sd.Partitions[len(sd.Partitions)-1]
+		pd.Segments++
+		pd.Records += e.Records
+		pd.StoredBytes += e.StoredBytes
+		pd.RawBytes += e.DecodedBytes
+		pd.LastOffset = max(pd.LastOffset, e.LastOffset)
+		pd.NextOffset = max(pd.NextOffset, e.NextOffset)
+		sd.Segments++
+		sd.Records += e.Records
+		sd.StoredBytes += e.StoredBytes
+		sd.RawBytes += e.DecodedBytes
+		if e.Records > 0 {
+			sd.MinTime = earlier(sd.MinTime, e.MinTimestamp)
+			sd.MaxTime = later(sd.MaxTime, e.MaxTimestamp)
+		}
+	}
+	if sd.StoredBytes > 0 {
+		sd.Ratio = float64(int64(float64(sd.RawBytes)/float64(sd.StoredBytes)*100+0.5)) / 100
+	}
+	return sd, nil
+}
+
+func addLag(ctx context.Context, live EndOffsetter, topic string, sd *SnapshotDescription) error {
+	ends, err := live.EndOffsets(ctx, topic)
+	if err != nil {
+		return fmt.Errorf("lag of %s: %w", topic, err)
+	}
+	have := map[int32]int{}
+	for i, p := range sd.Partitions {
+		have[p.Partition] = i
+	}
+	for p := range ends {
+		if _, ok := have[p]; !ok {
+			sd.Partitions = append(sd.Partitions, PartitionDescription{Partition: p})
+			have[p] = len(sd.Partitions) - 1
+		}
+	}
+	sortPartitions(sd.Partitions)
+	for i := range sd.Partitions {
+		pd := &sd.Partitions[i]
+		end, ok := ends[pd.Partition]
+		if !ok {
+			continue
+		}
+		lag := max(end-pd.NextOffset, 0)
+		pd.EndOffset, pd.Lag = &end, &lag
+	}
+	return nil
+}
+
+func sortPartitions(ps []PartitionDescription) {
+	sort.Slice(ps, func(i, j int) bool { return ps[i].Partition < ps[j].Partition })
+}
+
+func earlier(cur *time.Time, t time.Time) *time.Time {
+	t = t.UTC()
+	if cur == nil || t.Before(*cur) {
+		return &t
+	}
+	return cur
+}
+
+func later(cur *time.Time, t time.Time) *time.Time {
+	t = t.UTC()
+	if cur == nil || t.After(*cur) {
+		return &t
+	}
+	return cur
+}

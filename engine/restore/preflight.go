@@ -1,0 +1,258 @@
+package restore
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kbackup/kbackup/kafka"
+	"github.com/kbackup/kbackup/store"
+)
+
+// preflight checks one topic's target and finds where each partition
+// resumes. It returns one line per failed check (none when the topic's
+// checks are disabled) and an error only when the cluster cannot be asked.
+func (r *restorer) preflight(ctx context.Context, j *topicJob, live map[string]kafka.Topic) ([]string, error) {
+	target := j.m.TargetName()
+	var probs []string
+	fail := func(check, format string, a ...any) {
+		if j.checks {
+			probs = append(probs, fmt.Sprintf("topic %s: %s: %s", target, check, fmt.Sprintf(format, a...)))
+		}
+	}
+	lt, exists := live[target]
+	if !exists {
+		if !r.cfg.CreateTopics {
+			fail("target exists", "the topic does not exist in the cluster; create it with %d partitions or pass --create-topics", j.partitions)
+			return probs, nil
+		}
+		j.create, j.createCfg = true, createConfigs(j.snap.Configs)
+		cfgs, problem, err := r.plannedConfigs(ctx, j)
+		if err != nil {
+			return nil, err
+		}
+		if problem != "" {
+			fail("target exists", "%s", problem)
+		}
+		j.configs = cfgs
+		if err := r.checkRetention(ctx, j, fail); err != nil {
+			return nil, err
+		}
+		if ext := j.retention.Extended; len(ext) > 0 {
+			for k, v := range ext {
+				j.createCfg[k] = v
+			}
+		}
+		return probs, nil
+	}
+	if lt.Partitions != j.partitions {
+		fail("partition count", "the target has %d partitions, snapshot %s has %d", lt.Partitions, j.loc, j.partitions)
+	}
+	cfgs, err := targetConfigs(ctx, r.adm, target)
+	if err != nil {
+		return nil, err
+	}
+	j.configs = cfgs
+	src, dst := policy(j.snap.Configs), policy(cfgs)
+	if strings.Contains(src, "compact") != strings.Contains(dst, "compact") {
+		fail("cleanup.policy", "the target's cleanup.policy is %q but the source's was %q: compaction would %s", dst, src,
+			map[bool]string{true: "drop records of the restored history", false: "not be applied"}[strings.Contains(dst, "compact")])
+	}
+	r.checkTimestamps(j, fail)
+	if err := r.checkRetention(ctx, j, fail); err != nil {
+		return nil, err
+	}
+	foreign, err := r.findResume(ctx, j)
+	if err != nil {
+		return nil, err
+	}
+	if !r.cfg.AllowNonEmpty {
+		for _, f := range foreign {
+			fail("target empty", "%s; pass --allow-nonempty to append anyway", f)
+		}
+	}
+	return probs, nil
+}
+
+func policy(cfgs map[string]string) string {
+	if p := cfgs["cleanup.policy"]; p != "" {
+		return p
+	}
+	return "delete"
+}
+
+// targetConfigs returns every config of topic with a value, defaults
+// included.
+func targetConfigs(ctx context.Context, adm *kafka.Admin, topic string) (map[string]string, error) {
+	rcs, err := adm.Inner().DescribeTopicConfigs(ctx, topic)
+	if err != nil {
+		return nil, fmt.Errorf("describe configs of %s: %w", topic, err)
+	}
+	rc, err := rcs.On(topic, nil)
+	if err == nil {
+		err = rc.Err
+	}
+	if err != nil {
+		return nil, fmt.Errorf("describe configs of %s: %w", topic, err)
+	}
+	out := map[string]string{}
+	for _, c := range rc.Configs {
+		if c.Value != nil {
+			out[c.Key] = *c.Value
+		}
+	}
+	return out, nil
+}
+
+// findResume sets each partition's start from what the target already
+// holds. An empty partition starts at the filter's beginning. A non-empty
+// one resumes after the source record its last record is a copy of: by the
+// legacy offset header when one is configured, otherwise by position (the
+// k-th record of the target partition is the k-th planned record, since the
+// partition was empty when the restore began). It returns a line for each
+// partition whose last record is not such a copy.
+func (r *restorer) findResume(ctx context.Context, j *topicJob) ([]string, error) {
+	target := j.m.TargetName()
+	starts, err := r.adm.Inner().ListStartOffsets(ctx, target)
+	if err == nil {
+		err = starts.Error()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("start offsets of %s: %w", target, err)
+	}
+	ends, err := r.adm.Inner().ListEndOffsets(ctx, target)
+	if err == nil {
+		err = ends.Error()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("end offsets of %s: %w", target, err)
+	}
+	lastAt := map[int32]int64{}
+	for _, pp := range j.plans {
+		s, _ := starts.Lookup(target, pp.p)
+		e, _ := ends.Lookup(target, pp.p)
+		if e.Offset > s.Offset {
+			lastAt[pp.p] = e.Offset - 1
+		}
+	}
+	if len(lastAt) == 0 {
+		return nil, nil
+	}
+	lasts, err := readLast(ctx, r.kcfg, target, lastAt)
+	if err != nil {
+		return nil, err
+	}
+	var foreign []string
+	for _, pp := range j.plans {
+		at, ok := lastAt[pp.p]
+		if !ok {
+			continue
+		}
+		s, _ := starts.Lookup(target, pp.p)
+		held := at + 1 - s.Offset
+		ours, err := r.resumeAfter(ctx, j, pp, lasts[pp.p], held)
+		if err != nil {
+			return nil, err
+		}
+		if ours {
+			r.log.Info("resuming", "target", target, "partition", pp.p, "restored", pp.resumed, "next_source_offset", pp.start)
+			continue
+		}
+		foreign = append(foreign, fmt.Sprintf("partition %d holds %d records that this restore did not write", pp.p, held))
+	}
+	return foreign, nil
+}
+
+// resumeAfter decides whether last, the last of the held records of the
+// target partition, was written by this restore, and if so moves pp's start
+// past its source record.
+func (r *restorer) resumeAfter(ctx context.Context, j *topicJob, pp *partPlan, last *kgo.Record, held int64) (bool, error) {
+	if last == nil {
+		return false, nil
+	}
+	if h := r.cfg.LegacyOffsetHeader; h != "" {
+		off, ok := offsetHeader(last, h)
+		if !ok {
+			return false, nil
+		}
+		n, err := pp.countThrough(ctx, r.st, j.loc, off)
+		if err != nil {
+			return false, err
+		}
+		pp.start, pp.resumed = max(pp.f.from, off+1), n
+		pp.recs.Store(n)
+		return true, nil
+	}
+	rec, err := pp.nth(ctx, r.st, j.loc, held)
+	if err != nil || rec == nil || !sameRecord(rec, last) {
+		return false, err
+	}
+	pp.start, pp.resumed = rec.Offset+1, held
+	pp.recs.Store(held)
+	return true, nil
+}
+
+func offsetHeader(r *kgo.Record, name string) (int64, bool) {
+	for i := len(r.Headers) - 1; i >= 0; i-- {
+		if r.Headers[i].Key == name {
+			off, err := strconv.ParseInt(string(r.Headers[i].Value), 10, 64)
+			return off, err == nil
+		}
+	}
+	return 0, false
+}
+
+// sameRecord reports whether target record t is a copy of source record s.
+func sameRecord(s *store.Record, t *kgo.Record) bool {
+	if !bytes.Equal(s.Key, t.Key) || !bytes.Equal(s.Value, t.Value) ||
+		s.Timestamp.UnixMilli() != t.Timestamp.UnixMilli() || len(s.Headers) != len(t.Headers) {
+		return false
+	}
+	for i, h := range s.Headers {
+		if h.Key != t.Headers[i].Key || !bytes.Equal(h.Value, t.Headers[i].Value) {
+			return false
+		}
+	}
+	return true
+}
+
+// readLast fetches the record at offset at[p] of each partition p of topic.
+// A partition whose record does not arrive in time (a transaction marker, a
+// compacted gap) is missing from the result.
+func readLast(ctx context.Context, kcfg *kafka.Config, topic string, at map[int32]int64) (map[int32]*kgo.Record, error) {
+	offs := map[int32]kgo.Offset{}
+	for p, o := range at {
+		offs[p] = kgo.NewOffset().At(o)
+	}
+	cl, err := kafka.NewClient(ctx, kcfg,
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: offs}),
+		kgo.KeepControlRecords(), kgo.FetchMaxWait(100*time.Millisecond))
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Close()
+	tctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	got := map[int32]*kgo.Record{}
+	for len(got) < len(at) && tctx.Err() == nil {
+		fs := cl.PollFetches(tctx)
+		fs.EachRecord(func(rec *kgo.Record) {
+			p := rec.Partition
+			if _, seen := got[p]; !seen && rec.Offset >= at[p] {
+				if rec.Attrs.IsControl() {
+					rec = nil
+				}
+				got[p] = rec
+			}
+		})
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return got, nil
+}

@@ -1,0 +1,364 @@
+package restore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/kbackup/kbackup/kafka"
+	"github.com/kbackup/kbackup/store"
+)
+
+// Errors of Runs.
+var (
+	// ErrNameInUse means a restore of that name is already known.
+	ErrNameInUse = errors.New("a restore of that name exists")
+	// ErrNameUnknown means no restore of that name is known; it matches
+	// store.ErrNotFound too.
+	ErrNameUnknown = fmt.Errorf("no such restore: %w", store.ErrNotFound)
+)
+
+// RunsOptions configures NewRuns.
+type RunsOptions struct {
+	// Logger receives every restore's log (default: discard).
+	Logger *slog.Logger
+	// InitWait is how long Start waits for a restore to pass its
+	// preflight checks before returning (default 10s).
+	InitWait time.Duration
+	// A spec started here acts with the mount's credentials on behalf of
+	// whoever copied it in: it may disable preflight checks
+	// (disablePreflightChecks) only with AllowNoPreflight and append to
+	// non-empty targets (allowNonEmpty) only with AllowNonEmpty; otherwise
+	// it is Invalid.
+	AllowNoPreflight bool
+	AllowNonEmpty    bool
+	// Retention is the choice for restores whose spec makes none
+	// (Config.Filters.Time.Retention).
+	Retention RetentionPolicy
+	// LockDir is Options.LockDir for every restore.
+	LockDir string
+}
+
+// Runs runs named restores in the background, as the mount's restore/
+// folder asks for them, and keeps their status until they are forgotten.
+// It is safe for concurrent use.
+type Runs struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	st     *store.Store
+	kcfg   *kafka.Config
+	opts   RunsOptions
+	wg     sync.WaitGroup
+
+	mu   sync.Mutex
+	runs map[string]*restoreRun
+}
+
+// restoreRun is one background restore.
+type restoreRun struct {
+	name    string
+	started time.Time
+	cancel  context.CancelFunc
+	done    chan struct{}
+	inited  chan struct{} // closed once past Initializing (or ended)
+	once    sync.Once
+
+	mu       sync.Mutex
+	status   Status
+	result   *Result
+	finished time.Time
+	err      error
+}
+
+// NewRuns returns a manager whose restores run until ctx is cancelled
+// or Close is called.
+func NewRuns(ctx context.Context, st *store.Store, kcfg *kafka.Config, opts RunsOptions) *Runs {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.InitWait <= 0 {
+		opts.InitWait = 10 * time.Second
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	return &Runs{ctx: cctx, cancel: cancel, st: st, kcfg: kcfg, opts: opts, runs: map[string]*restoreRun{}}
+}
+
+// Start validates spec and starts restoring it in the background as name.
+// It waits until the restore has passed its preflight checks (or
+// InitWait), so that an invalid spec (ErrInvalidSpec) or a failed check
+// (ErrPreflight) is returned; the restore's status keeps the reason too.
+// A name in use fails with ErrNameInUse.
+func (rs *Runs) Start(name string, spec *Spec) error {
+	run := &restoreRun{name: name, started: time.Now(), done: make(chan struct{}), inited: make(chan struct{})}
+	rs.mu.Lock()
+	if _, ok := rs.runs[name]; ok {
+		rs.mu.Unlock()
+		return fmt.Errorf("%w: %s", ErrNameInUse, name)
+	}
+	rs.runs[name] = run
+	rs.mu.Unlock()
+	run.status.Phase = Ready
+	if err := rs.admit(spec); err != nil {
+		run.end(&Result{Status: Status{Phase: Invalid, Reason: err.Error()}}, err)
+		close(run.done)
+		return err
+	}
+	ctx, cancel := context.WithCancel(rs.ctx)
+	run.cancel = cancel
+	log := rs.opts.Logger.With("restore", name)
+	rs.wg.Add(1)
+	go func() {
+		defer rs.wg.Done()
+		defer close(run.done)
+		defer cancel()
+		res, err := Run(ctx, rs.st, rs.kcfg, spec, Options{Logger: log, OnStatus: run.update, LockDir: rs.opts.LockDir})
+		run.end(res, err)
+	}()
+	select {
+	case <-run.inited:
+	case <-time.After(rs.opts.InitWait):
+		return nil
+	}
+	run.mu.Lock()
+	ph := run.status.Phase
+	run.mu.Unlock()
+	if ph != Failed && ph != Invalid {
+		return nil
+	}
+	<-run.done // Run has returned: err is set
+	run.mu.Lock()
+	defer run.mu.Unlock()
+	return run.err
+}
+
+// admit checks spec against what this manager permits and fills in its
+// default retention choice; an error wraps ErrInvalidSpec.
+func (rs *Runs) admit(spec *Spec) error {
+	if spec == nil {
+		return nil
+	}
+	if spec.Spec.Enabled != nil && !*spec.Spec.Enabled {
+		return specError("the spec is a draft (spec.enabled: false): set enabled: true to run it")
+	}
+	c := &spec.Spec.Config
+	if c.AllowNonEmpty && !rs.opts.AllowNonEmpty {
+		return specError("allowNonEmpty: this mount does not let restores append to targets holding other records; " +
+			"restore into an empty target, or start the mount with --restore-allow-nonempty")
+	}
+	for _, t := range c.Topics {
+		if t.DisablePreflightChecks && !rs.opts.AllowNoPreflight {
+			return specError("topic %s: disablePreflightChecks: this mount does not let restores skip their preflight checks; "+
+				"remove it, or start the mount with --restore-allow-no-preflight", t.Source)
+		}
+	}
+	if c.Filters.Time.Retention == "" {
+		c.Filters.Time.Retention = rs.opts.Retention
+	}
+	return nil
+}
+
+func (r *restoreRun) update(s Status) {
+	r.mu.Lock()
+	r.status = s
+	r.mu.Unlock()
+	if s.Phase != Ready && s.Phase != Initializing {
+		r.once.Do(func() { close(r.inited) })
+	}
+}
+
+func (r *restoreRun) end(res *Result, err error) {
+	r.mu.Lock()
+	if res != nil {
+		r.status = res.Status
+	}
+	r.result, r.err, r.finished = res, err, time.Now()
+	if err != nil && r.status.Phase != Failed && r.status.Phase != Invalid {
+		r.status.Phase, r.status.Reason = Failed, err.Error()
+	}
+	r.mu.Unlock()
+	r.once.Do(func() { close(r.inited) })
+}
+
+// Invalid records name as a restore that cannot run, with status Invalid
+// and reason, and returns an error wrapping ErrInvalidSpec. The mount uses
+// it for copies that are not a restore (several snapshots, a single file).
+func (rs *Runs) Invalid(name, reason string) error {
+	err := specError("%s", strings.TrimPrefix(reason, ErrInvalidSpec.Error()+": "))
+	run := &restoreRun{name: name, started: time.Now(), done: make(chan struct{}), inited: make(chan struct{})}
+	rs.mu.Lock()
+	if _, ok := rs.runs[name]; ok {
+		rs.mu.Unlock()
+		return fmt.Errorf("%w: %s", ErrNameInUse, name)
+	}
+	rs.runs[name] = run
+	rs.mu.Unlock()
+	run.end(&Result{Status: Status{Phase: Invalid, Reason: err.Error()}}, err)
+	close(run.done)
+	return err
+}
+
+// List returns the names of the known restores, sorted.
+func (rs *Runs) List() []string {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	names := make([]string, 0, len(rs.runs))
+	for n := range rs.runs {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// Status returns the restore's status, or ErrNameUnknown.
+func (rs *Runs) Status(name string) (Status, error) {
+	rs.mu.Lock()
+	run, ok := rs.runs[name]
+	rs.mu.Unlock()
+	if !ok {
+		return Status{}, fmt.Errorf("%w: %s", ErrNameUnknown, name)
+	}
+	run.mu.Lock()
+	defer run.mu.Unlock()
+	return run.status, nil
+}
+
+// StatusText renders the restore's status as the YAML document the mount
+// shows in restore/<name>/status.
+func (rs *Runs) StatusText(name string) ([]byte, error) {
+	rs.mu.Lock()
+	run, ok := rs.runs[name]
+	rs.mu.Unlock()
+	if !ok {
+		return nil, fmt.Errorf("%w: %s", ErrNameUnknown, name)
+	}
+	run.mu.Lock()
+	defer run.mu.Unlock()
+	return renderRunStatus(run), nil
+}
+
+// Cancel stops a running restore and waits for it to end, then forgets it;
+// a finished restore is forgotten. Unknown names return ErrNameUnknown.
+func (rs *Runs) Cancel(name string) error {
+	rs.mu.Lock()
+	run, ok := rs.runs[name]
+	rs.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("%w: %s", ErrNameUnknown, name)
+	}
+	if run.cancel != nil {
+		run.cancel()
+	}
+	<-run.done
+	rs.mu.Lock()
+	if rs.runs[name] == run {
+		delete(rs.runs, name)
+	}
+	rs.mu.Unlock()
+	return nil
+}
+
+// Close cancels every running restore and waits for them. Calling it more
+// than once is harmless.
+func (rs *Runs) Close() {
+	rs.cancel()
+	rs.wg.Wait()
+}
+
+// runStatus is the YAML shape of a restore's status file.
+type runStatus struct {
+	Restore  string        `yaml:"restore"`
+	Phase    string        `yaml:"phase"`
+	Reason   string        `yaml:"reason,omitempty"`
+	Started  string        `yaml:"started"`
+	Finished string        `yaml:"finished,omitempty"`
+	Produced *int64        `yaml:"produced,omitempty"`
+	Topics   []topicStatus `yaml:"topics,omitempty"`
+}
+
+type topicStatus struct {
+	Source     string            `yaml:"source"`
+	Snapshot   string            `yaml:"snapshot"`
+	Target     string            `yaml:"target"`
+	Phase      string            `yaml:"phase"`
+	Created    bool              `yaml:"created,omitempty"`
+	Records    string            `yaml:"records"`
+	Bytes      string            `yaml:"bytes"`
+	Expired    int64             `yaml:"expired_records,omitempty"`
+	Retention  *retentionStatus  `yaml:"retention,omitempty"`
+	Partitions []partitionStatus `yaml:"partitions,omitempty"`
+}
+
+// retentionStatus is a RetentionReport as the status file shows it, when
+// the target's retention concerns the restore.
+type retentionStatus struct {
+	Policy      string            `yaml:"policy,omitempty"`
+	RetentionMs int64             `yaml:"target_retention_ms"`
+	Cutoff      string            `yaml:"cutoff,omitempty"`
+	Older       int64             `yaml:"older_records"`
+	Skipped     int64             `yaml:"skipped_records,omitempty"`
+	OverBytes   []int32           `yaml:"partitions_over_retention_bytes,omitempty"`
+	Extended    map[string]string `yaml:"extended,omitempty"`
+}
+
+func retentionOf(r *RetentionReport) *retentionStatus {
+	if r == nil || r.Older == 0 && len(r.OverBytes) == 0 && len(r.Extended) == 0 {
+		return nil
+	}
+	rs := &retentionStatus{Policy: string(r.Policy), RetentionMs: r.RetentionMs, Older: r.Older, Skipped: r.Skipped, OverBytes: r.OverBytes, Extended: r.Extended}
+	if r.Cutoff != nil {
+		rs.Cutoff = r.Cutoff.UTC().Format(time.RFC3339)
+	}
+	return rs
+}
+
+type partitionStatus struct {
+	Partition int32         `yaml:"partition"`
+	Records   string        `yaml:"records"`
+	Resumed   int64         `yaml:"resumed,omitempty"`
+	Expired   []expiredSpan `yaml:"expired,omitempty"`
+}
+
+// expiredSpan is an ExpiredSpan as the status file shows it.
+type expiredSpan struct {
+	Offsets string `yaml:"offsets"`
+	Times   string `yaml:"times"`
+	Records int64  `yaml:"records"`
+}
+
+func renderRunStatus(r *restoreRun) []byte {
+	s := runStatus{Restore: r.name, Phase: r.status.Phase.String(), Reason: r.status.Reason,
+		Started: r.started.UTC().Format(time.RFC3339)}
+	if !r.finished.IsZero() {
+		s.Finished = r.finished.UTC().Format(time.RFC3339)
+		if r.result != nil && r.status.Phase == Done {
+			s.Produced = &r.result.Produced
+		}
+	}
+	of := func(n, total int64) string { return fmt.Sprintf("%d of %d", n, total) }
+	for _, t := range r.status.Topics {
+		ts := topicStatus{Source: t.Source, Snapshot: fmt.Sprintf("v%d", t.Snapshot), Target: t.Target, Phase: t.Phase.String(),
+			Created: t.Created, Records: of(t.Records, t.RecordsTotal), Bytes: of(t.Bytes, t.BytesTotal), Expired: t.ExpiredRecords,
+			Retention: retentionOf(t.Retention)}
+		for _, p := range t.Partitions {
+			ps := partitionStatus{Partition: p.Partition, Records: of(p.Records, p.RecordsTotal), Resumed: p.Resumed}
+			for _, e := range p.Expired {
+				ps.Expired = append(ps.Expired, expiredSpan{Offsets: fmt.Sprintf("%d-%d", e.FirstOffset, e.LastOffset),
+					Times: e.MinTimestamp.UTC().Format(time.RFC3339Nano) + "/" + e.MaxTimestamp.UTC().Format(time.RFC3339Nano), Records: e.Records})
+			}
+			ts.Partitions = append(ts.Partitions, ps)
+		}
+		s.Topics = append(s.Topics, ts)
+	}
+	b, err := yaml.Marshal(s)
+	if err != nil { // cannot happen with these types
+		return []byte("phase: " + s.Phase + "\nreason: " + strings.ReplaceAll(err.Error(), "\n", " ") + "\n")
+	}
+	return b
+}
