@@ -16,16 +16,6 @@ import (
 	"github.com/kbackup/kbackup/store"
 )
 
-// Sentinel errors callers branch on.
-var (
-	// ErrNoTopics means no topic matched the selection in a one-shot run.
-	ErrNoTopics = errors.New("no topic matches")
-	// ErrRecreatedFlat means a flat-layout topic was recreated.
-	ErrRecreatedFlat = errors.New("flat-layout topic recreated")
-	// ErrOffsetRegressed means a partition's offsets went backwards.
-	ErrOffsetRegressed = errors.New("partition offsets went backwards")
-)
-
 // TopicSummary is what a backup stored for one topic.
 type TopicSummary struct {
 	Topic    string `json:"topic"`
