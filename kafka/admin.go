@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -114,8 +115,149 @@ func (a *Admin) CreateTopic(ctx context.Context, topic string, partitions int32,
 	return nil
 }
 
-// Inner returns the underlying kadm client for calls not wrapped here.
-func (a *Admin) Inner() *kadm.Client { return a.adm }
+// ClusterID names the cluster: its cluster ID, or for brokers without one
+// their addresses (host:port, sorted, comma-separated).
+func (a *Admin) ClusterID(ctx context.Context) (string, error) {
+	md, err := a.adm.BrokerMetadata(ctx)
+	if err != nil {
+		return "", fmt.Errorf("cluster metadata: %w", err)
+	}
+	if md.Cluster != "" {
+		return md.Cluster, nil
+	}
+	var addrs []string
+	for _, b := range md.Brokers {
+		addrs = append(addrs, fmt.Sprintf("%s:%d", b.Host, b.Port))
+	}
+	sort.Strings(addrs)
+	return strings.Join(addrs, ","), nil
+}
+
+// EffectiveTopicConfigs returns every config of topic that has a value,
+// defaults included (TopicConfigs returns only those set on the topic).
+func (a *Admin) EffectiveTopicConfigs(ctx context.Context, topic string) (map[string]string, error) {
+	rcs, err := a.adm.DescribeTopicConfigs(ctx, topic)
+	if err != nil {
+		return nil, fmt.Errorf("describe configs of %s: %w", topic, err)
+	}
+	rc, err := rcs.On(topic, nil)
+	if err == nil {
+		err = rc.Err
+	}
+	if err != nil {
+		return nil, fmt.Errorf("describe configs of %s: %w", topic, err)
+	}
+	out := map[string]string{}
+	for _, c := range rc.Configs {
+		if c.Value != nil {
+			out[c.Key] = *c.Value
+		}
+	}
+	return out, nil
+}
+
+// LogRange returns, per partition of topic, the log start offset and the
+// log end offset (high watermark). Unlike StartOffsets and EndOffsets it
+// fails if any partition's offsets cannot be listed.
+func (a *Admin) LogRange(ctx context.Context, topic string) (starts, ends map[int32]int64, err error) {
+	list := func(what string, f func(context.Context, ...string) (kadm.ListedOffsets, error)) (map[int32]int64, error) {
+		lo, err := f(ctx, topic)
+		if err == nil {
+			err = lo.Error()
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s offsets of %s: %w", what, topic, err)
+		}
+		out := map[int32]int64{}
+		lo.Each(func(o kadm.ListedOffset) { out[o.Partition] = o.Offset })
+		return out, nil
+	}
+	if starts, err = list("start", a.adm.ListStartOffsets); err != nil {
+		return nil, nil, err
+	}
+	if ends, err = list("end", a.adm.ListEndOffsets); err != nil {
+		return nil, nil, err
+	}
+	return starts, ends, nil
+}
+
+// ValidateCreateTopic asks the cluster whether it would create topic with
+// partitions and configs (replication factor from the broker's default),
+// creating nothing. It returns the configs the topic would have (the
+// given ones and the defaults the broker reports), or refused, the
+// cluster's reason, when it would not create it.
+func (a *Admin) ValidateCreateTopic(ctx context.Context, topic string, partitions int32, configs map[string]string) (cfgs map[string]string, refused string, err error) {
+	ptrs := map[string]*string{}
+	for k, v := range configs {
+		ptrs[k] = &v
+	}
+	resps, err := a.adm.ValidateCreateTopics(ctx, partitions, -1, ptrs, topic)
+	if err != nil {
+		return nil, "", fmt.Errorf("validate creating %s: %w", topic, err)
+	}
+	cfgs = map[string]string{}
+	resp, ok := resps[topic]
+	if !ok {
+		return cfgs, "", nil
+	}
+	if resp.Err != nil {
+		msg := resp.Err.Error()
+		if resp.ErrMessage != "" {
+			msg += " (" + resp.ErrMessage + ")"
+		}
+		return cfgs, msg, nil
+	}
+	for k, c := range resp.Configs {
+		if c.Value != nil {
+			cfgs[k] = *c.Value
+		}
+	}
+	return cfgs, "", nil
+}
+
+// BrokerConfigs returns the configs of the first broker the cluster's
+// metadata names, which hold the broker-wide topic defaults.
+func (a *Admin) BrokerConfigs(ctx context.Context) (map[string]string, error) {
+	md, err := a.adm.BrokerMetadata(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("cluster metadata: %w", err)
+	}
+	out := map[string]string{}
+	if len(md.Brokers) == 0 {
+		return out, nil
+	}
+	rcs, err := a.adm.DescribeBrokerConfigs(ctx, md.Brokers[0].NodeID)
+	if err != nil {
+		return nil, fmt.Errorf("describe broker configs: %w", err)
+	}
+	for _, rc := range rcs {
+		for _, c := range rc.Configs {
+			if c.Value != nil {
+				out[c.Key] = *c.Value
+			}
+		}
+	}
+	return out, nil
+}
+
+// SetTopicConfigs sets configs on topic, leaving its other configs alone.
+func (a *Admin) SetTopicConfigs(ctx context.Context, topic string, configs map[string]string) error {
+	var alter []kadm.AlterConfig
+	for k, v := range configs {
+		alter = append(alter, kadm.AlterConfig{Op: kadm.SetConfig, Name: k, Value: &v})
+	}
+	resps, err := a.adm.AlterTopicConfigs(ctx, alter, topic)
+	if err == nil {
+		var resp kadm.AlterConfigsResponse
+		if resp, err = resps.On(topic, nil); err == nil {
+			err = resp.Err
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("set configs of %s: %w", topic, err)
+	}
+	return nil
+}
 
 // SortedNames returns the names of ts in order.
 func SortedNames(ts map[string]Topic) []string {

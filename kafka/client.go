@@ -19,9 +19,6 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 )
 
-// ErrUnreachable means no broker answered within the dial timeout.
-var ErrUnreachable = errors.New("kafka brokers unreachable")
-
 // Config is how to reach a cluster. Secrets are read from files or the
 // config file, never from flags.
 type Config struct {
@@ -64,7 +61,7 @@ func (c *Config) Opts() ([]kgo.Opt, error) {
 		}
 	}
 	if len(brokers) == 0 {
-		return nil, errors.New("no brokers given: pass --brokers HOST:PORT or set KBACKUP_BROKERS")
+		return nil, ErrNoBrokers
 	}
 	dial := c.DialTimeout
 	if dial <= 0 {
@@ -160,7 +157,7 @@ func NewClient(ctx context.Context, c *Config, extra ...kgo.Opt) (*kgo.Client, e
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, fmt.Errorf("%w: %s did not answer within %s (%v): check --brokers, the TLS and SASL settings and the network", ErrUnreachable, strings.Join(c.Brokers, ","), dial, err)
+		return nil, fmt.Errorf("%w: %s did not answer within %s (%v)", ErrUnreachable, strings.Join(c.Brokers, ","), dial, err)
 	}
 	return cl, nil
 }

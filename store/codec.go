@@ -2,7 +2,6 @@ package store
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -47,8 +46,6 @@ func ParseCodec(s string) (Codec, error) {
 	}
 	return 0, fmt.Errorf("unknown compression %q: use one of zstd, lz4, snappy, gzip, none", s)
 }
-
-var errIncompressible = errors.New("incompressible block")
 
 // Decoder limits. zstd frames from the writer (EncodeAll at SpeedFastest)
 // use at most a 4 MiB window; zstdMaxWindow leaves room for a slower level.

@@ -1,6 +1,9 @@
 package store
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Sentinel errors returned (wrapped) by this package.
 var (
@@ -19,4 +22,26 @@ var (
 	// ErrFlatLayout means a versioning operation was asked of a
 	// flat-layout topic, which has no manifest and cannot keep versions.
 	ErrFlatLayout = errors.New("topic uses the flat layout, which cannot keep snapshot versions")
+	// ErrNoStorage means no storage URL was given.
+	ErrNoStorage = errors.New("no storage given")
+	// ErrStopWalk, returned by a Walk callback, ends the walk without an
+	// error.
+	ErrStopWalk = errors.New("stop walk")
+)
+
+// Errors handled inside this package.
+var (
+	// errExists means a create-if-absent found the object there.
+	errExists = errors.New("object exists")
+	// errReleased is the lease's error after Release.
+	errReleased = fmt.Errorf("%w: released", ErrLeaseLost)
+	// errPartGone means a sealed index part vanished while it was read.
+	errPartGone = errors.New("index part vanished")
+	// errRaced means another writer created the head entry first.
+	errRaced = errors.New("index head written by another process")
+	// errListRace means a listing failed because an object vanished while
+	// it ran; listing again succeeds.
+	errListRace = errors.New("an object vanished during the listing")
+	// errIncompressible means a block did not shrink when compressed.
+	errIncompressible = errors.New("incompressible block")
 )

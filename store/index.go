@@ -355,8 +355,6 @@ func (s *Store) ReadIndexSince(ctx context.Context, loc Loc, prev *Index) (*Inde
 	}
 }
 
-var errPartGone = errors.New("index part vanished")
-
 func (s *Store) readIndexSince(ctx context.Context, loc Loc, prev *Index) (*Index, error) {
 	h, _, err := s.readHead(ctx, loc)
 	if err != nil {
@@ -552,9 +550,6 @@ func (s *Store) OpenIndexWriter(ctx context.Context, l *Lease, loc Loc) (*IndexW
 	}
 	return nil, fmt.Errorf("%w: the index of %s keeps changing while this process takes it over: another process is writing it", ErrLeaseLost, loc)
 }
-
-// errRaced means another writer created the head entry first.
-var errRaced = errors.New("index head written by another process")
 
 // formatStub is what replaces a format 1 object that moved into a register.
 func formatStub(to string) []byte {

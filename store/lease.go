@@ -383,9 +383,6 @@ func (l *Lease) Renew(ctx context.Context) error {
 	return nil
 }
 
-// errReleased is the lease's error after Release.
-var errReleased = fmt.Errorf("%w: released", ErrLeaseLost)
-
 // Release stops renewing and gives the lease up, so that the next process
 // takes it at once. It is a no-op when the lease already ended.
 func (l *Lease) Release(ctx context.Context) error {

@@ -169,8 +169,6 @@ func (s *Store) createExclusive(ctx context.Context, key string, data []byte) er
 	return fmt.Errorf("create %s: %w", key, err)
 }
 
-var errExists = errors.New("object exists")
-
 // localPath is the file of key on file storage.
 func (s *Store) localPath(key string) string {
 	return filepath.Join(s.localDir, filepath.FromSlash(key))

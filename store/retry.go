@@ -191,10 +191,6 @@ func (b *retryBucket) ListAll(ctx context.Context, opts *blob.ListOptions) ([]*b
 	}
 }
 
-// errListRace means a listing failed because an object vanished while it
-// ran; listing again succeeds.
-var errListRace = errors.New("an object vanished during the listing")
-
 // isTransient reports whether err may go away when the operation is
 // retried: server errors (5xx), throttling (429, 503), timeouts and
 // connection resets. Nothing is transient once ctx is done.

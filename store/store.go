@@ -67,7 +67,7 @@ func (s *Store) URL() string { return s.url }
 // options kbackup relies on.
 func normalizeURL(raw string) (u string, localDir string, err error) {
 	if raw == "" {
-		return "", "", errors.New("no storage given: pass --storage URL (file:///path, s3://bucket, gs://bucket, azblob://container, mem://) or set KBACKUP_STORAGE")
+		return "", "", ErrNoStorage
 	}
 	if !strings.Contains(raw, "://") {
 		abs, err := filepath.Abs(raw)

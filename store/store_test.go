@@ -69,7 +69,7 @@ func TestOpenErrors(t *testing.T) {
 		name, url string
 		want      []string
 	}{
-		{"empty", "", []string{"no storage given", "--storage"}},
+		{"empty", "", []string{"no storage given"}},
 		{"under a regular file", filepath.Join(file, "sub"), []string{"storage directory", "cannot be created", "not a directory"}},
 		{"file URL without a path", "file:///", []string{"names no directory"}},
 		{"unknown scheme", "nosuch://bucket", []string{"open storage nosuch://bucket", `no driver registered for "nosuch"`}},

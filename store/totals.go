@@ -99,3 +99,32 @@ func (ix *Index) NextOffsets(prevStarts map[int32]int64) map[int32]int64 {
 	}
 	return out
 }
+
+// Break is a place where a partition's entries do not follow each other:
+// entry Entry (an index into the entries given to Breaks) starts at another
+// offset than Want, where the partition's previous entry ended (or, for the
+// partition's first entry, where its version starts). A later start is a
+// gap, an earlier one an overlap.
+type Break struct {
+	Entry int
+	Want  int64
+}
+
+// Breaks returns the breaks of entries, which are in partition and offset
+// order (as Index.Segments), in that order. starts are the offsets the
+// version starts at per partition (Snapshot.StartOffsets; nil when unknown):
+// a partition's first entry is checked only against a known start.
+func Breaks(entries []SegmentEntry, starts map[int32]int64) []Break {
+	var out []Break
+	for i := range entries {
+		e := &entries[i]
+		want, has := starts[e.Partition]
+		if i > 0 && entries[i-1].Partition == e.Partition {
+			want, has = entries[i-1].NextOffset, true
+		}
+		if has && e.StartOffset != want {
+			out = append(out, Break{Entry: i, Want: want})
+		}
+	}
+	return out
+}

@@ -45,3 +45,27 @@ func TestTally(t *testing.T) {
 		}
 	}
 }
+
+func TestBreaks(t *testing.T) {
+	seg := func(p int32, start, next int64) SegmentEntry {
+		return SegmentEntry{Partition: p, StartOffset: start, NextOffset: next}
+	}
+	for _, tt := range []struct {
+		name    string
+		entries []SegmentEntry
+		starts  map[int32]int64
+		want    []Break
+	}{
+		{"none", nil, nil, nil},
+		{"continuous", []SegmentEntry{seg(0, 0, 10), seg(0, 10, 20), seg(1, 5, 6)}, nil, nil},
+		{"gap", []SegmentEntry{seg(0, 0, 10), seg(0, 12, 20)}, nil, []Break{{Entry: 1, Want: 10}}},
+		{"overlap", []SegmentEntry{seg(0, 0, 10), seg(0, 8, 20)}, nil, []Break{{Entry: 1, Want: 10}}},
+		{"first unknown start", []SegmentEntry{seg(0, 7, 10)}, map[int32]int64{1: 0}, nil},
+		{"first after known start", []SegmentEntry{seg(0, 0, 10), seg(1, 3, 4)}, map[int32]int64{0: 0, 1: 2}, []Break{{Entry: 1, Want: 2}}},
+		{"next partition restarts", []SegmentEntry{seg(0, 0, 10), seg(1, 0, 4)}, nil, nil},
+	} {
+		if got := Breaks(tt.entries, tt.starts); !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("%s: Breaks = %+v, want %+v", tt.name, got, tt.want)
+		}
+	}
+}

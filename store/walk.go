@@ -5,9 +5,6 @@ import (
 	"errors"
 )
 
-// ErrStopWalk, returned by a Walk callback, ends the walk without an error.
-var ErrStopWalk = errors.New("stop walk")
-
 // Walk says how to read the records of one partition's segments: from
 // which offset, what to pass over without reading, and what to do with
 // each record. Every callback is optional but Record.

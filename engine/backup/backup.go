@@ -16,16 +16,6 @@ import (
 	"github.com/kbackup/kbackup/store"
 )
 
-// Sentinel errors callers branch on.
-var (
-	// ErrNoTopics means no topic matched the selection in a one-shot run.
-	ErrNoTopics = errors.New("no topic matches")
-	// ErrRecreatedFlat means a flat-layout topic was recreated.
-	ErrRecreatedFlat = errors.New("flat-layout topic recreated")
-	// ErrOffsetRegressed means a partition's offsets went backwards.
-	ErrOffsetRegressed = errors.New("partition offsets went backwards")
-)
-
 // TopicSummary is what a backup stored for one topic.
 type TopicSummary struct {
 	Topic    string `json:"topic"`
@@ -73,6 +63,14 @@ type backup struct {
 	admin adminState // snapshot requests, --snapshot-every, retention (admin_rotate.go)
 }
 
+// newBackup is the one constructor of a backup's state; wctx bounds its
+// writes (flushContext). Run adds the Kafka clients and the topic matcher.
+func newBackup(wctx context.Context, st *store.Store, kcfg *kafka.Config, opts Options) *backup {
+	return &backup{st: st, kcfg: kcfg, opts: opts, wctx: wctx,
+		fatalErr: make(chan error, 1), endedSig: make(chan struct{}, 1), topics: map[string]*topicRun{}, lost: map[string]bool{},
+		admin: adminState{created: map[store.Loc]time.Time{}, retained: map[string]time.Time{}}}
+}
+
 // Run backs up the selected topics of the cluster kcfg into st. Without
 // opts.Once it runs until ctx is cancelled, then flushes what it holds and
 // returns a nil error. It returns the first fatal error otherwise.
@@ -91,8 +89,8 @@ func Run(ctx context.Context, st *store.Store, kcfg *kafka.Config, opts Options)
 	defer admCl.Close()
 	wctx, cancelWrites := flushContext(ctx, opts.FlushTimeout)
 	defer cancelWrites()
-	b := &backup{st: st, kcfg: kcfg, adm: kafka.NewAdmin(admCl), admCl: admCl, opts: opts, match: m,
-		wctx: wctx, fatalErr: make(chan error, 1), endedSig: make(chan struct{}, 1), topics: map[string]*topicRun{}, lost: map[string]bool{}}
+	b := newBackup(wctx, st, kcfg, opts)
+	b.adm, b.admCl, b.match = kafka.NewAdmin(admCl), admCl, m
 	start := time.Now()
 	err = b.run(ctx)
 	if !opts.Once && ctx.Err() != nil && errors.Is(err, context.Canceled) {

@@ -202,9 +202,7 @@ func TestCutKeepsTopicIDGuard(t *testing.T) {
 	if err := opts.defaults(); err != nil {
 		t.Fatal(err)
 	}
-	b := &backup{st: st, opts: opts, wctx: ctx, fatalErr: make(chan error, 1), endedSig: make(chan struct{}, 1),
-		topics: map[string]*topicRun{}, lost: map[string]bool{}}
-	b.admin = adminState{created: map[store.Loc]time.Time{}, retained: map[string]time.Time{}}
+	b := newBackup(ctx, st, nil, opts)
 	live := kafka.Topic{Name: "t", ID: "current", RawID: [16]byte{1}, Partitions: 1}
 	lease, err := st.AcquireLease(ctx, "t", "test", time.Hour)
 	if err != nil {

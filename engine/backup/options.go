@@ -124,14 +124,14 @@ func newMatcher(inc, exc []string) (*matcher, error) {
 	for _, p := range inc {
 		re, err := regexp.Compile("^(?:" + p + ")$")
 		if err != nil {
-			return nil, fmt.Errorf("--topic %q is not a valid regular expression: %w", p, err)
+			return nil, fmt.Errorf("include pattern %q is %w: %v", p, ErrBadPattern, err)
 		}
 		m.inc = append(m.inc, re)
 	}
 	for _, p := range exc {
 		re, err := regexp.Compile("^(?:" + p + ")$")
 		if err != nil {
-			return nil, fmt.Errorf("--exclude %q is not a valid regular expression: %w", p, err)
+			return nil, fmt.Errorf("exclude pattern %q is %w: %v", p, ErrBadPattern, err)
 		}
 		m.exc = append(m.exc, re)
 	}

@@ -26,9 +26,6 @@ func (b *backup) adminHook(ctx context.Context, t *topicRun, live kafka.Topic) (
 	if b.opts.Once || t.loc.Version == 0 {
 		return t, nil
 	}
-	if b.admin.created == nil {
-		b.admin = adminState{created: map[store.Loc]time.Time{}, retained: map[string]time.Time{}}
-	}
 	reason, reqs := b.cutReason(ctx, t)
 	if reason != "" {
 		nt, err := b.cutSnapshot(ctx, t, live, reason)

@@ -254,10 +254,6 @@ func (b *backup) checkFlatRecreated(ctx context.Context, lease *store.Lease, liv
 	return nil
 }
 
-func flatRecreatedError(topic string) error {
-	return fmt.Errorf("topic %s was recreated, but its backup uses the flat layout, which cannot keep versions: move or delete %s/ in storage (index and .kan files) to start a fresh backup, then run again: %w", topic, topic, ErrRecreatedFlat)
-}
-
 // start creates the partition writers and returns the offsets to consume.
 func (t *topicRun) start(ctx context.Context, partitions int32, targets map[int32]int64) map[int32]kgo.Offset {
 	offs := map[int32]kgo.Offset{}

@@ -63,7 +63,7 @@ func Describe(ctx context.Context, st *store.Store, topic string, live EndOffset
 	}
 	td := &TopicDescription{Topic: topic, Layout: ts.Layout, Retention: ts.Retention, Snapshots: []SnapshotDescription{}}
 	for _, s := range ts.Snapshots {
-		sd, err := describeSnapshot(ctx, st, store.Loc{Topic: topic, Version: s.Version})
+		sd, err := describeSnapshot(ctx, st, store.Loc{Topic: topic, Version: s.Version}, time.Now())
 		if err != nil {
 			return nil, err
 		}
@@ -78,7 +78,7 @@ func Describe(ctx context.Context, st *store.Store, topic string, live EndOffset
 	return td, nil
 }
 
-func describeSnapshot(ctx context.Context, st *store.Store, loc store.Loc) (*SnapshotDescription, error) {
+func describeSnapshot(ctx context.Context, st *store.Store, loc store.Loc, now time.Time) (*SnapshotDescription, error) {
 	sd := &SnapshotDescription{Version: loc.Version, Partitions: []PartitionDescription{}}
 	ix, err := st.ReadIndex(ctx, loc)
 	if store.IsNotFound(err) {
@@ -87,25 +87,15 @@ func describeSnapshot(ctx context.Context, st *store.Store, loc store.Loc) (*Sna
 	if err != nil {
 		return nil, fmt.Errorf("read index of %s: %w", loc, err)
 	}
-	for _, e := range ix.Segments {
-		if n := len(sd.Partitions); n == 0 || sd.Partitions[n-1].Partition != e.Partition {
-			sd.Partitions = append(sd.Partitions, PartitionDescription{Partition: e.Partition, FirstOffset: e.FirstOffset})
-		}
-		pd := &sd.Partitions[len(sd.Partitions)-1]
-		pd.Segments++
-		pd.Records += e.Records
-		pd.StoredBytes += e.StoredBytes
-		pd.RawBytes += e.DecodedBytes
-		pd.LastOffset = max(pd.LastOffset, e.LastOffset)
-		pd.NextOffset = max(pd.NextOffset, e.NextOffset)
-		sd.Segments++
-		sd.Records += e.Records
-		sd.StoredBytes += e.StoredBytes
-		sd.RawBytes += e.DecodedBytes
-		if e.Records > 0 {
-			sd.MinTime = earlier(sd.MinTime, e.MinTimestamp)
-			sd.MaxTime = later(sd.MaxTime, e.MaxTimestamp)
-		}
+	for _, p := range ix.PartitionIDs() {
+		t := ix.PartitionTotals(p, now)
+		sd.Partitions = append(sd.Partitions, PartitionDescription{Partition: p, Segments: t.Segments, Records: t.Records,
+			StoredBytes: t.StoredBytes, RawBytes: t.DecodedBytes, FirstOffset: t.FirstOffset, LastOffset: t.LastOffset, NextOffset: t.NextOffset})
+	}
+	t := ix.Totals(now)
+	sd.Segments, sd.Records, sd.StoredBytes, sd.RawBytes = t.Segments, t.Records, t.StoredBytes, t.DecodedBytes
+	if t.Records > 0 {
+		sd.MinTime, sd.MaxTime = utc(t.MinTimestamp), utc(t.MaxTimestamp)
 	}
 	if sd.StoredBytes > 0 {
 		sd.Ratio = float64(int64(float64(sd.RawBytes)/float64(sd.StoredBytes)*100+0.5)) / 100
@@ -145,18 +135,7 @@ func sortPartitions(ps []PartitionDescription) {
 	sort.Slice(ps, func(i, j int) bool { return ps[i].Partition < ps[j].Partition })
 }
 
-func earlier(cur *time.Time, t time.Time) *time.Time {
+func utc(t time.Time) *time.Time {
 	t = t.UTC()
-	if cur == nil || t.Before(*cur) {
-		return &t
-	}
-	return cur
-}
-
-func later(cur *time.Time, t time.Time) *time.Time {
-	t = t.UTC()
-	if cur == nil || t.After(*cur) {
-		return &t
-	}
-	return cur
+	return &t
 }

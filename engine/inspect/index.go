@@ -50,10 +50,9 @@ func ShowIndex(ctx context.Context, st *store.Store, topic, sel string, now time
 	if err != nil {
 		return nil, fmt.Errorf("read index of %s: %w", loc, err)
 	}
-	iv := &IndexView{Topic: topic, Snapshot: v, Segments: []SegmentView{}}
+	t := ix.Totals(now)
+	iv := &IndexView{Topic: topic, Snapshot: v, Records: t.Records, Stored: t.StoredBytes, Segments: []SegmentView{}}
 	for _, e := range ix.Segments {
-		iv.Records += e.Records
-		iv.Stored += e.StoredBytes
 		iv.Segments = append(iv.Segments, SegmentView{
 			Partition: e.Partition, Segment: e.ULID,
 			StartOffset: e.StartOffset, FirstOffset: e.FirstOffset, LastOffset: e.LastOffset, NextOffset: e.NextOffset,

@@ -134,13 +134,9 @@ func scanForRebuild(ctx context.Context, st *store.Store, loc store.Loc) (*Rebui
 // partition (and before the first, when the version's start is known).
 func gaps(entries []store.SegmentEntry, starts map[int32]int64) []string {
 	out := []string{}
-	for i, e := range entries {
-		want, has := starts[e.Partition]
-		if i > 0 && entries[i-1].Partition == e.Partition {
-			want, has = entries[i-1].NextOffset, true
-		}
-		if has && e.StartOffset > want {
-			out = append(out, fmt.Sprintf("partition %d: offsets %d-%d", e.Partition, want, e.StartOffset-1))
+	for _, b := range store.Breaks(entries, starts) {
+		if e := &entries[b.Entry]; e.StartOffset > b.Want {
+			out = append(out, fmt.Sprintf("partition %d: offsets %d-%d", e.Partition, b.Want, e.StartOffset-1))
 		}
 	}
 	return out

@@ -9,10 +9,6 @@ import (
 	"github.com/kbackup/kbackup/store"
 )
 
-// ErrFlatLayout means a versioning operation was asked of a flat-layout
-// topic, which has no manifest and cannot keep versions.
-var ErrFlatLayout = store.ErrFlatLayout
-
 // SnapshotView describes one snapshot version for listings.
 type SnapshotView struct {
 	Version      int             `json:"version" yaml:"version"`

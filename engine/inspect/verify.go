@@ -186,33 +186,30 @@ func (p *verifyPlan) run(ctx context.Context, st *store.Store, now time.Time, ti
 	return sc, nil
 }
 
-// continuity checks that each partition's segments follow each other.
+// continuity checks that each segment's records lie in its range and
+// that each partition's segments follow each other (store.Breaks).
 func continuity(loc store.Loc, ix *store.Index, starts map[int32]int64) []Problem {
+	breaks := map[int]int64{}
+	for _, b := range store.Breaks(ix.Segments, starts) {
+		breaks[b.Entry] = b.Want
+	}
 	var out []Problem
-	for _, part := range ix.PartitionIDs() {
-		es := ix.Partition(part)
-		for i := range es {
-			e := &es[i]
-			key := loc.SegmentKey(e.ULID)
-			if e.Records > 0 && (e.FirstOffset < e.StartOffset || e.LastOffset >= e.NextOffset) {
-				out = append(out, Problem{Object: key, Kind: ProblemContinuity, Damage: true,
-					Detail: fmt.Sprintf("records %d-%d lie outside the segment's range %d-%d", e.FirstOffset, e.LastOffset, e.StartOffset, e.NextOffset)})
-			}
-			want, has := starts[part], false
-			if i == 0 {
-				_, has = starts[part]
-			} else {
-				want, has = es[i-1].NextOffset, true
-			}
-			switch {
-			case !has || e.StartOffset == want:
-			case e.StartOffset > want:
-				out = append(out, Problem{Object: key, Kind: ProblemContinuity, Damage: true,
-					Detail: fmt.Sprintf("partition %d: gap, offsets %d-%d are in no segment (this one starts at %d)", part, want, e.StartOffset-1, e.StartOffset)})
-			default:
-				out = append(out, Problem{Object: key, Kind: ProblemContinuity, Damage: true,
-					Detail: fmt.Sprintf("partition %d: overlap, starts at %d but the previous segment ends at %d", part, e.StartOffset, want)})
-			}
+	for i := range ix.Segments {
+		e := &ix.Segments[i]
+		key := loc.SegmentKey(e.ULID)
+		if e.Records > 0 && (e.FirstOffset < e.StartOffset || e.LastOffset >= e.NextOffset) {
+			out = append(out, Problem{Object: key, Kind: ProblemContinuity, Damage: true,
+				Detail: fmt.Sprintf("records %d-%d lie outside the segment's range %d-%d", e.FirstOffset, e.LastOffset, e.StartOffset, e.NextOffset)})
+		}
+		want, broken := breaks[i]
+		switch {
+		case !broken:
+		case e.StartOffset > want:
+			out = append(out, Problem{Object: key, Kind: ProblemContinuity, Damage: true,
+				Detail: fmt.Sprintf("partition %d: gap, offsets %d-%d are in no segment (this one starts at %d)", e.Partition, want, e.StartOffset-1, e.StartOffset)})
+		default:
+			out = append(out, Problem{Object: key, Kind: ProblemContinuity, Damage: true,
+				Detail: fmt.Sprintf("partition %d: overlap, starts at %d but the previous segment ends at %d", e.Partition, e.StartOffset, want)})
 		}
 	}
 	return out

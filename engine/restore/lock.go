@@ -39,18 +39,9 @@ type targetLock struct {
 // lockTargets locks every target of the restore, in name order, or none:
 // a target locked by another restore fails with ErrTargetBusy.
 func (r *restorer) lockTargets(ctx context.Context) error {
-	md, err := r.adm.Inner().BrokerMetadata(ctx)
+	cluster, err := r.adm.ClusterID(ctx)
 	if err != nil {
-		return fmt.Errorf("cluster metadata: %w", err)
-	}
-	cluster := md.Cluster
-	if cluster == "" { // brokers without a cluster ID: the brokers' addresses
-		var addrs []string
-		for _, b := range md.Brokers {
-			addrs = append(addrs, fmt.Sprintf("%s:%d", b.Host, b.Port))
-		}
-		slices.Sort(addrs)
-		cluster = strings.Join(addrs, ",")
+		return err
 	}
 	dir := r.opts.LockDir
 	if dir == "" {

@@ -89,24 +89,7 @@ func policy(cfgs map[string]string) string {
 // targetConfigs returns every config of topic with a value, defaults
 // included.
 func targetConfigs(ctx context.Context, adm *kafka.Admin, topic string) (map[string]string, error) {
-	rcs, err := adm.Inner().DescribeTopicConfigs(ctx, topic)
-	if err != nil {
-		return nil, fmt.Errorf("describe configs of %s: %w", topic, err)
-	}
-	rc, err := rcs.On(topic, nil)
-	if err == nil {
-		err = rc.Err
-	}
-	if err != nil {
-		return nil, fmt.Errorf("describe configs of %s: %w", topic, err)
-	}
-	out := map[string]string{}
-	for _, c := range rc.Configs {
-		if c.Value != nil {
-			out[c.Key] = *c.Value
-		}
-	}
-	return out, nil
+	return adm.EffectiveTopicConfigs(ctx, topic)
 }
 
 // findResume sets each partition's start from what the target already
@@ -118,26 +101,14 @@ func targetConfigs(ctx context.Context, adm *kafka.Admin, topic string) (map[str
 // partition whose last record is not such a copy.
 func (r *restorer) findResume(ctx context.Context, j *topicJob) ([]string, error) {
 	target := j.m.TargetName()
-	starts, err := r.adm.Inner().ListStartOffsets(ctx, target)
-	if err == nil {
-		err = starts.Error()
-	}
+	starts, ends, err := r.adm.LogRange(ctx, target)
 	if err != nil {
-		return nil, fmt.Errorf("start offsets of %s: %w", target, err)
-	}
-	ends, err := r.adm.Inner().ListEndOffsets(ctx, target)
-	if err == nil {
-		err = ends.Error()
-	}
-	if err != nil {
-		return nil, fmt.Errorf("end offsets of %s: %w", target, err)
+		return nil, err
 	}
 	lastAt := map[int32]int64{}
 	for _, pp := range j.plans {
-		s, _ := starts.Lookup(target, pp.p)
-		e, _ := ends.Lookup(target, pp.p)
-		if e.Offset > s.Offset {
-			lastAt[pp.p] = e.Offset - 1
+		if ends[pp.p] > starts[pp.p] {
+			lastAt[pp.p] = ends[pp.p] - 1
 		}
 	}
 	if len(lastAt) == 0 {
@@ -153,8 +124,7 @@ func (r *restorer) findResume(ctx context.Context, j *topicJob) ([]string, error
 		if !ok {
 			continue
 		}
-		s, _ := starts.Lookup(target, pp.p)
-		held := at + 1 - s.Offset
+		held := at + 1 - starts[pp.p]
 		ours, err := r.resumeAfter(ctx, j, pp, lasts[pp.p], held)
 		if err != nil {
 			return nil, err

@@ -193,9 +193,9 @@ func (r *restorer) plan(ctx context.Context, m TopicMapping, base filter) (*topi
 	if err != nil {
 		return nil, fmt.Errorf("source %s: %w", j.loc, err)
 	}
-	n := int64(j.snap.Partitions)
-	for p := range ix.Partitions {
-		n = max(n, int64(p)+1)
+	var n int64 // the target's partitions: up to the snapshot's last one
+	if ps := store.PartitionSet(&j.snap, ix); len(ps) > 0 {
+		n = int64(ps[len(ps)-1]) + 1
 	}
 	if n > maxPartitions || n < 0 {
 		return nil, fmt.Errorf("%w: source %s: the index names partition %d, beyond the %d partitions a restore can plan: the index is damaged (run kbackup verify)",

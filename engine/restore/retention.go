@@ -8,8 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
-
 	"github.com/kbackup/kbackup/store"
 )
 
@@ -62,27 +60,19 @@ func createConfigs(snap map[string]string) map[string]string {
 func (r *restorer) plannedConfigs(ctx context.Context, j *topicJob) (cfgs map[string]string, problem string, err error) {
 	target := j.m.TargetName()
 	cfgs = make(map[string]string, len(j.createCfg))
-	ptrs := map[string]*string{}
 	for k, v := range j.createCfg {
 		cfgs[k] = v
-		ptrs[k] = &v
 	}
-	resps, err := r.adm.Inner().ValidateCreateTopics(ctx, j.partitions, -1, ptrs, target)
+	valid, refused, err := r.adm.ValidateCreateTopic(ctx, target, j.partitions, j.createCfg)
 	if err != nil {
-		return nil, "", fmt.Errorf("validate creating %s: %w", target, err)
+		return nil, "", err
 	}
-	if resp, ok := resps[target]; ok {
-		if resp.Err != nil {
-			msg := resp.Err.Error()
-			if resp.ErrMessage != "" {
-				msg += " (" + resp.ErrMessage + ")"
-			}
-			return cfgs, "the cluster would refuse to create it: " + msg, nil
-		}
-		for k, c := range resp.Configs {
-			if _, set := cfgs[k]; !set && c.Value != nil {
-				cfgs[k] = *c.Value
-			}
+	if refused != "" {
+		return cfgs, "the cluster would refuse to create it: " + refused, nil
+	}
+	for k, v := range valid {
+		if _, set := cfgs[k]; !set {
+			cfgs[k] = v
 		}
 	}
 	for _, k := range []string{"retention.ms", "retention.bytes", "cleanup.policy"} {
@@ -99,19 +89,9 @@ func (r *restorer) plannedConfigs(ctx context.Context, j *topicJob) (cfgs map[st
 // once per restore from the first broker's configs.
 func (r *restorer) brokerDefault(ctx context.Context, key string) (string, bool) {
 	if r.brokerCfg == nil {
-		r.brokerCfg = map[string]string{}
-		md, err := r.adm.Inner().BrokerMetadata(ctx)
-		if err == nil && len(md.Brokers) > 0 {
-			rcs, err := r.adm.Inner().DescribeBrokerConfigs(ctx, md.Brokers[0].NodeID)
-			if err == nil {
-				for _, rc := range rcs {
-					for _, c := range rc.Configs {
-						if c.Value != nil {
-							r.brokerCfg[c.Key] = *c.Value
-						}
-					}
-				}
-			}
+		var err error
+		if r.brokerCfg, err = r.adm.BrokerConfigs(ctx); err != nil {
+			r.brokerCfg = map[string]string{} // no defaults known: none applied
 		}
 	}
 	b := r.brokerCfg
@@ -287,18 +267,7 @@ func (r *restorer) extendRetention(ctx context.Context, j *topicJob) error {
 		return nil
 	}
 	target := j.m.TargetName()
-	var alter []kadm.AlterConfig
-	for k, v := range j.retention.Extended {
-		alter = append(alter, kadm.AlterConfig{Op: kadm.SetConfig, Name: k, Value: &v})
-	}
-	resps, err := r.adm.Inner().AlterTopicConfigs(ctx, alter, target)
-	if err == nil {
-		var resp kadm.AlterConfigsResponse
-		if resp, err = resps.On(target, nil); err == nil {
-			err = resp.Err
-		}
-	}
-	if err != nil {
+	if err := r.adm.SetTopicConfigs(ctx, target, j.retention.Extended); err != nil {
 		return fmt.Errorf("extend the retention of %s: %w", target, err)
 	}
 	r.log.Info("extended the target's retention", "topic", target, "configs", j.retention.Extended)

@@ -2,7 +2,6 @@ package restore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -14,15 +13,6 @@ import (
 
 	"github.com/kbackup/kbackup/kafka"
 	"github.com/kbackup/kbackup/store"
-)
-
-// Errors of Runs.
-var (
-	// ErrNameInUse means a restore of that name is already known.
-	ErrNameInUse = errors.New("a restore of that name exists")
-	// ErrNameUnknown means no restore of that name is known; it matches
-	// store.ErrNotFound too.
-	ErrNameUnknown = fmt.Errorf("no such restore: %w", store.ErrNotFound)
 )
 
 // RunsOptions configures NewRuns.

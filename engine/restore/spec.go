@@ -322,8 +322,4 @@ func parseTime(name, s string) (time.Time, error) {
 	return t, nil
 }
 
-func specError(format string, a ...any) error {
-	return fmt.Errorf("%w: %s", ErrInvalidSpec, fmt.Sprintf(format, a...))
-}
-
 func oneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", "; ") }

@@ -1,24 +1,9 @@
 package restore
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
-)
-
-// Restore sentinel errors, wrapped with %w and context.
-var (
-	// ErrInvalidSpec means the restore spec or flags are malformed (status
-	// Invalid); nothing was produced.
-	ErrInvalidSpec = errors.New("invalid restore spec")
-	// ErrPreflight means a preflight check failed (status Failed); nothing
-	// was produced.
-	ErrPreflight = errors.New("preflight check failed")
-	// ErrTargetBusy means another restore into the same target topic of
-	// the same cluster is running on this machine; it comes wrapped with
-	// ErrPreflight.
-	ErrTargetBusy = errors.New("restore target busy")
 )
 
 // Phase is a restore's place in seed 004's status lifecycle.

@@ -1,0 +1,34 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/kbackup/kbackup/engine/backup"
+	"github.com/kbackup/kbackup/kafka"
+	"github.com/kbackup/kbackup/store"
+)
+
+// hints name the flags and environment variables that fix an error. The
+// libraries return sentinel errors and know nothing of the command line;
+// the hint is added here, once, for every command.
+var hints = []struct {
+	err  error
+	hint string
+}{
+	{store.ErrNoStorage, "pass --storage URL (file:///path, s3://bucket, gs://bucket, azblob://container, mem://) or set KBACKUP_STORAGE"},
+	{kafka.ErrNoBrokers, "pass --brokers HOST:PORT or set KBACKUP_BROKERS"},
+	{kafka.ErrUnreachable, "check --brokers, the TLS and SASL settings and the network"},
+	{backup.ErrBadPattern, "include patterns are given with --topic, exclude patterns with --exclude"},
+}
+
+// withHint returns err with the hint of the first sentinel it wraps, or err
+// itself; errors.Is still sees everything err wraps.
+func withHint(err error) error {
+	for _, h := range hints {
+		if errors.Is(err, h.err) {
+			return fmt.Errorf("%w: %s", err, h.hint)
+		}
+	}
+	return err
+}
