@@ -19,4 +19,6 @@ var (
 	// ErrFlatLayout means a versioning operation was asked of a
 	// flat-layout topic, which has no manifest and cannot keep versions.
 	ErrFlatLayout = errors.New("topic uses the flat layout, which cannot keep snapshot versions")
+	// ErrNoBackup means storage opened with OpenExisting holds no backup.
+	ErrNoBackup = errors.New("no kbackup backup")
 )

@@ -41,14 +41,19 @@ func render(c *cli.Context, v any, table func(w io.Writer) error) error {
 	}
 }
 
-// openStorage opens --storage (or the config file's storage).
+// openStorage opens --storage (or the config file's storage), which must
+// already hold a backup: admin commands never create storage.
 func openStorage(c *cli.Context) (*store.Store, *fileConfig, error) {
 	fc, err := loadConfig(c)
 	if err != nil {
 		return nil, nil, err
 	}
-	st, err := store.Open(c.Context, storageURL(c, fc))
+	st, err := store.OpenExisting(c.Context, storageURL(c, fc))
 	if err != nil {
+		return nil, nil, err
+	}
+	if err := st.CheckBackup(c.Context); err != nil {
+		st.Close()
 		return nil, nil, err
 	}
 	return st, fc, nil

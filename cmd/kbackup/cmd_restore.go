@@ -171,11 +171,14 @@ func runRestore(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	st, err := store.Open(c.Context, storageURL(c, fc))
+	st, err := store.OpenExisting(c.Context, storageURL(c, fc))
 	if err != nil {
 		return err
 	}
 	defer st.Close()
+	if err := st.CheckBackup(c.Context); err != nil {
+		return err
+	}
 	opts := restore.Options{Logger: log}
 	bar := newRestoreProgress(c.App.ErrWriter)
 	if bar != nil {
