@@ -21,7 +21,7 @@ func indexCommand() *cli.Command {
 				Name:      "show",
 				Usage:     "list a snapshot's segments: partition, offsets, time range, records, bytes, expiry",
 				ArgsUsage: "TOPIC",
-				Flags:     adminFlags(snap, outputFlag("table, yaml or json")),
+				Flags:     adminFlags(snap, outputFlag()),
 				Action:    runIndexShow,
 			},
 			{
@@ -30,7 +30,7 @@ func indexCommand() *cli.Command {
 				ArgsUsage: "TOPIC",
 				Flags: adminFlags(snap,
 					&cli.BoolFlag{Name: "dry-run", Usage: "report what would be written, write nothing"},
-					outputFlag("table, yaml or json"),
+					outputFlag(),
 				),
 				Action: runIndexRebuild,
 			},

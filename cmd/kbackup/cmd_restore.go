@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -32,13 +31,13 @@ func restoreCommand() *cli.Command {
 			&cli.StringFlag{Name: "until-time", Usage: "restore records with timestamps before `RFC3339` (exclusive)"},
 			&cli.StringSliceFlag{Name: "partition", Aliases: []string{"p"}, Usage: "restore only partition `P[=FROM-UNTIL]` of the single --topic (repeatable; FROM inclusive, UNTIL exclusive, either may be empty)"},
 			&cli.StringFlag{Name: "legacy-offset-header", Usage: "add the original offset as header `NAME`"},
-			&cli.IntFlag{Name: "parallelism", Usage: "topics restored at once (default 1)"},
-			&cli.IntFlag{Name: "max-producers", Usage: "producers shared by the topics (default 1)"},
+			&cli.IntFlag{Name: "parallelism", Usage: "topics restored at once", DefaultText: "1"},
+			&cli.IntFlag{Name: "max-producers", Usage: "producers shared by the topics", DefaultText: "1"},
 			&cli.BoolFlag{Name: "no-preflight", Usage: "skip the preflight checks"},
 			&cli.BoolFlag{Name: "create-topics", Usage: "create missing targets with the backup's partitions and configs"},
 			&cli.BoolFlag{Name: "allow-nonempty", Usage: "append to targets holding other records"},
 			&cli.StringFlag{Name: "retention", Usage: "records older than the target's retention.ms: `apply` (skip them), extend (raise the target's retention) or ignore (restore them; the broker deletes them)"},
-			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "text", Usage: "summary format: text or json"},
+			outputFlag(),
 		}, logFlags()...),
 		Action: runRestore,
 	}
@@ -160,8 +159,9 @@ func runRestore(c *cli.Context) error {
 	if c.NArg() > 0 {
 		return fmt.Errorf("%w: unexpected argument %q: topics are selected with --topic SOURCE[:TARGET]", errUsage, c.Args().First())
 	}
-	if o := c.String("output"); o != "text" && o != "json" {
-		return fmt.Errorf("%w: --output %q: use text or json", errUsage, o)
+	format, err := outputFormat(c)
+	if err != nil {
+		return err
 	}
 	fc, log, kc, err := loadEnv(c)
 	if err != nil {
@@ -189,7 +189,7 @@ func runRestore(c *cli.Context) error {
 		bar.clear()
 	}
 	if res != nil && len(res.Topics) > 0 {
-		printRestore(c.App.Writer, c.String("output"), res)
+		printRestore(c.App.Writer, format, res)
 	}
 	if errors.Is(err, restore.ErrInvalidSpec) {
 		err = fmt.Errorf("%w: %w", errUsage, err)
@@ -247,10 +247,8 @@ func (p *restoreProgress) clearLocked() {
 }
 
 func printRestore(w io.Writer, format string, res *restore.Result) {
-	if format == "json" {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(res)
+	if format != formatText {
+		_ = encodeData(w, format, res)
 		return
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
