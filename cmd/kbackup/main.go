@@ -16,6 +16,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/kbackup/kbackup/kafka"
 	"github.com/kbackup/kbackup/store"
 )
 
@@ -49,7 +50,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	msg := strings.ReplaceAll(err.Error(), "\n", " ")
 	fmt.Fprintf(stderr, "kbackup: %s\n", msg)
 	switch {
-	case errors.Is(err, errUsage):
+	case errors.Is(err, errUsage), errors.Is(err, kafka.ErrConfig):
 		return exitUsage
 	case errors.Is(err, store.ErrLeaseHeld), errors.Is(err, store.ErrLeaseLost):
 		return exitLeaseHeld

@@ -192,3 +192,17 @@ func TestUsageErrorsExit2(t *testing.T) {
 		}
 	}
 }
+
+// TestEmptySASLPasswordIsConfigError: an empty SASL password is a
+// configuration mistake (exit 2), not "brokers unreachable".
+func TestEmptySASLPasswordIsConfigError(t *testing.T) {
+	t.Setenv("KBACKUP_SASL_PASSWORD", "")
+	cfg := filepath.Join(t.TempDir(), "kbackup.yaml")
+	if err := os.WriteFile(cfg, []byte("kafka:\n  sasl:\n    mechanism: PLAIN\n    username: u\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, errOut, code := run(t, "backup", "--once", "--config", cfg, "--brokers", "127.0.0.1:1", "--storage", t.TempDir())
+	if code != exitUsage || !strings.Contains(errOut, "password is empty") || strings.Contains(errOut, "unreachable") {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+}
