@@ -185,7 +185,8 @@ func (m mountRestorer) Start(_ context.Context, req fs.RestoreRequest) error {
 // missing with the snapshot's partitions and configs.
 func requestSpec(req fs.RestoreRequest) (*restore.Spec, error) {
 	if req.Spec != nil {
-		return restore.ParseSpec(req.Spec)
+		spec, err := restore.ParseSpec(req.Spec)
+		return spec, explainUnknownFields("restore/"+req.Name, err, &restore.Spec{})
 	}
 	tm := restore.TopicMapping{
 		Source:   req.Source.Topic,

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strconv"
 	"strings"
@@ -52,6 +54,9 @@ func restoreSpec(c *cli.Context) (*restore.Spec, error) {
 			return nil, fmt.Errorf("%w: restore spec: %v", errUsage, err)
 		}
 		if spec, err = restore.ParseSpec(b); err != nil {
+			if re, ok := explainUnknownFields(path, err, &restore.Spec{}).(*rewordedError); ok {
+				return nil, fmt.Errorf("%w: %w", errUsage, re)
+			}
 			return nil, fmt.Errorf("%w: %s: %w", errUsage, path, err)
 		}
 		if e := spec.Spec.Enabled; e != nil && !*e {
@@ -179,7 +184,9 @@ func runRestore(c *cli.Context) error {
 	if err := st.CheckBackup(c.Context); err != nil {
 		return err
 	}
-	opts := restore.Options{Logger: log}
+	// The error is printed once, as the kbackup: line: the engine's log
+	// line of the failure is left out.
+	opts := restore.Options{Logger: slog.New(withoutFailure{log.Handler()})}
 	bar := newRestoreProgress(c.App.ErrWriter)
 	if bar != nil {
 		opts.OnStatus, opts.StatusInterval = bar.show, 500*time.Millisecond
@@ -195,6 +202,26 @@ func runRestore(c *cli.Context) error {
 		err = fmt.Errorf("%w: %w", errUsage, err)
 	}
 	return err
+}
+
+// withoutFailure drops the engine's ERROR record of a failed or invalid
+// restore ("restore Failed", "restore Invalid"): the command returns the
+// same error, which Main prints.
+type withoutFailure struct{ slog.Handler }
+
+func (h withoutFailure) Handle(ctx context.Context, r slog.Record) error {
+	if r.Level == slog.LevelError && (r.Message == "restore "+restore.Failed.String() || r.Message == "restore "+restore.Invalid.String()) {
+		return nil
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h withoutFailure) WithAttrs(as []slog.Attr) slog.Handler {
+	return withoutFailure{h.Handler.WithAttrs(as)}
+}
+
+func (h withoutFailure) WithGroup(name string) slog.Handler {
+	return withoutFailure{h.Handler.WithGroup(name)}
 }
 
 // restoreProgress draws one progress line per topic on a terminal.

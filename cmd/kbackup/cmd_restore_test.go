@@ -90,6 +90,10 @@ func TestRestoreCommand(t *testing.T) {
 		if code != exitFailure || !strings.Contains(stderr, tc.msg) {
 			t.Fatalf("%v: exit %d, stderr %q", tc.args, code, stderr)
 		}
+		// The error is printed once, not as a log line and again.
+		if n := strings.Count(stderr, "\n"); n != 1 {
+			t.Errorf("%v: the error is printed %d times: %q", tc.args, n, stderr)
+		}
 	}
 	if td, _ := adm.ListTopics(ctx, "o1"); td.Has("o1") && td["o1"].Err == nil {
 		t.Fatal("failed restores created o1")

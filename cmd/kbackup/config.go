@@ -62,6 +62,9 @@ func loadConfig(c *cli.Context) (*fileConfig, error) {
 	dec := yaml.NewDecoder(f)
 	dec.KnownFields(true)
 	if err := dec.Decode(fc); err != nil {
+		if re, ok := explainUnknownFields(path, err, fc).(*rewordedError); ok {
+			return nil, fmt.Errorf("%w: config file %w", errUsage, re)
+		}
 		return nil, fmt.Errorf("%w: config file %s: %s", errUsage, path, strings.ReplaceAll(err.Error(), "\n", "; "))
 	}
 	return fc, nil

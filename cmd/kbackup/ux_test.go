@@ -206,3 +206,25 @@ func TestEmptySASLPasswordIsConfigError(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
 }
+
+// TestMisspelledFieldNamed: a misspelled config or spec key is named with
+// its file and line, and the nearest valid key is suggested.
+func TestMisspelledFieldNamed(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "kbackup.yaml")
+	if err := os.WriteFile(cfg, []byte("storage: /tmp/x\nbackup:\n  segmnt_age: 1m\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, errOut, code := run(t, "backup", "--config", cfg)
+	if want := cfg + `:3: unknown field "segmnt_age" (did you mean segment_age?)`; code != exitUsage || !strings.Contains(errOut, want) {
+		t.Errorf("config: exit %d: %q, want %q", code, errOut, want)
+	}
+	spec := filepath.Join(dir, "spec.yaml")
+	if err := os.WriteFile(spec, []byte("kind: Restore\nspec:\n  config:\n    createTopic: true\n    topics:\n      - source: orders\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, errOut, code = run(t, "restore", "--brokers", "127.0.0.1:1", "-f", spec)
+	if want := spec + `:4: unknown field "createTopic" (did you mean createTopics?)`; code != exitUsage || !strings.Contains(errOut, want) || strings.Contains(errOut, "engine.") {
+		t.Errorf("spec: exit %d: %q, want %q", code, errOut, want)
+	}
+}
