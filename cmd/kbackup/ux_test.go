@@ -228,3 +228,29 @@ func TestMisspelledFieldNamed(t *testing.T) {
 		t.Errorf("spec: exit %d: %q, want %q", code, errOut, want)
 	}
 }
+
+// TestEmptyVersionCommands: every read command handles a version that holds
+// no segment yet (as left by snapshot create).
+func TestEmptyVersionCommands(t *testing.T) {
+	knownStorage(t)
+	if _, errOut, code := run(t, "snapshot", "create", "orders"); code != exitOK {
+		t.Fatalf("snapshot create: exit %d: %s", code, errOut)
+	}
+	for _, args := range [][]string{
+		{"index", "show", "orders"},
+		{"index", "show", "orders", "-o", "json"},
+		{"describe", "orders"},
+		{"verify", "orders"},
+		{"verify", "--all-snapshots", "orders"},
+		{"snapshot", "list", "orders"},
+	} {
+		out, errOut, code := run(t, args...)
+		if code != exitOK || errOut != "" {
+			t.Errorf("%v: exit %d: %s%s", args, code, out, errOut)
+		}
+	}
+	out, _, _ := run(t, "index", "show", "orders")
+	if !strings.Contains(out, "Snapshot: v3  Segments: 0  Records: 0") || !strings.Contains(out, "holds no segment") {
+		t.Errorf("index show of the empty v3: %q", out)
+	}
+}

@@ -46,11 +46,14 @@ func ShowIndex(ctx context.Context, st *store.Store, topic, sel string, now time
 		return nil, err
 	}
 	loc := store.Loc{Topic: topic, Version: v}
+	iv := &IndexView{Topic: topic, Snapshot: v, Segments: []SegmentView{}}
 	ix, err := st.ReadIndex(ctx, loc)
+	if store.IsNotFound(err) {
+		return iv, nil // a version no segment was written to yet
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read index of %s: %w", loc, err)
 	}
-	iv := &IndexView{Topic: topic, Snapshot: v, Segments: []SegmentView{}}
 	for _, e := range ix.Segments {
 		iv.Records += e.Records
 		iv.Stored += e.StoredBytes
