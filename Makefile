@@ -57,8 +57,9 @@ endef
 
 all: build
 
+# build stamps the commit (kbackup version): VCS stamping is off in GOFLAGS.
 build:
-	$(GO) build -o $(BIN) ./cmd/kbackup
+	$(GO) build -ldflags "-X main.commit=$$(git rev-parse HEAD 2>/dev/null)$$(git diff --quiet HEAD 2>/dev/null || echo -modified)" -o $(BIN) ./cmd/kbackup
 
 # deps installs the tools the tests use when they are missing: kcat (the
 # independent Kafka client), fuse3 (fusermount3) and jq.

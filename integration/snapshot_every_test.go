@@ -95,3 +95,34 @@ func TestDaemonSnapshotEvery(t *testing.T) {
 	sameRecords(t, "all versions together", kcatRead(t, c.Addr(), topic), union)
 	t.Logf("%d records in %d versions", n, len(m.Snapshots))
 }
+
+// TestDaemonSnapshotEveryIdle: --snapshot-every does not cut empty versions
+// of an idle topic; the first version with records is cut on schedule.
+func TestDaemonSnapshotEveryIdle(t *testing.T) {
+	c := startCluster(t)
+	const topic = "idle"
+	createTopic(t, c.Addr(), topic, 1, nil)
+	dir := t.TempDir()
+	cmd, logs := startKbackup(t, "backup", "--brokers", c.Addr(), "--storage", dir,
+		"--snapshot-every", "1s", "--discovery-interval", "100ms", "--segment-age", "200ms")
+	waitFor(t, 10*time.Second, "the daemon to start", func() bool { return readManifest(t, dir, topic) != nil })
+	time.Sleep(3 * time.Second) // three periods with nothing to back up
+	if m := readManifest(t, dir, topic); len(m.Snapshots) != 1 {
+		t.Fatalf("idle topic: %d versions after 3 periods, want 1 (no empty cuts):\n%s", len(m.Snapshots), logs)
+	}
+	produceN(t, c.Addr(), topic, 1, 0, 5)
+	waitFor(t, 10*time.Second, "a scheduled cut after records arrived", func() bool {
+		return len(readManifest(t, dir, topic).Snapshots) >= 2
+	})
+	time.Sleep(2 * time.Second) // idle again: no further cut
+	m := readManifest(t, dir, topic)
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("daemon did not exit 0 on SIGTERM: %v\n%s", err, logs)
+	}
+	if len(m.Snapshots) != 2 || storedCount(t, dir, topic, 1) != 5 {
+		t.Fatalf("%d versions, v1 holds %d records; want 2 versions, v1 with the 5 records:\n%s", len(m.Snapshots), storedCount(t, dir, topic, 1), logs)
+	}
+}

@@ -9,11 +9,14 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"strings"
+	"syscall"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
@@ -124,6 +127,9 @@ func (s *SASLConfig) mechanism() (kgo.Opt, error) {
 	if s.Username == "" {
 		return nil, errors.New("sasl: username is empty")
 	}
+	if pass == "" {
+		return nil, errors.New("sasl: password is empty: set kafka.sasl.password or password_file in the config file, or KBACKUP_SASL_PASSWORD")
+	}
 	switch strings.ToUpper(s.Mechanism) {
 	case "PLAIN":
 		return kgo.SASL(plain.Auth{User: s.Username, Pass: pass}.AsMechanism()), nil
@@ -140,11 +146,11 @@ func (s *SASLConfig) mechanism() (kgo.Opt, error) {
 func NewClient(ctx context.Context, c *Config, extra ...kgo.Opt) (*kgo.Client, error) {
 	opts, err := c.Opts()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	cl, err := kgo.NewClient(append(opts, extra...)...)
 	if err != nil {
-		return nil, fmt.Errorf("kafka client: %w", err)
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	dial := c.DialTimeout
 	if dial <= 0 {
@@ -157,7 +163,33 @@ func NewClient(ctx context.Context, c *Config, extra ...kgo.Opt) (*kgo.Client, e
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, fmt.Errorf("%w: %s did not answer within %s (%v)", ErrUnreachable, strings.Join(c.Brokers, ","), dial, err)
+		return nil, pingError(strings.Join(c.Brokers, ","), dial, c.SASL.Mechanism != "", err)
 	}
 	return cl, nil
+}
+
+// pingError says what happened when brokers did not answer a ping: refused,
+// authentication, TLS, or no answer within the dial timeout.
+func pingError(brokers string, dial time.Duration, sasl bool, err error) error {
+	var ke *kerr.Error
+	var tlsErr tls.RecordHeaderError
+	var certErr *tls.CertificateVerificationError
+	var dnsErr *net.DNSError
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return fmt.Errorf("%w: %s refused the connection (nothing listens there): check --brokers and that Kafka runs", ErrUnreachable, brokers)
+	case errors.As(err, &ke) && (ke.Code == kerr.SaslAuthenticationFailed.Code || ke.Code == kerr.IllegalSaslState.Code || ke.Code == kerr.UnsupportedSaslMechanism.Code):
+		return fmt.Errorf("%w: %s: %s: check kafka.sasl in the config file", ErrAuth, brokers, ke.Message)
+	case sasl && errors.Is(err, io.EOF):
+		// Some brokers close the connection instead of answering a
+		// failed authentication.
+		return fmt.Errorf("%w: %s closed the connection during SASL authentication: check kafka.sasl (mechanism, username, password) in the config file", ErrAuth, brokers)
+	case errors.As(err, &tlsErr), errors.As(err, &certErr):
+		return fmt.Errorf("%w: %s: TLS handshake failed (%v): check kafka.tls in the config file", ErrUnreachable, brokers, err)
+	case errors.As(err, &dnsErr):
+		return fmt.Errorf("%w: %s: %v: check --brokers", ErrUnreachable, brokers, dnsErr)
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded):
+		return fmt.Errorf("%w: %s did not answer within %s: check --brokers, the TLS and SASL settings and the network (--dial-timeout to wait longer)", ErrUnreachable, brokers, dial)
+	}
+	return fmt.Errorf("%w: %s: %v: check --brokers, the TLS and SASL settings and the network", ErrUnreachable, brokers, err)
 }

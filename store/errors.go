@@ -27,6 +27,8 @@ var (
 	// ErrStopWalk, returned by a Walk callback, ends the walk without an
 	// error.
 	ErrStopWalk = errors.New("stop walk")
+	// ErrNoBackup means storage opened with OpenExisting holds no backup.
+	ErrNoBackup = errors.New("no kbackup backup")
 )
 
 // Errors handled inside this package.

@@ -40,7 +40,11 @@ type Store struct {
 // s3://, gs://, azblob://) or a bare local path. Credentials come from each
 // cloud's standard chain, never from the URL.
 func Open(ctx context.Context, rawURL string) (*Store, error) {
-	u, local, err := normalizeURL(rawURL)
+	return open(ctx, rawURL, true)
+}
+
+func open(ctx context.Context, rawURL string, create bool) (*Store, error) {
+	u, local, err := normalizeURL(rawURL, create)
 	if err != nil {
 		return nil, err
 	}
@@ -64,8 +68,9 @@ func (s *Store) Close() error { return s.b.Close() }
 func (s *Store) URL() string { return s.url }
 
 // normalizeURL turns a bare path into a file URL and sets the fileblob
-// options kbackup relies on.
-func normalizeURL(raw string) (u string, localDir string, err error) {
+// options kbackup relies on. With create, a missing file storage directory
+// is created; without, it is an error wrapping ErrNoBackup.
+func normalizeURL(raw string, create bool) (u string, localDir string, err error) {
 	if raw == "" {
 		return "", "", ErrNoStorage
 	}
@@ -91,7 +96,11 @@ func normalizeURL(raw string) (u string, localDir string, err error) {
 		return "", "", fmt.Errorf("storage URL %q names no directory: use file:///absolute/path", raw)
 	}
 	q := pu.Query()
-	if q.Get("create_dir") == "" {
+	if !create {
+		if fi, err := os.Stat(pu.Path); err != nil || !fi.IsDir() {
+			return "", "", fmt.Errorf("%w at %s: the directory does not exist", ErrNoBackup, pu.Path)
+		}
+	} else if q.Get("create_dir") == "" {
 		if err := os.MkdirAll(pu.Path, 0o755); err != nil {
 			return "", "", fmt.Errorf("storage directory %s cannot be created: %w", pu.Path, err)
 		}

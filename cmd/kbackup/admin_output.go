@@ -14,41 +14,99 @@ import (
 	"github.com/kbackup/kbackup/store"
 )
 
-// outputFlag selects the output format of the admin commands.
-func outputFlag(formats string) cli.Flag {
-	return &cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "table", Usage: "output format: " + formats}
+// Output formats of -o, the same set for every command: text (for people;
+// "table" is accepted for it), json and yaml (for scripts).
+const (
+	formatText = "text"
+	formatJSON = "json"
+	formatYAML = "yaml"
+)
+
+// outputFlag is every command's -o.
+func outputFlag() cli.Flag {
+	return &cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: formatText, Usage: "output `FORMAT`: text, json or yaml (table is text)"}
 }
 
-// render writes v as JSON or YAML, or calls table for the human format.
-func render(c *cli.Context, v any, table func(w io.Writer) error) error {
-	w := c.App.Writer
+// outputFormat returns the -o format, checked: text, json or yaml.
+func outputFormat(c *cli.Context) (string, error) {
 	switch f := c.String("output"); f {
-	case "table", "text", "":
-		return table(w)
-	case "json":
+	case "text", "table", "":
+		return formatText, nil
+	case formatJSON, formatYAML:
+		return f, nil
+	default:
+		return "", fmt.Errorf("%w: output format %q: use text, json or yaml", errUsage, f)
+	}
+}
+
+// render writes v as JSON or YAML, or calls table for the text format.
+func render(c *cli.Context, v any, table func(w io.Writer) error) error {
+	f, err := outputFormat(c)
+	if err != nil {
+		return err
+	}
+	w := c.App.Writer
+	switch f {
+	case formatJSON:
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(v)
-	case "yaml":
+	case formatYAML:
 		enc := yaml.NewEncoder(w)
 		enc.SetIndent(2)
 		if err := enc.Encode(v); err != nil {
 			return err
 		}
 		return enc.Close()
-	default:
-		return fmt.Errorf("%w: output format %q: use table, yaml or json", errUsage, f)
+	}
+	return table(w)
+}
+
+// encodeData writes v, whose shape is given by its JSON tags, as indented
+// JSON or as YAML with the same keys in the same order.
+func encodeData(w io.Writer, format string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	if format == formatJSON {
+		_, err = w.Write(append(b, '\n'))
+		return err
+	}
+	var n yaml.Node
+	if err := yaml.Unmarshal(b, &n); err != nil {
+		return err
+	}
+	blockStyle(&n)
+	enc := yaml.NewEncoder(w)
+	enc.SetIndent(2)
+	if err := enc.Encode(&n); err != nil {
+		return err
+	}
+	return enc.Close()
+}
+
+// blockStyle drops the flow and quoting styles JSON input left on n.
+func blockStyle(n *yaml.Node) {
+	n.Style = 0
+	for _, c := range n.Content {
+		blockStyle(c)
 	}
 }
 
-// openStorage opens --storage (or the config file's storage).
+// openStorage opens --storage (or the config file's storage), which must
+// already hold a backup: admin commands never create storage.
 func openStorage(c *cli.Context) (*store.Store, *fileConfig, error) {
 	fc, err := loadConfig(c)
 	if err != nil {
 		return nil, nil, err
 	}
-	st, err := store.Open(c.Context, storageURL(c, fc))
+	st, err := store.OpenExisting(c.Context, storageURL(c, fc))
 	if err != nil {
+		return nil, nil, err
+	}
+	if err := st.CheckBackup(c.Context); err != nil {
+		st.Close()
 		return nil, nil, err
 	}
 	return st, fc, nil

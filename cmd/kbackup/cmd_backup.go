@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -26,14 +25,14 @@ func backupCommand() *cli.Command {
 			&cli.BoolFlag{Name: "once", Usage: "back up to the end offsets seen at start, then exit"},
 			&cli.StringFlag{Name: "compression", Usage: "segment compression: zstd (default), lz4, snappy, gzip, none"},
 			&cli.StringFlag{Name: "segment-bytes", Usage: "roll segments at this `SIZE` (default 64MiB)"},
-			&cli.DurationFlag{Name: "segment-age", Usage: "roll segments this long after their first record (default 1m)"},
-			&cli.DurationFlag{Name: "lease-ttl", Usage: "take over a lease not renewed for this long (default 2m)"},
-			&cli.DurationFlag{Name: "retention", Usage: "delete segments whose newest record is older than this, old segments included (default: keep)"},
-			&cli.DurationFlag{Name: "retention-interval", Usage: "how often to run a retention pass per topic (default 1m)"},
-			&cli.DurationFlag{Name: "flush-timeout", Usage: "on SIGTERM, give up storing what is held after this long (default 30s)"},
-			&cli.DurationFlag{Name: "snapshot-every", Usage: "cut a new snapshot version of each topic this often, e.g. 24h (default: never)"},
-			&cli.DurationFlag{Name: "discovery-interval", Usage: "how often to look for new or recreated topics (default 5s)"},
-			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "text", Usage: "summary format: text or json"},
+			&cli.DurationFlag{Name: "segment-age", Usage: "roll segments this long after their first record", DefaultText: "1m"},
+			&cli.DurationFlag{Name: "lease-ttl", Usage: "take over a lease not renewed for this long", DefaultText: "2m"},
+			&cli.DurationFlag{Name: "retention", Usage: "delete segments whose newest record is older than this, old segments included", DefaultText: "keep"},
+			&cli.DurationFlag{Name: "retention-interval", Usage: "how often to run a retention pass per topic", DefaultText: "1m"},
+			&cli.DurationFlag{Name: "flush-timeout", Usage: "on SIGTERM, give up storing what is held after this long", DefaultText: "30s"},
+			&cli.DurationFlag{Name: "snapshot-every", Usage: "cut a new snapshot version of each topic this often, e.g. 24h", DefaultText: "never"},
+			&cli.DurationFlag{Name: "discovery-interval", Usage: "how often to look for new or recreated topics", DefaultText: "5s"},
+			outputFlag(),
 		}, logFlags()...),
 		Action: runBackup,
 	}
@@ -94,6 +93,10 @@ func runBackup(c *cli.Context) error {
 	if c.NArg() > 0 {
 		return fmt.Errorf("%w: unexpected argument %q: topics are selected with --topic REGEX", errUsage, c.Args().First())
 	}
+	format, err := outputFormat(c)
+	if err != nil {
+		return err
+	}
 	fc, log, kc, err := loadEnv(c)
 	if err != nil {
 		return err
@@ -113,7 +116,7 @@ func runBackup(c *cli.Context) error {
 	sum, err := backup.Run(c.Context, st, kc, opts)
 	stopProgress()
 	if sum != nil && (opts.Once || err == nil) {
-		printSummary(c.App.Writer, c.String("output"), sum)
+		printSummary(c.App.Writer, format, sum)
 	}
 	return err
 }
@@ -147,10 +150,8 @@ func startProgress(w io.Writer, s *backup.Stats, enabled bool) func() {
 }
 
 func printSummary(w io.Writer, format string, sum *backup.Summary) {
-	if format == "json" {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(sum)
+	if format != formatText {
+		_ = encodeData(w, format, sum)
 		return
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)

@@ -41,7 +41,7 @@ func demoCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			printSummary(c.App.Writer, "text", sum)
+			printSummary(c.App.Writer, formatText, sum)
 			fmt.Fprintf(c.App.Writer, `
 Backup written to %[1]s. Try next:
   %[2]s snapshot list --all --storage %[1]s

@@ -18,7 +18,7 @@ func describeCommand() *cli.Command {
 		Name:      "describe",
 		Usage:     "per topic and snapshot: records, stored vs raw bytes, offsets, time range; lag with --brokers",
 		ArgsUsage: "[TOPIC…]",
-		Flags:     adminFlags(brokersFlag(), outputFlag("table, yaml or json")),
+		Flags:     adminFlags(brokersFlag(), outputFlag()),
 		Action:    runDescribe,
 	}
 }

@@ -21,7 +21,7 @@ func indexCommand() *cli.Command {
 				Name:      "show",
 				Usage:     "list a snapshot's segments: partition, offsets, time range, records, bytes, expiry",
 				ArgsUsage: "TOPIC",
-				Flags:     adminFlags(snap, outputFlag("table, yaml or json")),
+				Flags:     adminFlags(snap, outputFlag()),
 				Action:    runIndexShow,
 			},
 			{
@@ -30,7 +30,7 @@ func indexCommand() *cli.Command {
 				ArgsUsage: "TOPIC",
 				Flags: adminFlags(snap,
 					&cli.BoolFlag{Name: "dry-run", Usage: "report what would be written, write nothing"},
-					outputFlag("table, yaml or json"),
+					outputFlag(),
 				),
 				Action: runIndexRebuild,
 			},
@@ -69,6 +69,10 @@ func runIndexShow(c *cli.Context) error {
 func indexTable(w io.Writer, iv *inspect.IndexView) error {
 	fmt.Fprintf(w, "Topic: %s  Snapshot: v%d  Segments: %d  Records: %d  Stored: %d bytes\n",
 		iv.Topic, iv.Snapshot, len(iv.Segments), iv.Records, iv.Stored)
+	if len(iv.Segments) == 0 {
+		_, err := fmt.Fprintf(w, "v%d holds no segment: no record was stored in this version yet\n", iv.Snapshot)
+		return err
+	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "PARTITION\tSEGMENT\tOFFSETS\tNEXT\tFROM\tTO\tRECORDS\tBYTES\tEXPIRES")
 	for _, s := range iv.Segments {

@@ -54,11 +54,17 @@ func runMount(c *cli.Context) error {
 	if url == "" {
 		return fmt.Errorf("%w: --storage is required", errUsage)
 	}
-	st, err := store.Open(c.Context, url)
+	st, err := store.OpenExisting(c.Context, url)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
+	if err := st.CheckBackup(c.Context); errors.Is(err, store.ErrNoBackup) {
+		// The mount shows topics as they appear: warn, do not refuse.
+		log.Warn("no backup in storage yet", "err", err)
+	} else if err != nil {
+		return err
+	}
 	opts := fs.Options{Refresh: c.Duration("refresh"), AllowOther: c.Bool("allow-other"), Debug: c.Bool("debug"), Logger: log}
 	if opts.RestoreUsers, err = ids(c.StringSlice("restore-users"), lookupUser); err != nil {
 		return err
@@ -179,7 +185,8 @@ func (m mountRestorer) Start(_ context.Context, req fs.RestoreRequest) error {
 // missing with the snapshot's partitions and configs.
 func requestSpec(req fs.RestoreRequest) (*restore.Spec, error) {
 	if req.Spec != nil {
-		return restore.ParseSpec(req.Spec)
+		spec, err := restore.ParseSpec(req.Spec)
+		return spec, explainUnknownFields("restore/"+req.Name, err, &restore.Spec{})
 	}
 	tm := restore.TopicMapping{
 		Source:   req.Source.Topic,

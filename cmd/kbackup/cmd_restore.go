@@ -1,10 +1,11 @@
 package main
 
 import (
-	"encoding/json"
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strconv"
 	"strings"
@@ -32,13 +33,13 @@ func restoreCommand() *cli.Command {
 			&cli.StringFlag{Name: "until-time", Usage: "restore records with timestamps before `RFC3339` (exclusive)"},
 			&cli.StringSliceFlag{Name: "partition", Aliases: []string{"p"}, Usage: "restore only partition `P[=FROM-UNTIL]` of the single --topic (repeatable; FROM inclusive, UNTIL exclusive, either may be empty)"},
 			&cli.StringFlag{Name: "legacy-offset-header", Usage: "add the original offset as header `NAME`"},
-			&cli.IntFlag{Name: "parallelism", Usage: "topics restored at once (default 1)"},
-			&cli.IntFlag{Name: "max-producers", Usage: "producers shared by the topics (default 1)"},
+			&cli.IntFlag{Name: "parallelism", Usage: "topics restored at once", DefaultText: "1"},
+			&cli.IntFlag{Name: "max-producers", Usage: "producers shared by the topics", DefaultText: "1"},
 			&cli.BoolFlag{Name: "no-preflight", Usage: "skip the preflight checks"},
 			&cli.BoolFlag{Name: "create-topics", Usage: "create missing targets with the backup's partitions and configs"},
 			&cli.BoolFlag{Name: "allow-nonempty", Usage: "append to targets holding other records"},
 			&cli.StringFlag{Name: "retention", Usage: "records older than the target's retention.ms: `apply` (skip them), extend (raise the target's retention) or ignore (restore them; the broker deletes them)"},
-			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "text", Usage: "summary format: text or json"},
+			outputFlag(),
 		}, logFlags()...),
 		Action: runRestore,
 	}
@@ -53,6 +54,9 @@ func restoreSpec(c *cli.Context) (*restore.Spec, error) {
 			return nil, fmt.Errorf("%w: restore spec: %v", errUsage, err)
 		}
 		if spec, err = restore.ParseSpec(b); err != nil {
+			if re, ok := explainUnknownFields(path, err, &restore.Spec{}).(*rewordedError); ok {
+				return nil, fmt.Errorf("%w: %w", errUsage, re)
+			}
 			return nil, fmt.Errorf("%w: %s: %w", errUsage, path, err)
 		}
 		if e := spec.Spec.Enabled; e != nil && !*e {
@@ -160,8 +164,9 @@ func runRestore(c *cli.Context) error {
 	if c.NArg() > 0 {
 		return fmt.Errorf("%w: unexpected argument %q: topics are selected with --topic SOURCE[:TARGET]", errUsage, c.Args().First())
 	}
-	if o := c.String("output"); o != "text" && o != "json" {
-		return fmt.Errorf("%w: --output %q: use text or json", errUsage, o)
+	format, err := outputFormat(c)
+	if err != nil {
+		return err
 	}
 	fc, log, kc, err := loadEnv(c)
 	if err != nil {
@@ -171,12 +176,17 @@ func runRestore(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	st, err := store.Open(c.Context, storageURL(c, fc))
+	st, err := store.OpenExisting(c.Context, storageURL(c, fc))
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	opts := restore.Options{Logger: log}
+	if err := st.CheckBackup(c.Context); err != nil {
+		return err
+	}
+	// The error is printed once, as the kbackup: line: the engine's log
+	// line of the failure is left out.
+	opts := restore.Options{Logger: slog.New(withoutFailure{log.Handler()})}
 	bar := newRestoreProgress(c.App.ErrWriter)
 	if bar != nil {
 		opts.OnStatus, opts.StatusInterval = bar.show, 500*time.Millisecond
@@ -186,12 +196,32 @@ func runRestore(c *cli.Context) error {
 		bar.clear()
 	}
 	if res != nil && len(res.Topics) > 0 {
-		printRestore(c.App.Writer, c.String("output"), res)
+		printRestore(c.App.Writer, format, res)
 	}
 	if errors.Is(err, restore.ErrInvalidSpec) {
 		err = fmt.Errorf("%w: %w", errUsage, err)
 	}
 	return err
+}
+
+// withoutFailure drops the engine's ERROR record of a failed or invalid
+// restore ("restore Failed", "restore Invalid"): the command returns the
+// same error, which Main prints.
+type withoutFailure struct{ slog.Handler }
+
+func (h withoutFailure) Handle(ctx context.Context, r slog.Record) error {
+	if r.Level == slog.LevelError && (r.Message == "restore "+restore.Failed.String() || r.Message == "restore "+restore.Invalid.String()) {
+		return nil
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h withoutFailure) WithAttrs(as []slog.Attr) slog.Handler {
+	return withoutFailure{h.Handler.WithAttrs(as)}
+}
+
+func (h withoutFailure) WithGroup(name string) slog.Handler {
+	return withoutFailure{h.Handler.WithGroup(name)}
 }
 
 // restoreProgress draws one progress line per topic on a terminal.
@@ -244,10 +274,8 @@ func (p *restoreProgress) clearLocked() {
 }
 
 func printRestore(w io.Writer, format string, res *restore.Result) {
-	if format == "json" {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(res)
+	if format != formatText {
+		_ = encodeData(w, format, res)
 		return
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)

@@ -67,7 +67,7 @@ func TestRestoreCommand(t *testing.T) {
 		{"--topic", "orders:o1", "--topic", "events", "--partition", "1"},
 		{"--topic", "orders:o1", "--from-time", "2026-13-01", "--create-topics"},
 		{"--topic", "orders:o1", "--snapshot", "vX"},
-		{"--topic", "orders:o1", "-o", "yaml"},
+		{"--topic", "orders:o1", "-o", "xml"},
 		{"--topic", "orders:o1", "--retention", "sometimes"},
 		{},
 	} {
@@ -89,6 +89,10 @@ func TestRestoreCommand(t *testing.T) {
 		code, _, stderr := runCtx(ctx, append(append([]string{"restore"}, common...), tc.args...)...)
 		if code != exitFailure || !strings.Contains(stderr, tc.msg) {
 			t.Fatalf("%v: exit %d, stderr %q", tc.args, code, stderr)
+		}
+		// The error is printed once, not as a log line and again.
+		if n := strings.Count(stderr, "\n"); n != 1 {
+			t.Errorf("%v: the error is printed %d times: %q", tc.args, n, stderr)
 		}
 	}
 	if td, _ := adm.ListTopics(ctx, "o1"); td.Has("o1") && td["o1"].Err == nil {

@@ -19,11 +19,11 @@ func snapshotCommand() *cli.Command {
 		Subcommands: []*cli.Command{
 			{
 				Name:      "list",
-				Usage:     "list a topic's snapshot versions (* marks the active one)",
-				ArgsUsage: "[TOPIC]",
+				Usage:     "list topics' snapshot versions (* marks the active one; every topic when none is given)",
+				ArgsUsage: "[TOPIC…]",
 				Flags: adminFlags(
-					&cli.BoolFlag{Name: "all", Usage: "list every topic in storage"},
-					outputFlag("table, yaml or json"),
+					&cli.BoolFlag{Name: "all", Usage: "list every topic in storage (the default without TOPIC)"},
+					outputFlag(),
 				),
 				Action: runSnapshotList,
 			},
@@ -33,7 +33,7 @@ func snapshotCommand() *cli.Command {
 				ArgsUsage: "TOPIC",
 				Flags: adminFlags(
 					&cli.DurationFlag{Name: "wait", Value: 30 * time.Second, Usage: "how long to wait for a running backup to cut the version"},
-					outputFlag("table, yaml or json"),
+					outputFlag(),
 				),
 				Action: runSnapshotCreate,
 			},
@@ -51,15 +51,15 @@ func runSnapshotList(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if (len(topics) == 0) == !c.Bool("all") {
-		return fmt.Errorf("%w: give one TOPIC or --all", errUsage)
+	if len(topics) > 0 && c.Bool("all") {
+		return fmt.Errorf("%w: give TOPICs or --all, not both", errUsage)
 	}
 	st, _, err := openStorage(c)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	if c.Bool("all") {
+	if len(topics) == 0 {
 		if topics, err = st.ListTopics(c.Context); err != nil {
 			return err
 		}
@@ -86,13 +86,20 @@ func snapshotTable(w io.Writer, topics []*inspect.TopicSnapshots) error {
 		}
 		fmt.Fprintf(w, "Topic: %s (active: v%d)\n", ts.Topic, ts.Active)
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "  VERSION\tTOPIC ID\tCREATED")
+		fmt.Fprintln(tw, "  VERSION\tTOPIC ID\tCREATED\tARCHIVED\tREASON")
 		for _, s := range ts.Snapshots {
 			mark := "  "
 			if s.Active {
 				mark = "* "
 			}
-			fmt.Fprintf(tw, "%sv%d\t%s\t%s\n", mark, s.Version, s.TopicID, utc(s.Created))
+			archived, reason := "-", s.Reason
+			if s.Archived != nil {
+				archived = utc(*s.Archived)
+			}
+			if reason == "" {
+				reason = "-"
+			}
+			fmt.Fprintf(tw, "%sv%d\t%s\t%s\t%s\t%s\n", mark, s.Version, s.TopicID, utc(s.Created), archived, reason)
 		}
 		if err := tw.Flush(); err != nil {
 			return err

@@ -18,7 +18,7 @@ func verifyCommand() *cli.Command {
 		Flags: adminFlags(
 			&cli.StringFlag{Name: "snapshot", Aliases: []string{"s"}, Usage: "verify snapshot `VERSION` (default: the active one)"},
 			&cli.BoolFlag{Name: "all-snapshots", Usage: "verify every snapshot version"},
-			outputFlag("table, yaml or json"),
+			outputFlag(),
 		),
 		Action: runVerify,
 	}

@@ -56,13 +56,16 @@ func loadConfig(c *cli.Context) (*fileConfig, error) {
 	}
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("config file: %w", err)
+		return nil, fmt.Errorf("%w: config file: %w", errUsage, err)
 	}
 	defer f.Close()
 	dec := yaml.NewDecoder(f)
 	dec.KnownFields(true)
 	if err := dec.Decode(fc); err != nil {
-		return nil, fmt.Errorf("config file %s: %s", path, strings.ReplaceAll(err.Error(), "\n", "; "))
+		if re, ok := explainUnknownFields(path, err, fc).(*rewordedError); ok {
+			return nil, fmt.Errorf("%w: config file %w", errUsage, re)
+		}
+		return nil, fmt.Errorf("%w: config file %s: %s", errUsage, path, strings.ReplaceAll(err.Error(), "\n", "; "))
 	}
 	return fc, nil
 }

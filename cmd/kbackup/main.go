@@ -16,6 +16,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/kbackup/kbackup/kafka"
 	"github.com/kbackup/kbackup/store"
 )
 
@@ -42,7 +43,7 @@ func main() {
 // it in-process.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	app := newApp(stdout, stderr)
-	err := app.RunContext(ctx, args)
+	err := app.RunContext(ctx, reorderArgs(app, args))
 	if err == nil {
 		return exitOK
 	}
@@ -50,7 +51,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	msg := strings.ReplaceAll(err.Error(), "\n", " ")
 	fmt.Fprintf(stderr, "kbackup: %s\n", msg)
 	switch {
-	case errors.Is(err, errUsage):
+	case errors.Is(err, errUsage), errors.Is(err, kafka.ErrConfig):
 		return exitUsage
 	case errors.Is(err, store.ErrLeaseHeld), errors.Is(err, store.ErrLeaseLost):
 		return exitLeaseHeld
@@ -76,8 +77,19 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			return fmt.Errorf("%w: %v (see kbackup --help)", errUsage, err)
 		},
 		ExitErrHandler: func(*cli.Context, error) {},
+		HideVersion:    true,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "cpuprofile", Hidden: true, Usage: "write a CPU profile to `FILE`"},
+			&cli.BoolFlag{Name: "version", Aliases: []string{"v"}, Usage: "print the version, commit and Go version"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.Bool("version") {
+				return readVersion().text(c.App.Writer)
+			}
+			if c.NArg() > 0 {
+				return fmt.Errorf("%w: unknown command %q (see kbackup --help)", errUsage, c.Args().First())
+			}
+			return cli.ShowAppHelp(c)
 		},
 		Before: func(c *cli.Context) error {
 			if p := c.String("cpuprofile"); p != "" {
@@ -117,5 +129,6 @@ func commands() []*cli.Command {
 		verifyCommand(),
 		describeCommand(),
 		mountCommand(),
+		versionCommand(),
 	}
 }

@@ -105,10 +105,28 @@ func (b *backup) cutReason(ctx context.Context, t *topicRun) (reason string, req
 		}
 		b.admin.created[t.loc] = created
 	}
-	if time.Since(created) >= b.opts.SnapshotEvery {
+	if time.Since(created) >= b.opts.SnapshotEvery && t.holdsRecords() {
+		// An idle topic's version stays open: cutting it would leave an
+		// empty version (and restores and the mount's latest/ on it).
 		return "scheduled (snapshot every " + b.opts.SnapshotEvery.String() + ")", nil
 	}
 	return "", nil
+}
+
+// holdsRecords reports whether t's version holds any committed record: in
+// its index (from earlier runs too) or committed by this run.
+func (t *topicRun) holdsRecords() bool {
+	if t.records.Load() > 0 {
+		return true
+	}
+	t.imu.Lock()
+	defer t.imu.Unlock()
+	for p := range t.parts {
+		if ps, ok := t.iw.Summary(p); ok && ps.Records > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // cutSnapshot ends t's snapshot at the current fetch position and continues

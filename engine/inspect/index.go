@@ -46,12 +46,16 @@ func ShowIndex(ctx context.Context, st *store.Store, topic, sel string, now time
 		return nil, err
 	}
 	loc := store.Loc{Topic: topic, Version: v}
+	iv := &IndexView{Topic: topic, Snapshot: v, Segments: []SegmentView{}}
 	ix, err := st.ReadIndex(ctx, loc)
+	if store.IsNotFound(err) {
+		return iv, nil // a version no segment was written to yet
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read index of %s: %w", loc, err)
 	}
 	t := ix.Totals(now)
-	iv := &IndexView{Topic: topic, Snapshot: v, Records: t.Records, Stored: t.StoredBytes, Segments: []SegmentView{}}
+	iv.Records, iv.Stored = t.Records, t.StoredBytes
 	for _, e := range ix.Segments {
 		iv.Segments = append(iv.Segments, SegmentView{
 			Partition: e.Partition, Segment: e.ULID,

@@ -182,6 +182,11 @@ func (r *restorer) plan(ctx context.Context, m TopicMapping, base filter) (*topi
 	if err != nil {
 		return nil, fmt.Errorf("%w: source %s: %w", ErrPreflight, m.Source, err)
 	}
+	if m.snapshotSel() == "" {
+		if v, err = r.newestWithRecords(ctx, m.Source, man); err != nil {
+			return nil, fmt.Errorf("%w: source %s: %w", ErrPreflight, m.Source, err)
+		}
+	}
 	j := &topicJob{m: m, loc: store.Loc{Topic: m.Source, Version: v}, checks: !m.DisablePreflightChecks}
 	if s, ok := man.Get(v); ok {
 		j.snap = *s
