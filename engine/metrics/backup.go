@@ -235,15 +235,19 @@ func (m *Backup) Poll(ctx context.Context, k Offsets) {
 	}
 	sort.Strings(names)
 	ends, err := k.TopicEnds(ctx, names)
-	var newest map[string]map[int32]time.Time
-	if err == nil {
-		newest, err = k.NewestTimestamps(ctx, names)
+	if err != nil {
+		m.mu.Lock()
+		m.pollErrors++
+		m.mu.Unlock()
+		return
 	}
+	// Without the newest timestamps (a broker before Kafka 3.0) the lag
+	// is still known; the recovery point is not.
+	newest, nerr := k.NewestTimestamps(ctx, names)
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if err != nil {
+	if nerr != nil {
 		m.pollErrors++
-		return
 	}
 	for topic, ps := range ends {
 		t := m.topics[topic]
