@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/kbackup/kbackup/engine/backup"
 	"github.com/kbackup/kbackup/store"
 )
 
@@ -61,6 +62,8 @@ type partState struct {
 	end                           int64     // Kafka's end offset; -1 unknown
 	kafkaNewest                   time.Time // newest record timestamp in Kafka (zero: unknown or empty)
 }
+
+var _ backup.Observer = (*Backup)(nil)
 
 // NewBackup returns the metrics of a backup daemon.
 func NewBackup(opts Options) *Backup {
@@ -129,8 +132,10 @@ func (m *Backup) PartitionStarted(topic string, partition int32, next int64) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	p := m.part(topic, partition)
+	if next < p.next {
+		p.newest = time.Time{} // a new incarnation of the topic
+	}
 	p.consuming, p.next = true, next
-	p.newest = time.Time{}
 }
 
 // Consumed records records read from Kafka into an open segment, and their

@@ -6,16 +6,16 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/kbackup/kbackup/engine"
+	"github.com/kbackup/kbackup/engine/restore"
 )
 
 // Restore keeps a restore's metrics: Update takes the engine's status
-// reports (RestoreOptions.OnStatus).
+// reports (restore.Options.OnStatus).
 type Restore struct {
 	opts Options
 
 	mu     sync.Mutex
-	status engine.RestoreStatus
+	status restore.Status
 	seen   bool
 	errors int64
 }
@@ -25,10 +25,10 @@ func NewRestore(opts Options) *Restore { return &Restore{opts: opts} }
 
 // Update takes a status report. A report that enters Failed or Invalid
 // counts one error.
-func (m *Restore) Update(s engine.RestoreStatus) {
+func (m *Restore) Update(s restore.Status) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if (s.Phase == engine.Failed || s.Phase == engine.Invalid) && (!m.seen || m.status.Phase != s.Phase) {
+	if (s.Phase == restore.Failed || s.Phase == restore.Invalid) && (!m.seen || m.status.Phase != s.Phase) {
 		m.errors++
 	}
 	m.status, m.seen = s, true
@@ -38,7 +38,7 @@ func (m *Restore) Update(s engine.RestoreStatus) {
 func (m *Restore) Ready() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.status.Phase == engine.Failed || m.status.Phase == engine.Invalid {
+	if m.status.Phase == restore.Failed || m.status.Phase == restore.Invalid {
 		return errorString(m.status.Phase.String() + ": " + m.status.Reason)
 	}
 	return nil
