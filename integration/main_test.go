@@ -25,6 +25,13 @@ import (
 var binary string
 
 func TestMain(m *testing.M) {
+	if topic := os.Getenv(holdLeaseEnv); topic != "" {
+		holdLease(topic) // a child process of TestMetricsAndHealth
+		return
+	}
+	// Daemons serve metrics on a free port: tests run beside each other
+	// and beside other daemons of this machine.
+	os.Setenv("KBACKUP_METRICS_ADDR", "127.0.0.1:0")
 	dir, err := os.MkdirTemp("", "kbackup-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -272,4 +273,50 @@ func SortedNames(ts map[string]Topic) []string {
 // FormatTopicID renders a topic ID in UUID form (8-4-4-4-12 hex digits).
 func FormatTopicID(id [16]byte) string {
 	return fmt.Sprintf("%x-%x-%x-%x-%x", id[0:4], id[4:6], id[6:8], id[8:10], id[10:16])
+}
+
+// TopicEnds returns the read_committed end offset (the last stable
+// offset) of every partition of topics, in one listing.
+func (a *Admin) TopicEnds(ctx context.Context, topics []string) (map[string]map[int32]int64, error) {
+	lo, err := a.adm.ListCommittedOffsets(ctx, topics...)
+	if err != nil {
+		return nil, fmt.Errorf("end offsets: %w", err)
+	}
+	return listed(lo, func(o kadm.ListedOffset) int64 { return o.Offset }), nil
+}
+
+// NewestTimestamps returns the timestamp of the newest record (the largest
+// timestamp, KIP-734, Kafka 3.0+) of every partition of topics that has
+// one, in one listing.
+func (a *Admin) NewestTimestamps(ctx context.Context, topics []string) (map[string]map[int32]time.Time, error) {
+	lo, err := a.adm.ListMaxTimestampOffsets(ctx, topics...)
+	if err != nil {
+		return nil, fmt.Errorf("newest timestamps: %w", err)
+	}
+	out := map[string]map[int32]time.Time{}
+	lo.Each(func(o kadm.ListedOffset) {
+		if o.Err != nil || o.Offset < 0 || o.Timestamp < 0 {
+			return
+		}
+		if out[o.Topic] == nil {
+			out[o.Topic] = map[int32]time.Time{}
+		}
+		out[o.Topic][o.Partition] = time.UnixMilli(o.Timestamp)
+	})
+	return out, nil
+}
+
+// listed keeps the partitions of lo answered without error.
+func listed(lo kadm.ListedOffsets, val func(kadm.ListedOffset) int64) map[string]map[int32]int64 {
+	out := map[string]map[int32]int64{}
+	lo.Each(func(o kadm.ListedOffset) {
+		if o.Err != nil || o.Partition < 0 {
+			return
+		}
+		if out[o.Topic] == nil {
+			out[o.Topic] = map[int32]int64{}
+		}
+		out[o.Topic][o.Partition] = val(o)
+	})
+	return out
 }

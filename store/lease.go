@@ -52,6 +52,10 @@ type Lease struct {
 	// mfenced tells whether it did (FenceManifest).
 	mseq    int64
 	mfenced bool
+	// prev names the holder whose unreleased lease this one took over;
+	// tookOver tells whether it did.
+	prev     string
+	tookOver bool
 
 	ctx    context.Context // cancelled when the lease ends
 	cancel context.CancelCauseFunc
@@ -140,6 +144,9 @@ func (s *Store) AcquireLease(ctx context.Context, topic, holder string, ttl time
 			continue
 		}
 		l.start(gen+1, start)
+		if cur != nil && !cur.doc.Released {
+			l.prev, l.tookOver = cur.doc.Holder, true
+		}
 		if cur != nil {
 			s.pruneRegister(ctx, dir, append(cur.older, gen-1)...)
 		}
@@ -413,6 +420,11 @@ func (l *Lease) Release(ctx context.Context) error {
 
 // Holder returns the holder string of the lease.
 func (l *Lease) Holder() string { return l.doc.Holder }
+
+// TakenOver returns the holder whose unreleased lease this one took over
+// (stale, or left by a dead process), and false when the lease was free or
+// released.
+func (l *Lease) TakenOver() (holder string, ok bool) { return l.prev, l.tookOver }
 
 // Topic returns the topic the lease is for.
 func (l *Lease) Topic() string { return l.topic }

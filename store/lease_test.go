@@ -45,6 +45,9 @@ func TestLeaseHeldAndTakeover(t *testing.T) {
 			if a.Holder() != "host-a pid 1" || a.Topic() != "orders" {
 				t.Errorf("holder %q topic %q", a.Holder(), a.Topic())
 			}
+			if h, ok := a.TakenOver(); ok {
+				t.Errorf("a free lease reports a takeover from %q", h)
+			}
 			_, err = s.AcquireLease(ctx, "orders", "host-b pid 2", ttl)
 			if !errors.Is(err, ErrLeaseHeld) {
 				t.Fatalf("second acquire: %v, want ErrLeaseHeld", err)
@@ -83,6 +86,9 @@ func TestLeaseHeldAndTakeover(t *testing.T) {
 			if err != nil {
 				t.Fatalf("takeover of a stale lease: %v", err)
 			}
+			if h, ok := b.TakenOver(); !ok || h != "host-a pid 1" {
+				t.Errorf("takeover reports (%q, %v), want host-a pid 1", h, ok)
+			}
 			if err := a.Renew(ctx); !errors.Is(err, ErrLeaseLost) {
 				t.Errorf("old holder's renew: %v, want ErrLeaseLost", err)
 			}
@@ -101,6 +107,9 @@ func TestLeaseHeldAndTakeover(t *testing.T) {
 			c, err := s.AcquireLease(ctx, "orders", "host-c", 0)
 			if err != nil {
 				t.Fatalf("acquire after release: %v", err)
+			}
+			if h, ok := c.TakenOver(); ok {
+				t.Errorf("a released lease reports a takeover from %q", h)
 			}
 			if err := c.Release(ctx); err != nil {
 				t.Fatal(err)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -11,6 +12,8 @@ import (
 	"golang.org/x/term"
 
 	"github.com/kbackup/kbackup/engine/backup"
+	"github.com/kbackup/kbackup/engine/metrics"
+	"github.com/kbackup/kbackup/kafka"
 	"github.com/kbackup/kbackup/store"
 )
 
@@ -33,7 +36,7 @@ func backupCommand() *cli.Command {
 			&cli.DurationFlag{Name: "snapshot-every", Usage: "cut a new snapshot version of each topic this often, e.g. 24h", DefaultText: "never"},
 			&cli.DurationFlag{Name: "discovery-interval", Usage: "how often to look for new or recreated topics", DefaultText: "5s"},
 			outputFlag(),
-		}, logFlags()...),
+		}, append(metricsFlags(metrics.DefaultAddr, true), logFlags()...)...),
 		Action: runBackup,
 	}
 }
@@ -112,6 +115,11 @@ func runBackup(c *cli.Context) error {
 	defer st.Close()
 	opts.Logger = log
 	opts.Stats = &backup.Stats{}
+	stopMetrics, err := backupMetrics(c, fc, kc, st, &opts)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 	stopProgress := startProgress(c.App.ErrWriter, opts.Stats, opts.Once)
 	sum, err := backup.Run(c.Context, st, kc, opts)
 	stopProgress()
@@ -119,6 +127,48 @@ func runBackup(c *cli.Context) error {
 		printSummary(c.App.Writer, format, sum)
 	}
 	return err
+}
+
+// backupMetrics serves the daemon's metrics and health (a --once run only
+// when asked) and measures lag and RPO against Kafka while it runs.
+func backupMetrics(c *cli.Context, fc *fileConfig, kc *kafka.Config, st *store.Store, opts *backup.Options) (stop func(), err error) {
+	def := metrics.DefaultAddr
+	if opts.Once {
+		def = ""
+	}
+	ms, err := metricsConfig(c, fc, def)
+	if err != nil || ms.addr == "" {
+		return func() {}, err
+	}
+	// The client measuring lag first: it fails on bad Kafka settings
+	// before anything is served or logged.
+	cl, err := kafka.NewClient(c.Context, kc)
+	if err != nil {
+		return nil, err
+	}
+	bm := metrics.NewBackup(ms.opts)
+	reg := metrics.NewRegistry(bm.Collector(), metrics.Storage(st))
+	stopServe, err := serveMetrics(opts.Logger, ms.addr, metrics.Handler(reg, bm.Ready))
+	if err != nil {
+		cl.Close()
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(c.Context)
+	polled := make(chan struct{})
+	go func() {
+		defer close(polled)
+		bm.Run(ctx, kafka.NewAdmin(cl), ms.interval)
+	}()
+	stopReady := context.AfterFunc(c.Context, bm.Stopping)
+	opts.Observer = bm
+	return func() {
+		bm.Stopping()
+		stopReady()
+		cancel()
+		<-polled
+		cl.Close()
+		stopServe()
+	}, nil
 }
 
 // startProgress draws a one-line progress display on a terminal.

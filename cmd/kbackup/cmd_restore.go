@@ -16,6 +16,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
+	"github.com/kbackup/kbackup/engine/metrics"
 	"github.com/kbackup/kbackup/engine/restore"
 	"github.com/kbackup/kbackup/store"
 )
@@ -40,7 +41,7 @@ func restoreCommand() *cli.Command {
 			&cli.BoolFlag{Name: "allow-nonempty", Usage: "append to targets holding other records"},
 			&cli.StringFlag{Name: "retention", Usage: "records older than the target's retention.ms: `apply` (skip them), extend (raise the target's retention) or ignore (restore them; the broker deletes them)"},
 			outputFlag(),
-		}, logFlags()...),
+		}, append(metricsFlags("", false), logFlags()...)...),
 		Action: runRestore,
 	}
 }
@@ -191,6 +192,11 @@ func runRestore(c *cli.Context) error {
 	if bar != nil {
 		opts.OnStatus, opts.StatusInterval = bar.show, 500*time.Millisecond
 	}
+	stopMetrics, err := restoreMetrics(c, fc, st, &opts)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 	res, err := restore.Run(c.Context, st, kc, spec, opts)
 	if bar != nil {
 		bar.clear()
@@ -292,4 +298,24 @@ func printRestore(w io.Writer, format string, res *restore.Result) {
 		fmt.Fprintf(w, "%s: %d records produced, %.1f MB in %.1fs (%.0f records/s, %.1f MB/s)\n", res.Phase, res.Produced,
 			float64(res.PayloadBytes)/1e6, secs, float64(res.Produced)/secs, float64(res.PayloadBytes)/1e6/secs)
 	}
+}
+
+// restoreMetrics serves the restore's metrics and health when asked
+// (--metrics-addr or metrics.addr), fed by the restore's status reports.
+func restoreMetrics(c *cli.Context, fc *fileConfig, st *store.Store, opts *restore.Options) (stop func(), err error) {
+	ms, err := metricsConfig(c, fc, "")
+	if err != nil || ms.addr == "" {
+		return func() {}, err
+	}
+	rm := metrics.NewRestore(ms.opts)
+	stop, err = serveMetrics(opts.Logger, ms.addr, metrics.Handler(metrics.NewRegistry(rm.Collector(), metrics.Storage(st)), rm.Ready))
+	if err != nil {
+		return nil, err
+	}
+	if show := opts.OnStatus; show != nil {
+		opts.OnStatus = func(s restore.Status) { rm.Update(s); show(s) }
+	} else {
+		opts.OnStatus = rm.Update
+	}
+	return stop, nil
 }

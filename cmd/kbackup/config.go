@@ -16,12 +16,13 @@ import (
 // fileConfig is the YAML configuration file (docs/configuration.md). Every
 // flag has a field; flags and environment variables override the file.
 type fileConfig struct {
-	Brokers   []string        `yaml:"brokers"`
-	Storage   string          `yaml:"storage"`
-	Kafka     kafkaFileConfig `yaml:"kafka"`
-	Backup    backupConfig    `yaml:"backup"`
-	LogLevel  string          `yaml:"log_level"`
-	LogFormat string          `yaml:"log_format"`
+	Brokers   []string          `yaml:"brokers"`
+	Storage   string            `yaml:"storage"`
+	Kafka     kafkaFileConfig   `yaml:"kafka"`
+	Backup    backupConfig      `yaml:"backup"`
+	Metrics   metricsFileConfig `yaml:"metrics"`
+	LogLevel  string            `yaml:"log_level"`
+	LogFormat string            `yaml:"log_format"`
 }
 
 type kafkaFileConfig struct {

@@ -153,6 +153,7 @@ func (b *backup) dropEnded() {
 		b.opts.Logger.Error("lost the lease of a topic: stopped backing it up, writing nothing more to it", "topic", t.name, "err", err)
 		b.unconsume(t)
 		_ = t.stop() // fails at the lease check, writing nothing
+		b.opts.Observer.LeaseEnded(t.name, true)
 		delete(b.topics, t.name)
 		b.done = append(b.done, t)
 		b.failed = append(b.failed, fmt.Errorf("topic %s: %w", t.name, err))
@@ -325,6 +326,7 @@ func (b *backup) discover(ctx context.Context, first bool) error {
 		}
 		b.opts.Logger.Warn("no topic matches yet; waiting for matching topics to appear", "selection", sel)
 	}
+	b.opts.Observer.Assigned(names)
 	add := map[string]map[int32]kgo.Offset{}
 	for _, n := range names {
 		lt := live[n]
@@ -416,6 +418,7 @@ func (b *backup) rotate(t *topicRun) error {
 	err := t.stop()
 	t.unwatch()
 	_ = t.lease.Release(b.wctx)
+	b.opts.Observer.LeaseEnded(t.name, false)
 	delete(b.topics, t.name)
 	b.done = append(b.done, t)
 	if err != nil {
@@ -439,6 +442,7 @@ func (b *backup) stopAll() error {
 			first = err
 		}
 		_ = t.lease.Release(b.wctx)
+		b.opts.Observer.LeaseEnded(t.name, errors.Is(err, store.ErrLeaseLost))
 		b.done = append(b.done, t)
 	}
 	b.topics = map[string]*topicRun{}

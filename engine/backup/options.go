@@ -59,9 +59,45 @@ type Options struct {
 	Logger *slog.Logger
 	// Stats, if set, is updated live for progress displays.
 	Stats *Stats
+	// Observer, if set, learns about leases, consumption and stored
+	// segments as they happen (metrics and health checks).
+	Observer Observer
 
 	codec store.Codec
 }
+
+// Observer learns what a backup does, for metrics and health checks. Its
+// methods are called from several goroutines and must return quickly; the
+// engine declares it so that it needs no metrics library.
+type Observer interface {
+	// Assigned names the topics a discovery pass found this process
+	// should back up.
+	Assigned(topics []string)
+	// LeaseAcquired: this process took topic's lease; takeover tells that
+	// it took it over from a holder that had not released it.
+	LeaseAcquired(topic string, takeover bool)
+	// LeaseEnded: this process no longer holds topic's lease, released on
+	// purpose or lost.
+	LeaseEnded(topic string, lost bool)
+	// PartitionStarted: partition is consumed from next; storage holds
+	// every offset below it.
+	PartitionStarted(topic string, partition int32, next int64)
+	// Consumed: records read from Kafka into an open segment, and their
+	// payload bytes (keys, values, headers).
+	Consumed(topic string, partition int32, records, bytes int64)
+	// SegmentStored: segment e is stored and indexed.
+	SegmentStored(topic string, e store.SegmentEntry)
+}
+
+// nopObserver is the Observer of a backup nobody observes.
+type nopObserver struct{}
+
+func (nopObserver) Assigned([]string)                        {}
+func (nopObserver) LeaseAcquired(string, bool)               {}
+func (nopObserver) LeaseEnded(string, bool)                  {}
+func (nopObserver) PartitionStarted(string, int32, int64)    {}
+func (nopObserver) Consumed(string, int32, int64, int64)     {}
+func (nopObserver) SegmentStored(string, store.SegmentEntry) {}
 
 // Stats are live counters of a running backup.
 type Stats struct {
@@ -112,6 +148,9 @@ func (o *Options) defaults() error {
 	}
 	if o.Stats == nil {
 		o.Stats = &Stats{}
+	}
+	if o.Observer == nil {
+		o.Observer = nopObserver{}
 	}
 	return nil
 }

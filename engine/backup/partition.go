@@ -77,6 +77,8 @@ func (w *partitionWriter) fail(err error) {
 }
 
 func (w *partitionWriter) write(ctx context.Context, recs []*kgo.Record) error {
+	var records, bytes int64
+	defer func() { w.t.b.opts.Observer.Consumed(w.t.name, w.partition, records, bytes) }()
 	for _, kr := range recs {
 		if kr.Offset < w.next {
 			// The partition went back: it was recreated (a cluster without
@@ -119,6 +121,8 @@ func (w *partitionWriter) write(ctx context.Context, recs []*kgo.Record) error {
 		}
 		w.next = kr.Offset + 1
 		w.payload += int64(n)
+		records++
+		bytes += int64(n)
 		w.t.b.opts.Stats.Records.Add(1)
 		w.t.b.opts.Stats.Bytes.Add(int64(n))
 		if w.seg.Size() >= w.t.b.opts.SegmentBytes {
@@ -155,6 +159,7 @@ func (w *partitionWriter) roll(ctx context.Context) error {
 		return err
 	}
 	w.t.b.opts.Stats.Stored.Add(e.StoredBytes)
+	w.t.b.opts.Observer.SegmentStored(w.t.name, e)
 	w.t.addSummary(e.Records, w.payload, e.StoredBytes)
 	w.payload = 0
 	return nil

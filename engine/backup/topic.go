@@ -179,6 +179,8 @@ func (b *backup) openTopic(ctx context.Context, live kafka.Topic) (*topicRun, er
 		return nil, err
 	}
 	ok = true
+	_, takeover := lease.TakenOver()
+	b.opts.Observer.LeaseAcquired(live.Name, takeover)
 	return b.newTopicRun(live, loc, lease, iw, resume), nil
 }
 
@@ -276,6 +278,7 @@ func (t *topicRun) start(ctx context.Context, partitions int32, targets map[int3
 		}
 		w := newPartitionWriter(t, p, next, target)
 		t.parts[p] = w
+		t.b.opts.Observer.PartitionStarted(t.name, p, next)
 		if !w.reached() {
 			offs[p] = off
 		}
