@@ -150,20 +150,21 @@ func waitUnmount(ctx context.Context, srv *fs.Server, log *slog.Logger) {
 	<-done
 }
 
-// mountRestorer adapts restore.Runs to fs.Restorer: it turns what was
-// copied into restore/ into a restore spec.
+// mountRestorer adapts restore.Runs to fs.Restorer: each kind of request
+// goes to its typed call.
 type mountRestorer struct{ rs *restore.Runs }
 
 var _ fs.Restorer = mountRestorer{}
 
 func (m mountRestorer) Start(_ context.Context, req fs.RestoreRequest) error {
 	var err error
-	if req.Invalid != "" {
+	switch {
+	case req.Invalid != "":
 		err = m.rs.Invalid(req.Name, req.Invalid)
-	} else if spec, perr := requestSpec(req); perr != nil {
-		err = m.rs.Invalid(req.Name, perr.Error())
-	} else {
-		err = m.rs.Start(req.Name, spec)
+	case req.Spec != nil:
+		err = m.rs.StartSpec(req.Name, req.Spec)
+	default:
+		err = m.rs.Copy(restore.CopyRequest{Name: req.Name, Source: req.Source, Partitions: req.Partitions, Target: req.Target})
 	}
 	switch {
 	case errors.Is(err, restore.ErrInvalidSpec):
@@ -172,27 +173,6 @@ func (m mountRestorer) Start(_ context.Context, req fs.RestoreRequest) error {
 		return fmt.Errorf("%w: %w", fs.ErrRestoreExists, err)
 	}
 	return err
-}
-
-// requestSpec is the restore spec of a copy: the spec file copied, or the
-// snapshot (or partitions) copied into the target, creating it when
-// missing with the snapshot's partitions and configs.
-func requestSpec(req fs.RestoreRequest) (*restore.Spec, error) {
-	if req.Spec != nil {
-		return restore.ParseSpec(req.Spec)
-	}
-	tm := restore.TopicMapping{
-		Source:   req.Source.Topic,
-		Target:   req.Target,
-		Snapshot: &restore.SnapshotRef{Version: restore.SnapshotVersion(fmt.Sprintf("v%d", req.Source.Version))},
-	}
-	for _, p := range req.Partitions {
-		tm.Partitions = append(tm.Partitions, restore.PartitionRange{Number: p})
-	}
-	spec := &restore.Spec{Kind: "Restore"}
-	spec.Metadata.Name = req.Name
-	spec.Spec.Config = restore.Config{Topics: []restore.TopicMapping{tm}, CreateTopics: true}
-	return spec, nil
 }
 
 func (m mountRestorer) List(context.Context) ([]string, error) { return m.rs.List(), nil }
