@@ -7,84 +7,30 @@ import (
 	"io"
 	"strings"
 	"testing"
-	"time"
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/kbackup/kbackup/fs/browse/browsetest"
 	"github.com/kbackup/kbackup/store"
 )
 
-var baseTime = time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
+var baseTime = browsetest.BaseTime
 
-// fixture is a small backup made through store.CreateSegment: topic
-// "orders" with v1 (archived, one partition) and v2 (active, two
-// partitions), and what was stored, to compare the tree with.
+// fixture is browsetest's backup keyed by partition path.
 type fixture struct {
 	st    *store.Store
-	lines map[Path][]byte               // records.jsonl content by path
+	lines map[Path][]byte               // records.jsonl content by partition path
 	segs  map[Path][]store.SegmentEntry // segments by partition path
 }
 
 func newFixture(tb testing.TB) *fixture {
 	tb.Helper()
-	ctx := context.Background()
-	st, err := store.Open(ctx, tb.TempDir())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { st.Close() })
-	f := &fixture{st: st, lines: map[Path][]byte{}, segs: map[Path][]store.SegmentEntry{}}
-	l, err := st.AcquireLease(ctx, "orders", "browse test", time.Hour)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer l.Release(ctx)
-	seq := 0
-	add := func(loc store.Loc, p int32, n, perSeg int) {
-		var es []store.SegmentEntry
-		var lines []byte
-		for from := 0; from < n; from += perSeg {
-			seq++
-			up, err := st.CreateSegment(ctx, l, loc, store.SegmentOptions{ID: fmt.Sprintf("01TEST%020d", seq), Partition: p,
-				Start: int64(from), Codec: store.CodecZstd, BlockSize: 300})
-			if err != nil {
-				tb.Fatal(err)
-			}
-			for o := from; o < min(n, from+perSeg); o++ {
-				r := store.Record{Offset: int64(o), Timestamp: baseTime.Add(time.Duration(o) * time.Second),
-					Key: []byte(fmt.Sprintf("k%d", o)), Value: []byte(fmt.Sprintf(`{"p":%d,"o":%d}`, p, o))}
-				if err := up.Append(&r); err != nil {
-					tb.Fatal(err)
-				}
-				lines = store.AppendJSONLine(lines, &r)
-			}
-			e, err := up.Commit()
-			if err != nil {
-				tb.Fatal(err)
-			}
-			es = append(es, e)
+	b := browsetest.New(tb)
+	f := &fixture{st: b.St, lines: map[Path][]byte{}, segs: map[Path][]store.SegmentEntry{}}
+	for loc, ps := range b.Lines {
+		for p, lines := range ps {
+			f.lines[PartitionPath(loc, p)], f.segs[PartitionPath(loc, p)] = lines, b.Segs[loc][p]
 		}
-		iw, err := st.OpenIndexWriter(ctx, l, loc)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		if err := iw.Append(ctx, es...); err != nil {
-			tb.Fatal(err)
-		}
-		pp := PartitionPath(loc, p)
-		f.segs[pp], f.lines[pp] = es, lines
-	}
-	v1, v2 := store.Loc{Topic: "orders", Version: 1}, store.Loc{Topic: "orders", Version: 2}
-	add(v1, 0, 25, 10)
-	add(v2, 0, 60, 20)
-	add(v2, 1, 35, 20)
-	archived := baseTime.Add(time.Hour)
-	m := &store.Manifest{Topic: "orders", Active: 2, Snapshots: []store.Snapshot{
-		{Version: 1, TopicID: "id-one", Created: baseTime, Archived: &archived, Reason: "topic recreated", Partitions: 1},
-		{Version: 2, TopicID: "id-two", Created: archived, Partitions: 2},
-	}}
-	if err := st.WriteManifest(ctx, l, m); err != nil {
-		tb.Fatal(err)
 	}
 	return f
 }
