@@ -15,6 +15,7 @@ import (
 
 	"github.com/kbackup/kbackup/engine/restore"
 	"github.com/kbackup/kbackup/fs"
+	"github.com/kbackup/kbackup/kafka"
 	"github.com/kbackup/kbackup/store"
 )
 
@@ -29,11 +30,8 @@ func mountCommand() *cli.Command {
 			&cli.BoolFlag{Name: "allow-other", Usage: "let other users read the mount (non-root: user_allow_other in /etc/fuse.conf); only the mount's owner and root start restores"},
 			&cli.StringSliceFlag{Name: "restore-users", Usage: "`USER`s (names or uids) who may also start and cancel restores in restore/"},
 			&cli.StringSliceFlag{Name: "restore-groups", Usage: "members of `GROUP`s (names or gids) may also start and cancel restores in restore/"},
-			&cli.BoolFlag{Name: "restore-allow-nonempty", Usage: "let specs copied into restore/ append to non-empty targets (allowNonEmpty)"},
-			&cli.BoolFlag{Name: "restore-allow-no-preflight", Usage: "let specs copied into restore/ disable preflight checks (disablePreflightChecks)"},
-			&cli.StringFlag{Name: "restore-retention", Usage: "for restores that choose none, records older than the target's retention.ms: `apply`, extend or ignore (see kbackup restore --retention)"},
 			&cli.BoolFlag{Name: "debug", Usage: "log every FUSE request"},
-		}, logFlags()...),
+		}, append(restoreFlags(), logFlags()...)...),
 		Action: runMount,
 	}
 }
@@ -66,17 +64,12 @@ func runMount(c *cli.Context) error {
 	if opts.RestoreGroups, err = ids(c.StringSlice("restore-groups"), lookupGroup); err != nil {
 		return err
 	}
-	ropts := restore.RunsOptions{Logger: log, AllowNonEmpty: c.Bool("restore-allow-nonempty"), AllowNoPreflight: c.Bool("restore-allow-no-preflight")}
-	if c.IsSet("restore-retention") {
-		if ropts.Retention, err = restore.ParseRetentionPolicy(c.String("restore-retention")); err != nil {
-			return fmt.Errorf("%w: --restore-retention: %v", errUsage, err)
-		}
+	r, done, err := copyRestorer(c, st, kc, log)
+	if err != nil {
+		return err
 	}
-	if len(kc.Brokers) > 0 {
-		rs := restore.NewRuns(context.WithoutCancel(c.Context), st, kc, ropts)
-		defer rs.Close()
-		opts.Restorer = mountRestorer{rs}
-	}
+	defer done()
+	opts.Restorer = r
 	srv, err := fs.Mount(c.Context, st, c.Args().First(), opts)
 	if err != nil {
 		return err
@@ -85,6 +78,31 @@ func runMount(c *cli.Context) error {
 	waitUnmount(c.Context, srv, log)
 	log.Info("unmounted", "mountpoint", srv.Mountpoint())
 	return nil
+}
+
+// copyRestorer is the Restorer of restore by copy (mount and serve): nil
+// without --brokers. done closes it.
+func copyRestorer(c *cli.Context, st *store.Store, kc *kafka.Config, log *slog.Logger) (r fs.Restorer, done func(), err error) {
+	ropts := restore.RunsOptions{Logger: log, AllowNonEmpty: c.Bool("restore-allow-nonempty"), AllowNoPreflight: c.Bool("restore-allow-no-preflight")}
+	if c.IsSet("restore-retention") {
+		if ropts.Retention, err = restore.ParseRetentionPolicy(c.String("restore-retention")); err != nil {
+			return nil, nil, fmt.Errorf("%w: --restore-retention: %v", errUsage, err)
+		}
+	}
+	if len(kc.Brokers) == 0 {
+		return nil, func() {}, nil
+	}
+	rs := restore.NewRuns(context.WithoutCancel(c.Context), st, kc, ropts)
+	return mountRestorer{rs}, rs.Close, nil
+}
+
+// restoreFlags are the flags of restores started by copy.
+func restoreFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.BoolFlag{Name: "restore-allow-nonempty", Usage: "let specs copied into restore/ append to non-empty targets (allowNonEmpty)"},
+		&cli.BoolFlag{Name: "restore-allow-no-preflight", Usage: "let specs copied into restore/ disable preflight checks (disablePreflightChecks)"},
+		&cli.StringFlag{Name: "restore-retention", Usage: "for restores that choose none, records older than the target's retention.ms: `apply`, extend or ignore (see kbackup restore --retention)"},
+	}
 }
 
 // ids resolves users or groups given by name or number.

@@ -116,5 +116,6 @@ func commands() []*cli.Command {
 		verifyCommand(),
 		describeCommand(),
 		mountCommand(),
+		serveCommand(),
 	}
 }
