@@ -23,7 +23,8 @@ FUZZ += ./store:FuzzManifest
 FUZZ += ./store:FuzzLeaseEntry
 FUZZ += ./store:FuzzSnapshotRequest
 FUZZ += ./engine/restore:FuzzParseSpec
-FUZZ += ./fs:FuzzRestoreName
+FUZZ += ./fs/browse:FuzzRestoreName
+FUZZ += ./fs/browse:FuzzPath
 FUZZ += ./fs:FuzzCopyRequest
 FUZZ += ./fs:FuzzSpecWrites
 

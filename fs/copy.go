@@ -5,12 +5,13 @@ import (
 	"fmt"
 	"path"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 
 	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/kbackup/kbackup/fs/browse"
 )
 
 // A copy into restore/ is a copySession: a directory made in restore/
@@ -64,7 +65,7 @@ func (c *copies) rename(s *copySession, to string) bool {
 	}
 	delete(c.byName, s.entry)
 	s.entry = to
-	s.name = restoreName(to, s.dir)
+	s.name = browse.RestoreName(to, s.dir)
 	c.byName[to] = s
 	return true
 }
@@ -108,7 +109,7 @@ type copySession struct {
 }
 
 func newCopySession(ctx context.Context, m *mountFS, entry string, dir bool) *copySession {
-	s := &copySession{m: m, entry: entry, name: restoreName(entry, dir), dir: dir}
+	s := &copySession{m: m, entry: entry, name: browse.RestoreName(entry, dir), dir: dir}
 	if c, ok := fuse.FromContext(ctx); ok {
 		s.pid, s.uid, s.gid = c.Pid, c.Uid, c.Gid
 	}
@@ -180,19 +181,19 @@ func (s *copySession) start(req RestoreRequest) syscall.Errno {
 }
 
 // request turns the first identified file into a restore request: the
-// directory of src minus the directories of rel is what was copied.
+// directory of src minus the directories of rel is what was copied, and
+// browse.CopyRequest says what copying it restores.
 func (s *copySession) request(rel string, src source) (RestoreRequest, bool) {
-	req := RestoreRequest{Name: s.name}
 	if !s.dir {
-		req.Invalid = fmt.Sprintf("restore/%s is a single file copied from %s: copy a snapshot's directory "+
+		snap := browse.SnapshotPath(src.loc)
+		return RestoreRequest{Name: s.name, Invalid: fmt.Sprintf("restore/%s is a single file copied from %s: copy a snapshot's directory "+
 			"(cp -r MOUNTPOINT/%s MOUNTPOINT/restore/) or a partition's (cp -r MOUNTPOINT/%s/P MOUNTPOINT/restore/X)",
-			s.entry, src.path, snapshotPath(src.loc), snapshotPath(src.loc))
-		return req, true
+			s.entry, src.path, snap, snap)}, true
 	}
 	if s.base != "" {
 		r, ok := strings.CutPrefix(rel, s.base+"/")
 		if !ok {
-			return req, false
+			return RestoreRequest{}, false
 		}
 		rel = r
 	}
@@ -200,32 +201,15 @@ func (s *copySession) request(rel string, src source) (RestoreRequest, bool) {
 	if relDir != "." {
 		r, ok := strings.CutSuffix(root, "/"+relDir)
 		if !ok {
-			return req, false // renamed on the way: this file cannot tell
+			return RestoreRequest{}, false // renamed on the way: this file cannot tell
 		}
 		root = r
 	}
-	parts := strings.Split(root, "/")
-	isSnap := len(parts) >= 4 && parts[0] == "topics" && parts[2] == "snapshots"
-	switch {
-	case isSnap && len(parts) == 4:
-		req.Source = src.loc
-	case isSnap && len(parts) == 5:
-		p, err := strconv.ParseInt(parts[4], 10, 32)
-		if err != nil || p < 0 || strconv.FormatInt(p, 10) != parts[4] {
-			return req, false // not a partition directory of the tree
-		}
-		req.Source, req.Partitions = src.loc, []int32{int32(p)}
-	default:
-		req.Invalid = fmt.Sprintf("restore/%s is a copy of %s, not of one snapshot or one partition: a copy restores one snapshot "+
-			"into one target, so nothing was restored. Copy one snapshot instead: cp -r MOUNTPOINT/topics/%s/snapshots/vN MOUNTPOINT/restore/ "+
-			"(or one partition: cp -r MOUNTPOINT/topics/%s/snapshots/vN/P MOUNTPOINT/restore/X)", s.entry, root, src.loc.Topic, src.loc.Topic)
-		return req, true
+	p, err := browse.Parse(root)
+	if err != nil {
+		return RestoreRequest{}, false // not a directory of the tree
 	}
-	req.Target = s.name
-	if s.base == "" && s.name == path.Base(root) {
-		req.Target = src.loc.Topic // cp -r …/vN restore/: into the topic itself
-	}
-	return req, true
+	return browse.CopyRequest(s.name, p, s.base == ""), true
 }
 
 // statusText is restore/<name>/status: the Restorer's once it knows the
@@ -236,7 +220,7 @@ func (s *copySession) statusText(ctx context.Context) ([]byte, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := copyStatus{Restore: s.name}
+	st := browse.CopyStatus{Restore: s.name}
 	switch s.state {
 	case copyRejected:
 		st.Phase, st.Reason = "Failed", s.reason
@@ -246,5 +230,5 @@ func (s *copySession) statusText(ctx context.Context) ([]byte, error) {
 		st.Phase = "Ready"
 		st.Reason = fmt.Sprintf("waiting for a file copied from a snapshot (cp -r MOUNTPOINT/topics/T/snapshots/vN MOUNTPOINT/restore/%s)", s.name)
 	}
-	return st.render(), nil
+	return st.Render(), nil
 }

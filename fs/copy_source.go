@@ -2,7 +2,6 @@ package fs
 
 import (
 	"context"
-	"fmt"
 	"hash/crc32"
 	"io"
 	"path"
@@ -11,6 +10,7 @@ import (
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 
+	"github.com/kbackup/kbackup/fs/browse"
 	"github.com/kbackup/kbackup/store"
 )
 
@@ -25,9 +25,25 @@ type source struct {
 	open func(ctx context.Context) (io.ReaderAt, error)
 }
 
-// snapshotPath is the canonical path of a snapshot's directory.
-func snapshotPath(loc store.Loc) string {
-	return fmt.Sprintf("topics/%s/snapshots/v%d", loc.Topic, loc.Version)
+// isSource reports whether a copy of the file at p into restore/ can
+// restore: a file of a snapshot, or a topic's manifest.
+func isSource(p browse.Path) bool {
+	switch p.Kind {
+	case browse.KindManifest, browse.KindSnapshotYAML, browse.KindIndex, browse.KindRecords, browse.KindSegment:
+		return !p.Latest
+	}
+	return false
+}
+
+// sourceOf describes an open file of the tree for restore by copy; it is
+// the zero source for files that are not copy sources.
+func sourceOf(f *browse.File) source {
+	if !isSource(f.Path) {
+		return source{}
+	}
+	return source{loc: f.Path.Loc(), path: f.Path.String(), size: f.Size, open: func(context.Context) (io.ReaderAt, error) {
+		return f.Reopen(), nil
+	}}
 }
 
 // copySource answers copy_file_range from src: when the destination is a

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kbackup/kbackup/fs/browse"
 	"github.com/kbackup/kbackup/store"
 )
 
@@ -194,4 +195,9 @@ func runErr(name string, args ...string) (string, error) {
 func sh(tb testing.TB, script string) string {
 	tb.Helper()
 	return run(tb, "sh", "-c", script)
+}
+
+// segmentName is the name of e's file in segments/.
+func segmentName(e *store.SegmentEntry) string {
+	return browse.SegmentName(e.FirstOffset, e.LastOffset)
 }

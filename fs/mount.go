@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"log"
 	"os"
-	"time"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
+	"github.com/kbackup/kbackup/fs/browse"
 	"github.com/kbackup/kbackup/store"
 )
 
@@ -35,10 +35,9 @@ func Mount(ctx context.Context, st *store.Store, mountpoint string, opts Options
 	}
 	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	m := &mountFS{
-		ctx: sctx, st: st, log: opts.Logger,
-		started: time.Now(), restorer: opts.Restorer, access: newAccess(opts),
+		ctx: sctx, log: opts.Logger, restorer: opts.Restorer, access: newAccess(opts),
+		tree: browse.New(sctx, st, browse.Options{Refresh: opts.Refresh, Restorer: opts.Restorer, Logger: opts.Logger}),
 	}
-	m.cat = newCatalog(st, opts.Refresh, &m.stats)
 	timeout := min(shortTimeout, opts.Refresh)
 	fo := &gofs.Options{
 		EntryTimeout:    &timeout,

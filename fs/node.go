@@ -9,7 +9,7 @@ import (
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
-	"github.com/kbackup/kbackup/store"
+	"github.com/kbackup/kbackup/fs/browse"
 )
 
 const (
@@ -23,10 +23,8 @@ const (
 // mountFS is what every node shares.
 type mountFS struct {
 	ctx      context.Context // cancelled when the server stops
-	st       *store.Store
-	cat      *catalog
+	tree     *browse.Tree
 	log      *slog.Logger
-	started  time.Time
 	restorer Restorer
 	stats    stats
 	reads    readLog
@@ -40,10 +38,6 @@ type attrNode interface {
 	gofs.InodeEmbedder
 	attr(ctx context.Context, a *fuse.Attr) syscall.Errno
 }
-
-// immutable is implemented by nodes whose content and attributes never
-// change; the kernel may cache them for long.
-type immutable interface{ immutable() }
 
 // child returns parent's child name, reusing the known inode if there is one
 // of the same type, else the node mk builds; out is filled for the kernel.
@@ -59,10 +53,6 @@ func child(ctx context.Context, parent *gofs.Inode, name string, mode uint32, mk
 	if errno := n.attr(ctx, &out.Attr); errno != 0 {
 		return nil, errno
 	}
-	if _, ok := n.(immutable); ok {
-		out.SetEntryTimeout(immutableTimeout)
-		out.SetAttrTimeout(immutableTimeout)
-	}
 	if ch != nil {
 		return ch, 0
 	}
@@ -71,9 +61,6 @@ func child(ctx context.Context, parent *gofs.Inode, name string, mode uint32, mk
 
 // getattr implements Getattr for an attrNode.
 func getattr(ctx context.Context, n attrNode, out *fuse.AttrOut) syscall.Errno {
-	if _, ok := n.(immutable); ok {
-		out.SetTimeout(immutableTimeout)
-	}
 	return n.attr(ctx, &out.Attr)
 }
 

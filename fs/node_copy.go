@@ -10,6 +10,8 @@ import (
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/kbackup/kbackup/fs/browse"
 )
 
 // copyMeta is the mode and mtime of a copied entry: chmod and touch
@@ -417,9 +419,7 @@ func (h *copyHandle) Flush(ctx context.Context) syscall.Errno {
 		if rel == "" {
 			base = s.entry
 		}
-		if m := rsyncTemp.FindStringSubmatch(base); m != nil {
-			base = m[1]
-		}
+		base = browse.StripRsyncTemp(base)
 		h.mu.Lock()
 		memo := h.matched
 		h.mu.Unlock()

@@ -11,16 +11,9 @@ import (
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
+	"github.com/kbackup/kbackup/fs/browse"
 	"github.com/kbackup/kbackup/store"
 )
-
-// readOnlyREADME is restore/README when the mount has no Restorer.
-const readOnlyREADME = `This directory is read-only.
-
-Restoring by copy (cp -r MOUNTPOINT/topics/T/snapshots/vN MOUNTPOINT/restore/)
-needs a Kafka cluster to restore into: mount again with --brokers.
-Until then, use "kbackup restore" or read the records under topics/.
-`
 
 // restoreNode is restore/. With a Restorer it lists the restores, each as a
 // directory holding status, and rmdir cancels one; without one it holds a
@@ -47,7 +40,7 @@ var (
 func newRestoreNode(m *mountFS) *restoreNode { return &restoreNode{m: m} }
 
 func (n *restoreNode) attr(_ context.Context, a *fuse.Attr) syscall.Errno {
-	dirAttr(a, n.m.started)
+	dirAttr(a, n.m.tree.Started())
 	if n.m.restorer != nil {
 		a.Uid, a.Gid, a.Mode = n.m.access.dirOwner()
 	}
@@ -69,7 +62,7 @@ func (n *restoreNode) act(ctx context.Context, op, name string) syscall.Errno {
 	if errno := n.m.check(ctx, n.m.access.mayRestore(ctx), op, name); errno != 0 {
 		return errno
 	}
-	if err := validRestoreName(name); err != nil {
+	if err := browse.ValidRestoreName(name); err != nil {
 		n.m.log.Warn("restore/: name refused", "op", op, "name", name, "why", err)
 		return syscall.EINVAL
 	}
@@ -84,13 +77,12 @@ func (n *restoreNode) Getattr(ctx context.Context, _ gofs.FileHandle, out *fuse.
 // Lookup returns README (read-only mount), a copy in progress or a
 // restore's directory.
 func (n *restoreNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	p, err := browse.Parse("restore/" + name)
+	if err != nil {
+		return nil, syscall.ENOENT
+	}
 	if n.m.restorer == nil {
-		if name != "README" {
-			return nil, syscall.ENOENT
-		}
-		return child(ctx, &n.Inode, name, fuse.S_IFREG, func() attrNode {
-			return newTextNode(n.m, "restore/README", func(context.Context) ([]byte, error) { return []byte(readOnlyREADME), nil })
-		}, out)
+		return n.treeLookup(ctx, p, out)
 	}
 	if s := n.m.copies.get(name); s != nil {
 		if s.dir {
@@ -98,20 +90,36 @@ func (n *restoreNode) Lookup(ctx context.Context, name string, out *fuse.EntryOu
 		}
 		return child(ctx, &n.Inode, name, fuse.S_IFREG, func() attrNode { return newCopyFile(s, "") }, out)
 	}
-	if _, err := n.m.restorer.Status(ctx, name); err != nil {
-		return nil, n.m.errno("restore status of "+name, err)
+	return n.treeLookup(ctx, p, out)
+}
+
+// treeLookup returns the model's entry p: README, or a restore's
+// directory.
+func (n *restoreNode) treeLookup(ctx context.Context, p browse.Path, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	e, err := n.m.tree.Stat(ctx, p)
+	if err != nil {
+		return nil, n.m.errno("stat "+p.String(), err)
 	}
-	return child(ctx, &n.Inode, name, fuse.S_IFDIR, func() attrNode { return &restoreRunNode{m: n.m, name: name} }, out)
+	if e.Type == browse.TypeDir {
+		entryAttr(&out.Attr, e)
+		if ch := n.GetChild(p.Name); ch != nil {
+			if r, ok := ch.Operations().(*restoreRunNode); ok && r.p == p {
+				return ch, 0
+			}
+		}
+		return n.NewInode(ctx, &restoreRunNode{treeNode{m: n.m, p: p}}, gofs.StableAttr{Mode: fuse.S_IFDIR}), 0
+	}
+	return n.m.treeChild(ctx, &n.Inode, p.Name, e, out)
 }
 
 // Readdir lists README, or the restores and the copies in progress.
 func (n *restoreNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
-	if n.m.restorer == nil {
-		return dirStream([]fuse.DirEntry{{Name: "README", Mode: fuse.S_IFREG}})
-	}
-	names, err := n.m.restorer.List(ctx)
+	restores, err := n.m.tree.List(ctx, browse.Path{Kind: browse.KindRestores})
 	if err != nil {
 		return nil, n.m.errno("list restores", err)
+	}
+	if n.m.restorer == nil {
+		return dirStream([]fuse.DirEntry{{Name: browse.ReadmeName, Mode: fuse.S_IFREG}})
 	}
 	seen := map[string]bool{}
 	var es []fuse.DirEntry
@@ -123,9 +131,9 @@ func (n *restoreNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errn
 		es = append(es, fuse.DirEntry{Name: s.entry, Mode: mode})
 		seen[s.entry] = true
 	}
-	for _, name := range names {
-		if !seen[name] {
-			es = append(es, fuse.DirEntry{Name: name, Mode: fuse.S_IFDIR})
+	for _, r := range restores {
+		if !seen[r.Name()] {
+			es = append(es, fuse.DirEntry{Name: r.Name(), Mode: fuse.S_IFDIR})
 		}
 	}
 	slices.SortFunc(es, func(a, b fuse.DirEntry) int { return strings.Compare(a.Name, b.Name) })
@@ -309,41 +317,9 @@ func (n *restoreNode) linkRequest(ctx context.Context, s *copySession, target st
 	return req
 }
 
-// restoreRunNode is restore/<name>/: its status file.
-type restoreRunNode struct {
-	gofs.Inode
-	readOnly
-	m    *mountFS
-	name string
-}
-
-var (
-	_ gofs.NodeLookuper  = (*restoreRunNode)(nil)
-	_ gofs.NodeReaddirer = (*restoreRunNode)(nil)
-	_ gofs.NodeGetattrer = (*restoreRunNode)(nil)
-)
-
-func (n *restoreRunNode) attr(_ context.Context, a *fuse.Attr) syscall.Errno {
-	dirAttr(a, n.m.started)
-	return 0
-}
-
-// Getattr describes the restore's directory.
-func (n *restoreRunNode) Getattr(ctx context.Context, _ gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	return getattr(ctx, n, out)
-}
-
-// Lookup returns status.
-func (n *restoreRunNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
-	if name != "status" {
-		return nil, syscall.ENOENT
-	}
-	return child(ctx, &n.Inode, name, fuse.S_IFREG, func() attrNode {
-		return newTextNode(n.m, "restore/"+n.name+"/status", func(ctx context.Context) ([]byte, error) {
-			return n.m.restorer.Status(ctx, n.name)
-		})
-	}, out)
-}
+// restoreRunNode is restore/<name>/: the model's directory of a restore,
+// holding its status file, and rm -r of it is accepted.
+type restoreRunNode struct{ treeNode }
 
 // Unlink of status is accepted (rm -r restore/X removes it first) and
 // changes nothing.
@@ -352,9 +328,4 @@ func (n *restoreRunNode) Unlink(_ context.Context, name string) syscall.Errno {
 		return syscall.ENOENT
 	}
 	return 0
-}
-
-// Readdir lists status.
-func (n *restoreRunNode) Readdir(context.Context) (gofs.DirStream, syscall.Errno) {
-	return dirStream([]fuse.DirEntry{{Name: "status", Mode: fuse.S_IFREG}})
 }

@@ -6,6 +6,8 @@ import (
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/kbackup/kbackup/fs/browse"
 )
 
 // rootNode is MOUNTPOINT: topics/ and restore/.
@@ -23,13 +25,13 @@ var (
 
 // OnAdd creates the two fixed children.
 func (n *rootNode) OnAdd(ctx context.Context) {
-	n.AddChild("topics", n.NewPersistentInode(ctx, &topicsNode{m: n.m}, gofs.StableAttr{Mode: fuse.S_IFDIR}), false)
+	n.AddChild("topics", n.NewPersistentInode(ctx, &treeNode{m: n.m, p: browse.Path{Kind: browse.KindTopics}}, gofs.StableAttr{Mode: fuse.S_IFDIR}), false)
 	n.AddChild("restore", n.NewPersistentInode(ctx, newRestoreNode(n.m), gofs.StableAttr{Mode: fuse.S_IFDIR}), false)
 }
 
 // Getattr describes the root directory.
 func (n *rootNode) Getattr(_ context.Context, _ gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	dirAttr(&out.Attr, n.m.started)
+	dirAttr(&out.Attr, n.m.tree.Started())
 	return 0
 }
 
@@ -49,7 +51,7 @@ func (n *rootNode) Getxattr(_ context.Context, attr string, dest []byte) (uint32
 	if attr != statsXattr {
 		return 0, syscall.ENODATA
 	}
-	b := n.m.stats.text()
+	b := n.m.stats.text(n.m.tree.Stats())
 	if len(dest) < len(b) {
 		return uint32(len(b)), syscall.ERANGE
 	}

@@ -3,11 +3,13 @@ package fs
 import (
 	"log/slog"
 	"time"
+
+	"github.com/kbackup/kbackup/fs/browse"
 )
 
 // DefaultRefresh is how often, at most, the mount re-reads the topic list,
 // manifests and index heads when Options.Refresh is zero.
-const DefaultRefresh = 5 * time.Second
+const DefaultRefresh = browse.DefaultRefresh
 
 // Options configure a mount. The zero value is usable.
 type Options struct {

@@ -12,6 +12,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/kbackup/kbackup/fs/browse"
 	"github.com/kbackup/kbackup/store"
 )
 
@@ -39,13 +40,13 @@ func TestRestoreNames(t *testing.T) {
 		t.Fatalf("restores started: %q", got)
 	}
 	// A status says what it holds, whatever it holds.
-	for _, st := range []copyStatus{
+	for _, st := range []browse.CopyStatus{
 		{Restore: "x\nphase: Done", Phase: "Ready", Reason: "a\nphase: Done\nproduced: 9"},
 		{Restore: "'quoted' \"name\": yes #", Phase: "Failed", Reason: "- list\n: colon"},
 	} {
-		var back copyStatus
-		if err := yaml.Unmarshal(st.render(), &back); err != nil || back != st {
-			t.Errorf("status %q reads back as %q (%v)", st.render(), back, err)
+		var back browse.CopyStatus
+		if err := yaml.Unmarshal(st.Render(), &back); err != nil || back != st {
+			t.Errorf("status %q reads back as %q (%v)", st.Render(), back, err)
 		}
 	}
 }

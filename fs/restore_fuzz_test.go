@@ -7,46 +7,9 @@ import (
 	"strings"
 	"testing"
 
-	"gopkg.in/yaml.v3"
-
+	"github.com/kbackup/kbackup/fs/browse"
 	"github.com/kbackup/kbackup/store"
 )
-
-// FuzzRestoreName checks the names made in restore/: a name accepted by
-// validRestoreName is short and free of control characters, the restore
-// it shows as is too, and a status naming it with any reason reads back
-// as exactly those fields (no forged line). Seeds:
-// testdata/fuzz/FuzzRestoreName.
-func FuzzRestoreName(f *testing.F) {
-	f.Fuzz(func(t *testing.T, name, reason string, dir bool) {
-		if validRestoreName(name) != nil {
-			return
-		}
-		if len(name) > maxRestoreName || strings.ContainsAny(name, "\n\r\x00\x1b") {
-			t.Fatalf("accepted %q", name)
-		}
-		r := restoreName(name, dir)
-		if r == "" || len(r) > maxRestoreName+len(".restore") || strings.ContainsAny(r, "\n\r") {
-			t.Fatalf("name %q shows as restore %q", name, r)
-		}
-		st := copyStatus{Restore: r, Phase: "Failed", Reason: reason}
-		b := st.render()
-		var back copyStatus
-		if err := yaml.Unmarshal(b, &back); err != nil {
-			t.Fatalf("status %q does not parse: %v", b, err)
-		}
-		// YAML may fold the reason's whitespace (a block scalar drops a
-		// leading newline); its words and every other field are exact.
-		words := func(s string) string { return strings.Join(strings.Fields(s), " ") }
-		if back.Restore != st.Restore || back.Phase != st.Phase || words(back.Reason) != words(st.Reason) {
-			t.Fatalf("status %q reads back as %+v, want %+v", b, back, st)
-		}
-		var fields map[string]any
-		if err := yaml.Unmarshal(b, &fields); err != nil || len(fields) > 3 {
-			t.Fatalf("status %q holds fields %v", b, fields)
-		}
-	})
-}
 
 // FuzzCopyRequest derives the restore of a copy from the path a copied
 // file has in the copy (rel) and the tree file it came from (srcPath), as
@@ -56,10 +19,10 @@ func FuzzRestoreName(f *testing.F) {
 // Seeds: testdata/fuzz/FuzzCopyRequest.
 func FuzzCopyRequest(f *testing.F) {
 	f.Fuzz(func(t *testing.T, entry, base, rel, srcPath string, dir bool) {
-		if validRestoreName(entry) != nil {
+		if browse.ValidRestoreName(entry) != nil {
 			return
 		}
-		s := &copySession{entry: entry, name: restoreName(entry, dir), dir: dir, base: base}
+		s := &copySession{entry: entry, name: browse.RestoreName(entry, dir), dir: dir, base: base}
 		loc := store.Loc{Topic: "t", Version: 1}
 		req, ok := s.request(rel, source{loc: loc, path: srcPath})
 		if !ok || req.Invalid != "" {

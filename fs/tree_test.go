@@ -12,6 +12,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/kbackup/kbackup/fs/browse"
 	"github.com/kbackup/kbackup/store"
 )
 
@@ -208,7 +209,7 @@ func TestTextFiles(t *testing.T) {
 		t.Errorf("flat manifest: %+v %v", flat, err)
 	}
 
-	var snap snapshotDoc
+	var snap browse.SnapshotSummary
 	if err := yaml.Unmarshal([]byte(run(t, "cat", topic+"/snapshots/v1/snapshot.yaml")), &snap); err != nil {
 		t.Fatal(err)
 	}
@@ -220,7 +221,7 @@ func TestTextFiles(t *testing.T) {
 		t.Errorf("snapshot mtime %q, want creation %d", got, baseTime.Unix())
 	}
 
-	var ix indexDoc
+	var ix browse.IndexDoc
 	if err := yaml.Unmarshal([]byte(run(t, "cat", topic+"/snapshots/v2/index")), &ix); err != nil {
 		t.Fatal(err)
 	}

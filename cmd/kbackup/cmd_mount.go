@@ -15,6 +15,7 @@ import (
 
 	"github.com/kbackup/kbackup/engine/restore"
 	"github.com/kbackup/kbackup/fs"
+	"github.com/kbackup/kbackup/kafka"
 	"github.com/kbackup/kbackup/store"
 )
 
@@ -29,11 +30,8 @@ func mountCommand() *cli.Command {
 			&cli.BoolFlag{Name: "allow-other", Usage: "let other users read the mount (non-root: user_allow_other in /etc/fuse.conf); only the mount's owner and root start restores"},
 			&cli.StringSliceFlag{Name: "restore-users", Usage: "`USER`s (names or uids) who may also start and cancel restores in restore/"},
 			&cli.StringSliceFlag{Name: "restore-groups", Usage: "members of `GROUP`s (names or gids) may also start and cancel restores in restore/"},
-			&cli.BoolFlag{Name: "restore-allow-nonempty", Usage: "let specs copied into restore/ append to non-empty targets (allowNonEmpty)"},
-			&cli.BoolFlag{Name: "restore-allow-no-preflight", Usage: "let specs copied into restore/ disable preflight checks (disablePreflightChecks)"},
-			&cli.StringFlag{Name: "restore-retention", Usage: "for restores that choose none, records older than the target's retention.ms: `apply`, extend or ignore (see kbackup restore --retention)"},
 			&cli.BoolFlag{Name: "debug", Usage: "log every FUSE request"},
-		}, logFlags()...),
+		}, append(restoreFlags(), logFlags()...)...),
 		Action: runMount,
 	}
 }
@@ -72,17 +70,12 @@ func runMount(c *cli.Context) error {
 	if opts.RestoreGroups, err = ids(c.StringSlice("restore-groups"), lookupGroup); err != nil {
 		return err
 	}
-	ropts := restore.RunsOptions{Logger: log, AllowNonEmpty: c.Bool("restore-allow-nonempty"), AllowNoPreflight: c.Bool("restore-allow-no-preflight")}
-	if c.IsSet("restore-retention") {
-		if ropts.Retention, err = restore.ParseRetentionPolicy(c.String("restore-retention")); err != nil {
-			return fmt.Errorf("%w: --restore-retention: %v", errUsage, err)
-		}
+	r, done, err := copyRestorer(c, st, kc, log)
+	if err != nil {
+		return err
 	}
-	if len(kc.Brokers) > 0 {
-		rs := restore.NewRuns(context.WithoutCancel(c.Context), st, kc, ropts)
-		defer rs.Close()
-		opts.Restorer = mountRestorer{rs}
-	}
+	defer done()
+	opts.Restorer = r
 	srv, err := fs.Mount(c.Context, st, c.Args().First(), opts)
 	if err != nil {
 		return err
@@ -91,6 +84,31 @@ func runMount(c *cli.Context) error {
 	waitUnmount(c.Context, srv, log)
 	log.Info("unmounted", "mountpoint", srv.Mountpoint())
 	return nil
+}
+
+// copyRestorer is the Restorer of restore by copy (mount and serve): nil
+// without --brokers. done closes it.
+func copyRestorer(c *cli.Context, st *store.Store, kc *kafka.Config, log *slog.Logger) (r fs.Restorer, done func(), err error) {
+	ropts := restore.RunsOptions{Logger: log, AllowNonEmpty: c.Bool("restore-allow-nonempty"), AllowNoPreflight: c.Bool("restore-allow-no-preflight")}
+	if c.IsSet("restore-retention") {
+		if ropts.Retention, err = restore.ParseRetentionPolicy(c.String("restore-retention")); err != nil {
+			return nil, nil, fmt.Errorf("%w: --restore-retention: %v", errUsage, err)
+		}
+	}
+	if len(kc.Brokers) == 0 {
+		return nil, func() {}, nil
+	}
+	rs := restore.NewRuns(context.WithoutCancel(c.Context), st, kc, ropts)
+	return mountRestorer{rs}, rs.Close, nil
+}
+
+// restoreFlags are the flags of restores started by copy.
+func restoreFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.BoolFlag{Name: "restore-allow-nonempty", Usage: "let specs copied into restore/ append to non-empty targets (allowNonEmpty)"},
+		&cli.BoolFlag{Name: "restore-allow-no-preflight", Usage: "let specs copied into restore/ disable preflight checks (disablePreflightChecks)"},
+		&cli.StringFlag{Name: "restore-retention", Usage: "for restores that choose none, records older than the target's retention.ms: `apply`, extend or ignore (see kbackup restore --retention)"},
+	}
 }
 
 // ids resolves users or groups given by name or number.
@@ -156,20 +174,21 @@ func waitUnmount(ctx context.Context, srv *fs.Server, log *slog.Logger) {
 	<-done
 }
 
-// mountRestorer adapts restore.Runs to fs.Restorer: it turns what was
-// copied into restore/ into a restore spec.
+// mountRestorer adapts restore.Runs to fs.Restorer: each kind of request
+// goes to its typed call.
 type mountRestorer struct{ rs *restore.Runs }
 
 var _ fs.Restorer = mountRestorer{}
 
 func (m mountRestorer) Start(_ context.Context, req fs.RestoreRequest) error {
 	var err error
-	if req.Invalid != "" {
+	switch {
+	case req.Invalid != "":
 		err = m.rs.Invalid(req.Name, req.Invalid)
-	} else if spec, perr := requestSpec(req); perr != nil {
-		err = m.rs.Invalid(req.Name, perr.Error())
-	} else {
-		err = m.rs.Start(req.Name, spec)
+	case req.Spec != nil:
+		err = m.rs.StartSpec(req.Name, req.Spec)
+	default:
+		err = m.rs.Copy(restore.CopyRequest{Name: req.Name, Source: req.Source, Partitions: req.Partitions, Target: req.Target})
 	}
 	switch {
 	case errors.Is(err, restore.ErrInvalidSpec):
@@ -178,28 +197,6 @@ func (m mountRestorer) Start(_ context.Context, req fs.RestoreRequest) error {
 		return fmt.Errorf("%w: %w", fs.ErrRestoreExists, err)
 	}
 	return err
-}
-
-// requestSpec is the restore spec of a copy: the spec file copied, or the
-// snapshot (or partitions) copied into the target, creating it when
-// missing with the snapshot's partitions and configs.
-func requestSpec(req fs.RestoreRequest) (*restore.Spec, error) {
-	if req.Spec != nil {
-		spec, err := restore.ParseSpec(req.Spec)
-		return spec, explainUnknownFields("restore/"+req.Name, err, &restore.Spec{})
-	}
-	tm := restore.TopicMapping{
-		Source:   req.Source.Topic,
-		Target:   req.Target,
-		Snapshot: &restore.SnapshotRef{Version: restore.SnapshotVersion(fmt.Sprintf("v%d", req.Source.Version))},
-	}
-	for _, p := range req.Partitions {
-		tm.Partitions = append(tm.Partitions, restore.PartitionRange{Number: p})
-	}
-	spec := &restore.Spec{Kind: "Restore"}
-	spec.Metadata.Name = req.Name
-	spec.Spec.Config = restore.Config{Topics: []restore.TopicMapping{tm}, CreateTopics: true}
-	return spec, nil
 }
 
 func (m mountRestorer) List(context.Context) ([]string, error) { return m.rs.List(), nil }

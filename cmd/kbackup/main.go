@@ -130,5 +130,6 @@ func commands() []*cli.Command {
 		describeCommand(),
 		mountCommand(),
 		versionCommand(),
+		serveCommand(),
 	}
 }

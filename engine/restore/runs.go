@@ -177,10 +177,15 @@ func (r *restoreRun) end(res *Result, err error) {
 }
 
 // Invalid records name as a restore that cannot run, with status Invalid
-// and reason, and returns an error wrapping ErrInvalidSpec. The mount uses
-// it for copies that are not a restore (several snapshots, a single file).
+// and reason (plain text, shown as it is), and returns an error wrapping
+// ErrInvalidSpec. The mount uses it for copies that are not a restore
+// (several snapshots, a single file).
 func (rs *Runs) Invalid(name, reason string) error {
-	err := specError("%s", strings.TrimPrefix(reason, ErrInvalidSpec.Error()+": "))
+	return rs.invalid(name, specError("%s", reason))
+}
+
+// invalid records name with status Invalid and err as its reason.
+func (rs *Runs) invalid(name string, err error) error {
 	run := &restoreRun{name: name, started: time.Now(), done: make(chan struct{}), inited: make(chan struct{})}
 	rs.mu.Lock()
 	if _, ok := rs.runs[name]; ok {
@@ -192,6 +197,45 @@ func (rs *Runs) Invalid(name, reason string) error {
 	run.end(&Result{Status: Status{Phase: Invalid, Reason: err.Error()}}, err)
 	close(run.done)
 	return err
+}
+
+// StartSpec parses spec (the `kbackup restore -f` format, as copied into
+// the mount's restore/) and starts it as name; a spec that does not parse
+// is recorded as Invalid with the parse error as its reason.
+func (rs *Runs) StartSpec(name string, spec []byte) error {
+	s, err := ParseSpec(spec)
+	if err != nil {
+		return rs.invalid(name, err)
+	}
+	return rs.Start(name, s)
+}
+
+// CopyRequest is a restore asked for by copying a snapshot, or some of its
+// partitions, in the browse tree: typed, so nothing is formatted to be
+// parsed back.
+type CopyRequest struct {
+	// Name is the restore's name.
+	Name string
+	// Source is the snapshot copied.
+	Source store.Loc
+	// Partitions limits the restore to these partitions; nil means all.
+	Partitions []int32
+	// Target is the topic to restore into.
+	Target string
+}
+
+// Copy starts the restore of a copy: the snapshot (or its partitions) into
+// the target, which is created when missing with the snapshot's
+// partitions and configs. It is Start of that spec.
+func (rs *Runs) Copy(req CopyRequest) error {
+	tm := TopicMapping{Source: req.Source.Topic, Target: req.Target, Snapshot: &SnapshotRef{Version: SnapshotAt(req.Source.Version)}}
+	for _, p := range req.Partitions {
+		tm.Partitions = append(tm.Partitions, PartitionRange{Number: p})
+	}
+	spec := &Spec{Kind: "Restore"}
+	spec.Metadata.Name = req.Name
+	spec.Spec.Config = Config{Topics: []TopicMapping{tm}, CreateTopics: true}
+	return rs.Start(req.Name, spec)
 }
 
 // List returns the names of the known restores, sorted.

@@ -143,6 +143,9 @@ type SnapshotRef struct {
 // accepted and normalised to "vN".
 type SnapshotVersion string
 
+// SnapshotAt selects snapshot version v.
+func SnapshotAt(v int) SnapshotVersion { return SnapshotVersion("v" + strconv.Itoa(v)) }
+
 // UnmarshalYAML accepts a number or a string.
 func (v *SnapshotVersion) UnmarshalYAML(n *yaml.Node) error {
 	if n.Kind != yaml.ScalarNode {

@@ -1,4 +1,4 @@
-package fs
+package browse
 
 import (
 	"context"
@@ -18,12 +18,16 @@ type view struct {
 	loc     store.Loc
 	entries []store.SegmentEntry
 	starts  []int64 // starts[i] is where segment i begins; starts[len] is the size
+	stored  int64   // stored bytes of the segments
+	records int64   // records of the segments
 }
 
 func newView(loc store.Loc, entries []store.SegmentEntry) *view {
 	v := &view{loc: loc, entries: entries, starts: make([]int64, len(entries)+1)}
 	for i := range entries {
 		v.starts[i+1] = v.starts[i] + entries[i].DecodedBytes
+		v.stored += entries[i].StoredBytes
+		v.records += entries[i].Records
 	}
 	return v
 }
@@ -50,7 +54,7 @@ type recordReader struct {
 	v     *view
 	now   func() time.Time
 	log   *slog.Logger
-	stats *stats
+	stats *Stats
 
 	mu       sync.Mutex
 	seg      int // index of sr's segment, -1 if none
@@ -61,7 +65,7 @@ type recordReader struct {
 	lines    []byte
 }
 
-func newRecordReader(ctx context.Context, st segmentOpener, v *view, now func() time.Time, log *slog.Logger, s *stats) *recordReader {
+func newRecordReader(ctx context.Context, st segmentOpener, v *view, now func() time.Time, log *slog.Logger, s *Stats) *recordReader {
 	return &recordReader{ctx: ctx, st: st, v: v, now: now, log: log, stats: s, seg: -1, blk: -1}
 }
 
@@ -103,7 +107,7 @@ func (r *recordReader) load(i int, rel int64) error {
 		return fmt.Errorf("%w: segment %s has no block at decoded byte %d", store.ErrCorrupt, e.ULID, rel)
 	}
 	r.blk = -1
-	r.stats.blocks.Add(1)
+	r.stats.Blocks.Add(1)
 	raw, err := r.sr.ReadBlock(b, r.raw[:0])
 	if err != nil {
 		return r.gone(e, err)
@@ -130,7 +134,7 @@ func (r *recordReader) load(i int, rel int64) error {
 func (r *recordReader) open(i int) error {
 	e := &r.v.entries[i]
 	r.seg, r.sr, r.blk = -1, nil, -1
-	r.stats.segments.Add(1)
+	r.stats.Segments.Add(1)
 	sr, err := r.st.OpenSegment(r.ctx, r.v.loc, e.ULID, e.StoredBytes)
 	if err != nil {
 		return r.gone(e, err)
@@ -143,7 +147,7 @@ func (r *recordReader) open(i int) error {
 }
 
 // gone classifies a failure to read segment e: a missing object becomes
-// errDataGone (EIO), logged with whether retention explains it.
+// ErrDataGone (EIO), logged with whether retention explains it.
 func (r *recordReader) gone(e *store.SegmentEntry, err error) error {
 	if !store.IsNotFound(err) {
 		return fmt.Errorf("read segment %s: %w", e.ULID, err)
@@ -154,5 +158,5 @@ func (r *recordReader) gone(e *store.SegmentEntry, err error) error {
 	} else {
 		r.log.Error("segment named by the index is missing from storage", "segment", key)
 	}
-	return fmt.Errorf("%w: %s: %v", errDataGone, key, err)
+	return fmt.Errorf("%w: %s: %v", ErrDataGone, key, err)
 }

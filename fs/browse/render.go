@@ -1,4 +1,4 @@
-package fs
+package browse
 
 import (
 	"bytes"
@@ -23,8 +23,8 @@ func marshalYAML(v any) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// indexDoc is the index file's content.
-type indexDoc struct {
+// IndexDoc is the content of a snapshot's index file (YAML).
+type IndexDoc struct {
 	Topic      string                           `yaml:"topic"`
 	Version    int                              `yaml:"version"`
 	Partitions map[int32]store.PartitionSummary `yaml:"partitions"`
@@ -32,33 +32,37 @@ type indexDoc struct {
 }
 
 func renderIndex(ix *store.Index) ([]byte, error) {
-	return marshalYAML(&indexDoc{Topic: ix.Loc.Topic, Version: ix.Loc.Version, Partitions: ix.Partitions, Segments: ix.Segments})
+	return marshalYAML(&IndexDoc{Topic: ix.Loc.Topic, Version: ix.Loc.Version, Partitions: ix.Partitions, Segments: ix.Segments})
 }
 
-// snapshotDoc is snapshot.yaml's content.
-type snapshotDoc struct {
-	Topic        string         `yaml:"topic"`
-	Version      int            `yaml:"version"`
-	Layout       string         `yaml:"layout"`
-	Active       bool           `yaml:"active"`
-	TopicID      string         `yaml:"topic_id,omitempty"`
-	Created      *time.Time     `yaml:"created,omitempty"`
-	Archived     *time.Time     `yaml:"archived,omitempty"`
-	Reason       string         `yaml:"reason,omitempty"`
-	Records      int64          `yaml:"records"`
-	StoredBytes  int64          `yaml:"stored_bytes"`
-	DecodedBytes int64          `yaml:"decoded_bytes"`
-	Segments     int            `yaml:"segments"`
-	TimeRange    *timeRange     `yaml:"time_range,omitempty"`
-	Partitions   []partitionDoc `yaml:"partitions"`
+// SnapshotSummary is a snapshot's summary: the content of snapshot.yaml
+// and what a listing shows of a snapshot. Totals count segments that hold
+// records.
+type SnapshotSummary struct {
+	Topic        string             `yaml:"topic"`
+	Version      int                `yaml:"version"`
+	Layout       string             `yaml:"layout"`
+	Active       bool               `yaml:"active"`
+	TopicID      string             `yaml:"topic_id,omitempty"`
+	Created      *time.Time         `yaml:"created,omitempty"`
+	Archived     *time.Time         `yaml:"archived,omitempty"`
+	Reason       string             `yaml:"reason,omitempty"`
+	Records      int64              `yaml:"records"`
+	StoredBytes  int64              `yaml:"stored_bytes"`
+	DecodedBytes int64              `yaml:"decoded_bytes"`
+	Segments     int                `yaml:"segments"`
+	TimeRange    *TimeRange         `yaml:"time_range,omitempty"`
+	Partitions   []PartitionSummary `yaml:"partitions"`
 }
 
-type timeRange struct {
+// TimeRange is the span of record timestamps.
+type TimeRange struct {
 	First time.Time `yaml:"first"`
 	Last  time.Time `yaml:"last"`
 }
 
-type partitionDoc struct {
+// PartitionSummary is one partition of a SnapshotSummary.
+type PartitionSummary struct {
 	Partition    int32      `yaml:"partition"`
 	FirstOffset  int64      `yaml:"first_offset"`
 	LastOffset   int64      `yaml:"last_offset"`
@@ -67,12 +71,13 @@ type partitionDoc struct {
 	StoredBytes  int64      `yaml:"stored_bytes"`
 	DecodedBytes int64      `yaml:"decoded_bytes"`
 	Segments     int        `yaml:"segments"`
-	TimeRange    *timeRange `yaml:"time_range,omitempty"`
+	TimeRange    *TimeRange `yaml:"time_range,omitempty"`
 }
 
-// renderSnapshot builds snapshot.yaml from the manifest entry and the index.
-func renderSnapshot(s *store.Snapshot, active bool, ix *store.Index) ([]byte, error) {
-	d := snapshotDoc{
+// summarize builds a snapshot's summary from its manifest entry and its
+// index.
+func summarize(s *store.Snapshot, active bool, ix *store.Index) *SnapshotSummary {
+	d := &SnapshotSummary{
 		Topic: ix.Loc.Topic, Version: s.Version, Layout: "snapshots", Active: active,
 		TopicID: s.TopicID, Archived: s.Archived, Reason: s.Reason,
 	}
@@ -83,7 +88,7 @@ func renderSnapshot(s *store.Snapshot, active bool, ix *store.Index) ([]byte, er
 		d.Created = &s.Created
 	}
 	for _, p := range partitionIDs(s, ix) {
-		pd := partitionDoc{Partition: p, FirstOffset: -1, LastOffset: -1}
+		pd := PartitionSummary{Partition: p, FirstOffset: -1, LastOffset: -1}
 		for _, e := range ix.Partition(p) {
 			if e.Records == 0 {
 				pd.NextOffset = max(pd.NextOffset, e.NextOffset)
@@ -109,12 +114,12 @@ func renderSnapshot(s *store.Snapshot, active bool, ix *store.Index) ([]byte, er
 		}
 		d.Partitions = append(d.Partitions, pd)
 	}
-	return marshalYAML(&d)
+	return d
 }
 
-func widen(r *timeRange, first, last time.Time) *timeRange {
+func widen(r *TimeRange, first, last time.Time) *TimeRange {
 	if r == nil {
-		return &timeRange{First: first, Last: last}
+		return &TimeRange{First: first, Last: last}
 	}
 	if first.Before(r.First) {
 		r.First = first

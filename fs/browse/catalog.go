@@ -1,4 +1,4 @@
-package fs
+package browse
 
 import (
 	"bytes"
@@ -17,7 +17,7 @@ type catalog struct {
 	st      *store.Store
 	refresh time.Duration
 	now     func() time.Time
-	stats   *stats
+	stats   *Stats
 
 	mu      sync.Mutex
 	list    cached[[]string]
@@ -26,7 +26,7 @@ type catalog struct {
 	indexes map[store.Loc]*indexState
 }
 
-func newCatalog(st *store.Store, refresh time.Duration, s *stats) *catalog {
+func newCatalog(st *store.Store, refresh time.Duration, s *Stats) *catalog {
 	return &catalog{
 		st: st, refresh: refresh, now: time.Now, stats: s,
 		topics:  map[string]*cached[*store.Manifest]{},
@@ -96,7 +96,7 @@ func (c *catalog) hasTopic(ctx context.Context, topic string) (bool, error) {
 func (c *catalog) manifest(ctx context.Context, topic string) (*store.Manifest, error) {
 	e := entry(&c.mu, c.topics, topic)
 	return e.get(c.now(), c.refresh, func() (*store.Manifest, error) {
-		c.stats.manifests.Add(1)
+		c.stats.Manifests.Add(1)
 		return c.st.ReadManifest(ctx, topic)
 	})
 }
@@ -119,7 +119,7 @@ func (c *catalog) snapshot(ctx context.Context, topic string, v int) (*store.Sna
 func (c *catalog) rawManifest(ctx context.Context, topic string) ([]byte, error) {
 	e := entry(&c.mu, c.raws, topic)
 	return e.get(c.now(), c.refresh, func() ([]byte, error) {
-		c.stats.manifests.Add(1)
+		c.stats.Manifests.Add(1)
 		b, err := c.st.RawManifest(ctx, topic)
 		if !store.IsNotFound(err) {
 			return b, err
@@ -158,7 +158,7 @@ func (c *catalog) index(ctx context.Context, loc store.Loc) (*store.Index, error
 	if s.ix != nil && now.Sub(s.at) < c.refresh {
 		return s.ix, nil
 	}
-	c.stats.heads.Add(1)
+	c.stats.Heads.Add(1)
 	head, err := c.st.RawIndex(ctx, loc)
 	if err != nil {
 		if s.ix != nil && !store.IsNotFound(err) {
@@ -167,7 +167,7 @@ func (c *catalog) index(ctx context.Context, loc store.Loc) (*store.Index, error
 		return nil, err
 	}
 	if s.ix == nil || !bytes.Equal(head, s.head) {
-		c.stats.indexes.Add(1)
+		c.stats.Indexes.Add(1)
 		ix, err := c.st.ReadIndexSince(ctx, loc, s.ix)
 		if err != nil {
 			if s.ix != nil && !store.IsNotFound(err) {

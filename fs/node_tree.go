@@ -1,0 +1,236 @@
+package fs
+
+import (
+	"context"
+	"errors"
+	"io"
+	"sync"
+	"syscall"
+
+	gofs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/kbackup/kbackup/fs/browse"
+)
+
+// treeNode is any node of the read-only tree (topics/ and below, the
+// restores' directories and status files, restore/README): a path of the
+// browse model, whose Stat, List and Open answer the kernel. It holds no
+// state of its own.
+type treeNode struct {
+	gofs.Inode
+	readOnly
+	m *mountFS
+	p browse.Path
+}
+
+var (
+	_ gofs.NodeLookuper       = (*treeNode)(nil)
+	_ gofs.NodeReaddirer      = (*treeNode)(nil)
+	_ gofs.NodeGetattrer      = (*treeNode)(nil)
+	_ gofs.NodeOpener         = (*treeNode)(nil)
+	_ gofs.NodeReadlinker     = (*treeNode)(nil)
+	_ gofs.NodeCopyFileRanger = (*treeNode)(nil)
+)
+
+// stat returns the node's entry, logging errors other than not-found.
+func (n *treeNode) stat(ctx context.Context) (browse.Entry, syscall.Errno) {
+	e, err := n.m.tree.Stat(ctx, n.p)
+	if err != nil {
+		return e, n.m.errno("stat "+n.p.String(), err)
+	}
+	return e, 0
+}
+
+func (n *treeNode) attr(ctx context.Context, a *fuse.Attr) syscall.Errno {
+	e, errno := n.stat(ctx)
+	if errno == 0 {
+		entryAttr(a, e)
+	}
+	return errno
+}
+
+// entryAttr fills a from a model entry.
+func entryAttr(a *fuse.Attr, e browse.Entry) {
+	switch e.Type {
+	case browse.TypeDir:
+		dirAttr(a, e.ModTime)
+	case browse.TypeLink:
+		a.Mode = 0o777
+		a.Size = uint64(e.Size)
+		setTime(a, e.ModTime)
+	default:
+		fileAttr(a, e.Size, e.ModTime)
+	}
+}
+
+// entryMode is the file type bits of a model entry.
+func entryMode(e browse.Entry) uint32 {
+	switch e.Type {
+	case browse.TypeDir:
+		return fuse.S_IFDIR
+	case browse.TypeLink:
+		return fuse.S_IFLNK
+	}
+	return fuse.S_IFREG
+}
+
+// Getattr reports the entry's current attributes: records.jsonl's size
+// is the current index's (go-fuse may pass any open handle, so the
+// handle is ignored). Segment files never change and are cached long.
+func (n *treeNode) Getattr(ctx context.Context, _ gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	e, errno := n.stat(ctx)
+	if errno != 0 {
+		return errno
+	}
+	entryAttr(&out.Attr, e)
+	if e.Immutable {
+		out.SetTimeout(immutableTimeout)
+	}
+	return 0
+}
+
+// Lookup finds name by the tree's grammar and stats it. Lookups in
+// topics/ read no manifest, so that READDIRPLUS of topics/ stays one
+// listing.
+func (n *treeNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	p, err := n.p.Child(name)
+	if err != nil {
+		return nil, syscall.ENOENT
+	}
+	e, err := n.m.tree.Stat(ctx, p)
+	if err != nil {
+		return nil, n.m.errno("stat "+p.String(), err)
+	}
+	return n.m.treeChild(ctx, &n.Inode, name, e, out)
+}
+
+// treeChild returns parent's child name for entry e, reusing the known
+// inode if it is the same path and type; out is filled for the kernel.
+func (m *mountFS) treeChild(ctx context.Context, parent *gofs.Inode, name string, e browse.Entry, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	entryAttr(&out.Attr, e)
+	if e.Immutable {
+		out.SetEntryTimeout(immutableTimeout)
+		out.SetAttrTimeout(immutableTimeout)
+	}
+	mode := entryMode(e)
+	if ch := parent.GetChild(name); ch != nil && ch.StableAttr().Mode == mode {
+		if t, ok := ch.Operations().(*treeNode); ok && t.p == e.Path {
+			return ch, 0
+		}
+	}
+	return parent.NewInode(ctx, &treeNode{m: m, p: e.Path}, gofs.StableAttr{Mode: mode}), 0
+}
+
+// Readdir lists the directory.
+func (n *treeNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
+	es, err := n.m.tree.List(ctx, n.p)
+	if err != nil {
+		return nil, n.m.errno("list "+n.p.String(), err)
+	}
+	ds := make([]fuse.DirEntry, len(es))
+	for i, e := range es {
+		ds[i] = fuse.DirEntry{Name: e.Name(), Mode: entryMode(e)}
+	}
+	return dirStream(ds)
+}
+
+// Readlink returns latest's target, "snapshots/v<active>", and notes who
+// read it, so that a copy of the symlink into restore/ can tell the topic
+// (linkLog).
+func (n *treeNode) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
+	e, errno := n.stat(ctx)
+	if errno != 0 {
+		return nil, errno
+	}
+	if e.Type != browse.TypeLink {
+		return nil, syscall.EINVAL
+	}
+	if r, err := n.m.tree.Resolve(ctx, n.p); err == nil {
+		if c, ok := caller(ctx); ok {
+			n.m.links.read(c.Pid, e.Link, r.Loc())
+		}
+	}
+	return []byte(e.Link), 0
+}
+
+// Open opens the file with the content it has now. records.jsonl is
+// opened with FOPEN_DIRECT_IO: the kernel's page cache is shared by all
+// opens of the inode, so a reader opened before growth would otherwise see
+// bytes appended after it opened; every read comes to the handle, which
+// serves its own view. Segment files never change: FOPEN_KEEP_CACHE.
+func (n *treeNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
+	if flags&writeFlags != 0 {
+		return nil, 0, syscall.EROFS
+	}
+	f, err := n.m.tree.Open(ctx, n.p)
+	if err != nil {
+		return nil, 0, n.m.errno("open "+n.p.String(), err)
+	}
+	src := sourceOf(f)
+	if src.path != "" {
+		n.m.reads.opened(src)
+	}
+	var fl uint32
+	switch n.p.Kind {
+	case browse.KindRecords:
+		fl = fuse.FOPEN_DIRECT_IO
+	case browse.KindSegment:
+		fl = fuse.FOPEN_KEEP_CACHE
+	}
+	return &fileHandle{m: n.m, f: f, src: src}, fl, 0
+}
+
+// CopyFileRange copies a file of a snapshot into restore/ without reading
+// it; other files answer EXDEV, so that the caller reads and writes.
+func (n *treeNode) CopyFileRange(ctx context.Context, _ gofs.FileHandle, offIn uint64, _ *gofs.Inode, fhOut gofs.FileHandle, offOut uint64, length uint64, _ uint64) (uint32, syscall.Errno) {
+	if !isSource(n.p) {
+		return 0, syscall.EXDEV
+	}
+	f, err := n.m.tree.Open(ctx, n.p)
+	if err != nil {
+		return 0, n.m.errno("open "+n.p.String(), err)
+	}
+	return n.m.copySource(sourceOf(f), offIn, fhOut, offOut, length)
+}
+
+// fileHandle is an open file of the tree: it reads the content the file
+// had when opened, whatever happens in storage afterwards.
+type fileHandle struct {
+	m   *mountFS
+	f   *browse.File
+	src source
+
+	mu  sync.Mutex
+	sum seqSum
+}
+
+var _ gofs.FileReader = (*fileHandle)(nil)
+
+// Read serves the file's bytes at off.
+func (h *fileHandle) Read(_ context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	n, err := h.f.ReadAt(dest, off)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, h.m.errno("read "+h.f.Path.String(), err)
+	}
+	h.m.served(&h.mu, &h.sum, h.src, dest[:n], off)
+	return fuse.ReadResultData(dest[:n]), 0
+}
+
+// served counts bytes read and checksums them, so that a copy of src made
+// by read and write can be recognised (readLog).
+func (m *mountFS) served(mu *sync.Mutex, sum *seqSum, src source, b []byte, off int64) {
+	m.stats.read.Add(int64(len(b)))
+	if src.path == "" {
+		return
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if sum.bad || sum.next == src.size && len(b) == 0 {
+		return
+	}
+	sum.add(b, off)
+	if !sum.bad && sum.next == src.size {
+		m.reads.readFully(src, sum.crc)
+	}
+}

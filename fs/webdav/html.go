@@ -1,0 +1,94 @@
+package webdav
+
+import (
+	"html/template"
+	"net/http"
+	"strconv"
+
+	"github.com/kbackup/kbackup/fs/browse"
+)
+
+// pageTmpl is a collection's HTML page: a breadcrumb, the snapshot's
+// summary on a snapshot's page, and one page of the entries.
+var pageTmpl = template.Must(template.New("page").Parse(`<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>kbackup: /{{.Path}}</title>
+<style>body{font-family:sans-serif}td,th{padding:0 1em;text-align:left}td.n{text-align:right}</style></head>
+<body><nav class="breadcrumb">{{range $i, $c := .Crumbs}}{{if $i}} / {{end}}<a href="{{$c.Href}}">{{$c.Name}}</a>{{end}}</nav>
+{{with .Summary}}<p class="summary">{{.Topic}} v{{.Version}}{{if .Active}} (active){{end}}: {{.Records}} records, {{.Segments}} segments,
+{{.DecodedBytes}} bytes decoded, {{.StoredBytes}} bytes stored{{with .TimeRange}}, {{.First.UTC.Format "2006-01-02T15:04:05Z"}} to {{.Last.UTC.Format "2006-01-02T15:04:05Z"}}{{end}}</p>{{end}}
+<table><thead><tr><th>Name</th><th>Size</th><th>Records</th><th>Stored</th><th>Modified</th></tr></thead><tbody>
+{{range .Entries}}<tr><td><a href="{{.Href}}">{{.Name}}</a></td><td class="n">{{.Size}}</td><td class="n">{{.Records}}</td><td class="n">{{.Stored}}</td><td>{{.Time}}</td></tr>
+{{end}}</tbody></table>
+<p class="paging">{{.Total}} entries{{if .Prev}} · <a href="?page={{.Prev}}">previous</a>{{end}}{{if .Next}} · <a href="?page={{.Next}}">next</a>{{end}}</p>
+</body></html>
+`))
+
+type crumb struct{ Name, Href string }
+
+type row struct{ Name, Href, Size, Records, Stored, Time string }
+
+type pageData struct {
+	Path       string
+	Crumbs     []crumb
+	Summary    *browse.SnapshotSummary
+	Entries    []row
+	Total      int
+	Prev, Next int
+}
+
+// page writes the HTML page of collection e; ?page=N (from 1) picks the
+// entries shown, PageSize at a time.
+func (h *Handler) page(w http.ResponseWriter, r *http.Request, e browse.Entry) {
+	ctx := r.Context()
+	es, err := h.tree.List(ctx, e.Path)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	d := pageData{Path: e.Path.String(), Total: len(es)}
+	for q := e.Path; ; q = q.Parent() {
+		name := q.Base()
+		if q.Kind == browse.KindRoot {
+			name = "kbackup"
+		}
+		d.Crumbs = append([]crumb{{Name: name, Href: href(q, true)}}, d.Crumbs...)
+		if q.Kind == browse.KindRoot {
+			break
+		}
+	}
+	if e.Path.Kind == browse.KindSnapshot || e.Path.Kind == browse.KindLatest {
+		if r, err := h.tree.Resolve(ctx, e.Path); err == nil {
+			d.Summary, _ = h.tree.Summary(ctx, r.Loc())
+		}
+	}
+	n, _ := strconv.Atoi(r.URL.Query().Get("page"))
+	n = max(n, 1)
+	from := min((n-1)*h.opts.PageSize, len(es))
+	to := min(from+h.opts.PageSize, len(es))
+	if from > 0 {
+		d.Prev = n - 1
+	}
+	if to < len(es) {
+		d.Next = n + 1
+	}
+	for _, c := range es[from:to] {
+		rw := row{Name: c.Name(), Href: href(c.Path, isDir(c)), Time: c.ModTime.UTC().Format("2006-01-02 15:04:05")}
+		if isDir(c) {
+			rw.Name += "/"
+		} else {
+			rw.Size = strconv.FormatInt(c.Size, 10)
+		}
+		if c.Records > 0 {
+			rw.Records = strconv.FormatInt(c.Records, 10)
+			rw.Stored = strconv.FormatInt(c.Stored, 10)
+		}
+		d.Entries = append(d.Entries, rw)
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	if r.Method == http.MethodHead {
+		return
+	}
+	if err := pageTmpl.Execute(w, &d); err != nil {
+		h.opts.Logger.Warn("render page", "path", d.Path, "err", err)
+	}
+}
