@@ -34,7 +34,7 @@ func metricsFlags(def string, interval bool) []cli.Flag {
 		&cli.BoolFlag{Name: "metrics-partition-labels", Value: true, Usage: "label per-partition metrics with their partition; false sums them per topic (clusters with very many partitions)"},
 	}
 	if interval {
-		fs = append(fs, &cli.DurationFlag{Name: "metrics-interval", Usage: "how often consumer lag and RPO are measured against Kafka (default 15s)"})
+		fs = append(fs, &cli.DurationFlag{Name: "metrics-interval", Usage: "how often consumer lag and RPO are measured against Kafka", DefaultText: "15s"})
 	}
 	return fs
 }
