@@ -177,19 +177,19 @@ func pingError(brokers string, dial time.Duration, sasl bool, err error) error {
 	var dnsErr *net.DNSError
 	switch {
 	case errors.Is(err, syscall.ECONNREFUSED):
-		return fmt.Errorf("%w: %s refused the connection (nothing listens there): check --brokers and that Kafka runs", ErrUnreachable, brokers)
+		return kindOf(ErrRefused, fmt.Errorf("%w: %s refused the connection (nothing listens there)", ErrUnreachable, brokers))
 	case errors.As(err, &ke) && (ke.Code == kerr.SaslAuthenticationFailed.Code || ke.Code == kerr.IllegalSaslState.Code || ke.Code == kerr.UnsupportedSaslMechanism.Code):
-		return fmt.Errorf("%w: %s: %s: check kafka.sasl in the config file", ErrAuth, brokers, ke.Message)
+		return fmt.Errorf("%w: %s: %s", ErrAuth, brokers, ke.Message)
 	case sasl && errors.Is(err, io.EOF):
 		// Some brokers close the connection instead of answering a
 		// failed authentication.
-		return fmt.Errorf("%w: %s closed the connection during SASL authentication: check kafka.sasl (mechanism, username, password) in the config file", ErrAuth, brokers)
+		return fmt.Errorf("%w: %s closed the connection during SASL authentication", ErrAuth, brokers)
 	case errors.As(err, &tlsErr), errors.As(err, &certErr):
-		return fmt.Errorf("%w: %s: TLS handshake failed (%v): check kafka.tls in the config file", ErrUnreachable, brokers, err)
+		return kindOf(ErrTLS, fmt.Errorf("%w: %s: TLS handshake failed (%v)", ErrUnreachable, brokers, err))
 	case errors.As(err, &dnsErr):
-		return fmt.Errorf("%w: %s: %v: check --brokers", ErrUnreachable, brokers, dnsErr)
+		return fmt.Errorf("%w: %s: %v", ErrUnreachable, brokers, dnsErr)
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded):
-		return fmt.Errorf("%w: %s did not answer within %s: check --brokers, the TLS and SASL settings and the network (--dial-timeout to wait longer)", ErrUnreachable, brokers, dial)
+		return kindOf(ErrTimeout, fmt.Errorf("%w: %s did not answer within %s", ErrUnreachable, brokers, dial))
 	}
-	return fmt.Errorf("%w: %s: %v: check --brokers, the TLS and SASL settings and the network", ErrUnreachable, brokers, err)
+	return fmt.Errorf("%w: %s: %v", ErrUnreachable, brokers, err)
 }

@@ -14,4 +14,24 @@ var (
 	ErrConfig = errors.New("kafka configuration")
 	// ErrAuth means a broker answered but refused the SASL credentials.
 	ErrAuth = errors.New("kafka authentication failed")
+
+	// The kinds of ErrUnreachable that a caller may explain differently;
+	// an error of one of these kinds also wraps ErrUnreachable, and its
+	// message is the ErrUnreachable one.
+
+	// ErrRefused means the brokers refused the connection.
+	ErrRefused = errors.New("connection refused")
+	// ErrTimeout means nothing answered within the dial timeout.
+	ErrTimeout = errors.New("no answer within the dial timeout")
+	// ErrTLS means the TLS handshake failed.
+	ErrTLS = errors.New("TLS handshake failed")
 )
+
+// kindError marks err as being of kind without changing its message.
+type kindError struct{ kind, err error }
+
+func (e *kindError) Error() string   { return e.err.Error() }
+func (e *kindError) Unwrap() []error { return []error{e.err, e.kind} }
+
+// kindOf returns err marked as being of kind: errors.Is(err, kind) holds.
+func kindOf(kind, err error) error { return &kindError{kind: kind, err: err} }

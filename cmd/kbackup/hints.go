@@ -18,6 +18,10 @@ var hints = []struct {
 }{
 	{store.ErrNoStorage, "pass --storage URL (file:///path, s3://bucket, gs://bucket, azblob://container, mem://) or set KBACKUP_STORAGE"},
 	{kafka.ErrNoBrokers, "pass --brokers HOST:PORT or set KBACKUP_BROKERS"},
+	{kafka.ErrRefused, "check --brokers and that Kafka runs"},
+	{kafka.ErrTimeout, "check --brokers, the TLS and SASL settings and the network (--dial-timeout to wait longer)"},
+	{kafka.ErrTLS, "check kafka.tls in the config file"},
+	{kafka.ErrAuth, "check kafka.sasl (mechanism, username, password) in the config file"},
 	{kafka.ErrUnreachable, "check --brokers, the TLS and SASL settings and the network"},
 	{backup.ErrBadPattern, "include patterns are given with --topic, exclude patterns with --exclude"},
 }
