@@ -10,7 +10,8 @@ import (
 )
 
 // TestMetricsConfig: flags override the file, which overrides the
-// command's default; ” turns metrics off; bad values are usage errors.
+// command's default; an empty address turns metrics off; bad values are
+// usage errors.
 func TestMetricsConfig(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "k.yaml")
