@@ -5,67 +5,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"gocloud.dev/blob"
-
 	"github.com/kbackup/kbackup/store"
 )
-
-// prefix is the storage prefix every backend is tested under, to prove
-// `?prefix=` works for each scheme.
-const prefix = "backups/"
-
-// forEachBackend runs fn on mem, file and each emulator, as subtests named
-// after the backend. url opens the storage under prefix; raw opens the same
-// bucket without it.
-func forEachBackend(t *testing.T, fn func(t *testing.T, url, raw string)) {
-	t.Run("mem", func(t *testing.T) {
-		// mem:// buckets are private to each Open: share one through New.
-		fn(t, "", "")
-	})
-	t.Run("file", func(t *testing.T) {
-		dir := t.TempDir()
-		fn(t, "file://"+filepath.ToSlash(dir)+"?prefix="+prefix, "file://"+filepath.ToSlash(dir))
-	})
-	for _, e := range emulators {
-		t.Run(e.Name, func(t *testing.T) {
-			host := e.Start(t)
-			fn(t, e.URL(t, host, "&prefix="+prefix), e.URL(t, host, ""))
-		})
-	}
-}
-
-// opener returns a function that opens independent Store instances on url
-// (for mem, instances over one shared bucket).
-func opener(t testing.TB, url string) func() *store.Store {
-	var memBucket *blob.Bucket
-	if url == "" {
-		b, err := blob.OpenBucket(context.Background(), "mem://")
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { b.Close() })
-		memBucket = b
-	}
-	return func() *store.Store {
-		if memBucket != nil {
-			return store.New(memBucket)
-		}
-		st, err := store.Open(context.Background(), url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		return st
-	}
-}
 
 func TestConformance(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, url, raw string) {
@@ -215,26 +162,6 @@ func checkSegments(t *testing.T, st *store.Store, loc store.Loc) {
 	}
 	if segs, _ := st.ListSegments(ctx, loc); len(segs) != 1 {
 		t.Fatalf("after delete: %v", segs)
-	}
-}
-
-// checkSegmentBytes reads e's whole object and checks it against its index
-// entry: size, CRC-32C and every block.
-func checkSegmentBytes(t testing.TB, st *store.Store, loc store.Loc, e store.SegmentEntry) {
-	t.Helper()
-	var buf bytes.Buffer
-	if err := st.CopySegment(context.Background(), loc, e.ULID, &buf); err != nil {
-		t.Fatal(err)
-	}
-	if int64(buf.Len()) != e.StoredBytes {
-		t.Fatalf("segment %s has %d bytes, index says %d", e.ULID, buf.Len(), e.StoredBytes)
-	}
-	sum := fmt.Sprintf("crc32c:%08x", crc32.Checksum(buf.Bytes(), crc32.MakeTable(crc32.Castagnoli)))
-	if sum != e.Checksum {
-		t.Fatalf("segment %s checksum %s, index says %s", e.ULID, sum, e.Checksum)
-	}
-	if _, err := store.ScanSegment(bytes.NewReader(buf.Bytes()), int64(buf.Len())); err != nil {
-		t.Fatalf("segment %s: %v", e.ULID, err)
 	}
 }
 

@@ -1,4 +1,4 @@
-package store_test
+package backup_test
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 	"github.com/kbackup/kbackup/integration/benchtab"
 	"github.com/kbackup/kbackup/kafka/devcluster"
 	"github.com/kbackup/kbackup/store"
+	"github.com/kbackup/kbackup/store/storetest"
 )
 
 // BenchmarkBackup measures a one-shot backup of the same topic from an
@@ -35,7 +36,7 @@ func BenchmarkBackup(b *testing.B) {
 		url: func(q string) string { return "file://" + filepath.ToSlash(dir) + "?" + q[1:] },
 		raw: func(string) string { return "file://" + filepath.ToSlash(dir) },
 	}}
-	for _, e := range emulators {
+	for _, e := range storetest.Emulators {
 		host := e.Start(b)
 		backends = append(backends, backend{
 			name: e.Name, settings: emulatorSettings[e.Name],
