@@ -13,12 +13,9 @@ func TestConformance(t *testing.T) {
 	forEachBackend(t, storetest.RunConformance)
 }
 
-// The conformance suite's helpers, which store's other tests use too.
-var (
-	writeSegment = storetest.WriteTestSegment
-	testRecord   = storetest.SampleRecord
-	lease        = storetest.Lease
-)
+// lease is the conformance suite's lease helper, which store's other
+// tests use too.
+var lease = storetest.Lease
 
 // TestLeaseRace races eight writers, each with its own Store, for one
 // lease: never more than one may win a round, whether the lease is free or

@@ -35,6 +35,9 @@ func TestBackupRoundTrip(t *testing.T) {
 // then checks directly on the emulator that the backup is whole: every
 // record, every indexed segment intact, no orphan or duplicate.
 func TestBackupFaults(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs on the emulators; skipped with -short (make test runs it)")
+	}
 	for _, e := range storetest.Emulators {
 		t.Run(e.Name, func(t *testing.T) {
 			host := e.Start(t)
