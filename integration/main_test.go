@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -25,6 +26,13 @@ import (
 var binary string
 
 func TestMain(m *testing.M) {
+	flag.Parse()
+	if testing.Short() {
+		// The edit loop (go test -short ./...) leaves out the built binary,
+		// real mounts and emulators; make test runs them.
+		fmt.Println("integration: skipped with -short (make test runs it)")
+		os.Exit(0)
+	}
 	if topic := os.Getenv(holdLeaseEnv); topic != "" {
 		holdLease(topic) // a child process of TestMetricsAndHealth
 		return

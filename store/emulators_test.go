@@ -1,14 +1,20 @@
 package store_test
 
-// The emulators live in package storetest (emulators.go) so that the
-// integration tests can run the mount and restore on them too.
+// The emulators and the backend helpers live in package storetest
+// (emulators.go, backends.go) so that the engine and integration tests can
+// run on every backend too.
 
 import "github.com/kbackup/kbackup/store/storetest"
 
 var (
-	emulators  = storetest.Emulators
-	startS3    = storetest.StartS3
-	startAzure = storetest.StartAzure
-	s3URL      = storetest.S3URL
-	azureURL   = storetest.AzureURL
+	emulators         = storetest.Emulators
+	startS3           = storetest.StartS3
+	startAzure        = storetest.StartAzure
+	s3URL             = storetest.S3URL
+	azureURL          = storetest.AzureURL
+	forEachBackend    = storetest.ForEachBackend
+	opener            = storetest.Opener
+	checkSegmentBytes = storetest.CheckSegmentBytes
 )
+
+const prefix = storetest.Prefix

@@ -10,26 +10,7 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"gopkg.in/yaml.v3"
 )
-
-// Freeze stops l's renewals without ending it, as a process stopped by
-// SIGSTOP or a long GC pause would.
-func (l *Lease) Freeze() {
-	l.stop()
-	<-l.kept
-}
-
-// ForceTakeover makes the next acquire of l's topic succeed although l's
-// holder still believes it holds the lease: the situation a frozen holder
-// wakes up in, without waiting for the TTL. It writes a released entry
-// after l's, as a holder that judged l stale would have taken it.
-func ForceTakeover(s *Store, l *Lease) error {
-	doc := leaseDoc{Holder: "a process that judged the lease stale", Token: "takeover", Released: true}
-	b, _ := yaml.Marshal(&doc)
-	return s.createRegisterEntry(context.Background(), leasesKey(l.topic), l.gen+1, b)
-}
 
 // RaceLease runs rounds of racers contending for one lease over stores
 // (independent handles on one storage) and fails the test unless exactly

@@ -60,7 +60,6 @@ func (l Loc) dir() string {
 
 func (l Loc) indexKey() string { return l.dir() + indexName }
 func (l Loc) headsKey() string { return l.dir() + headsDir }
-func (l Loc) partsKey() string { return l.dir() + partsDir }
 
 // partKey is sealed part seq of epoch; epoch "" is format 1's flat
 // numbering.

@@ -84,7 +84,7 @@ func describeTable(out io.Writer, tds []*inspect.TopicDescription) error {
 		}
 		fmt.Fprintf(&w, "Topic: %s (%s layout; retention: %s)\n", td.Topic, td.Layout, ret)
 		tw := tabwriter.NewWriter(&w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "  SNAPSHOT\tPARTITION\tSEGMENTS\tRECORDS\tSTORED\tRAW\tRATIO\tOFFSETS\tTIME RANGE\tLAG")
+		fmt.Fprintln(tw, "  SNAPSHOT\tPARTITION\tSEGMENTS\tRECORDS\tSTORED\tDECODED\tRATIO\tOFFSETS\tTIME RANGE\tLAG")
 		for _, s := range td.Snapshots {
 			mark := "  "
 			if s.Active {
@@ -94,7 +94,7 @@ func describeTable(out io.Writer, tds []*inspect.TopicDescription) error {
 			if s.MinTime != nil {
 				rng = utc(*s.MinTime) + " - " + utc(*s.MaxTime)
 			}
-			fmt.Fprintf(tw, "%sv%d\tall\t%d\t%d\t%d\t%d\t%.2f\t\t%s\t\n", mark, s.Version, s.Segments, s.Records, s.StoredBytes, s.RawBytes, s.Ratio, rng)
+			fmt.Fprintf(tw, "%sv%d\tall\t%d\t%d\t%d\t%d\t%.2f\t\t%s\t\n", mark, s.Version, s.Segments, s.Records, s.StoredBytes, s.DecodedBytes, s.Ratio, rng)
 			for _, p := range s.Partitions {
 				offs, lag := "-", ""
 				if p.Segments > 0 {
@@ -103,7 +103,7 @@ func describeTable(out io.Writer, tds []*inspect.TopicDescription) error {
 				if p.Lag != nil {
 					lag = fmt.Sprint(*p.Lag)
 				}
-				fmt.Fprintf(tw, "\t%d\t%d\t%d\t%d\t%d\t\t%s\t\t%s\n", p.Partition, p.Segments, p.Records, p.StoredBytes, p.RawBytes, offs, lag)
+				fmt.Fprintf(tw, "\t%d\t%d\t%d\t%d\t%d\t\t%s\t\t%s\n", p.Partition, p.Segments, p.Records, p.StoredBytes, p.DecodedBytes, offs, lag)
 			}
 		}
 		if err := tw.Flush(); err != nil {

@@ -99,7 +99,7 @@ func TestRestoreCommand(t *testing.T) {
 		t.Fatal("failed restores created o1")
 	}
 
-	// A spec file in the seed's form, with a flag overriding its ranges.
+	// A spec file in the Restore resource's form, with a flag overriding its ranges.
 	spec := `apiVersion: kannika.io/v1alpha
 kind: Restore
 metadata:

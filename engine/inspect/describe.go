@@ -16,31 +16,31 @@ type EndOffsetter interface {
 
 // PartitionDescription totals one partition of one snapshot.
 type PartitionDescription struct {
-	Partition   int32  `json:"partition" yaml:"partition"`
-	Segments    int64  `json:"segments" yaml:"segments"`
-	Records     int64  `json:"records" yaml:"records"`
-	StoredBytes int64  `json:"stored_bytes" yaml:"stored_bytes"`
-	RawBytes    int64  `json:"raw_bytes" yaml:"raw_bytes"`
-	FirstOffset int64  `json:"first_offset" yaml:"first_offset"`
-	LastOffset  int64  `json:"last_offset" yaml:"last_offset"`
-	NextOffset  int64  `json:"next_offset" yaml:"next_offset"`
-	EndOffset   *int64 `json:"end_offset,omitempty" yaml:"end_offset,omitempty"`
-	Lag         *int64 `json:"lag,omitempty" yaml:"lag,omitempty"`
+	Partition    int32  `json:"partition" yaml:"partition"`
+	Segments     int64  `json:"segments" yaml:"segments"`
+	Records      int64  `json:"records" yaml:"records"`
+	StoredBytes  int64  `json:"stored_bytes" yaml:"stored_bytes"`
+	DecodedBytes int64  `json:"decoded_bytes" yaml:"decoded_bytes"`
+	FirstOffset  int64  `json:"first_offset" yaml:"first_offset"`
+	LastOffset   int64  `json:"last_offset" yaml:"last_offset"`
+	NextOffset   int64  `json:"next_offset" yaml:"next_offset"`
+	EndOffset    *int64 `json:"end_offset,omitempty" yaml:"end_offset,omitempty"`
+	Lag          *int64 `json:"lag,omitempty" yaml:"lag,omitempty"`
 }
 
-// SnapshotDescription totals one snapshot. RawBytes is the size of the
-// records decoded (as the mount shows them); Ratio is RawBytes/StoredBytes.
+// SnapshotDescription totals one snapshot. DecodedBytes is the size of the
+// records decoded (as the mount shows them); Ratio is DecodedBytes/StoredBytes.
 type SnapshotDescription struct {
-	Version     int                    `json:"version" yaml:"version"`
-	Active      bool                   `json:"active" yaml:"active"`
-	Segments    int64                  `json:"segments" yaml:"segments"`
-	Records     int64                  `json:"records" yaml:"records"`
-	StoredBytes int64                  `json:"stored_bytes" yaml:"stored_bytes"`
-	RawBytes    int64                  `json:"raw_bytes" yaml:"raw_bytes"`
-	Ratio       float64                `json:"compression_ratio" yaml:"compression_ratio"`
-	MinTime     *time.Time             `json:"min_timestamp" yaml:"min_timestamp"`
-	MaxTime     *time.Time             `json:"max_timestamp" yaml:"max_timestamp"`
-	Partitions  []PartitionDescription `json:"partitions" yaml:"partitions"`
+	Version      int                    `json:"version" yaml:"version"`
+	Active       bool                   `json:"active" yaml:"active"`
+	Segments     int64                  `json:"segments" yaml:"segments"`
+	Records      int64                  `json:"records" yaml:"records"`
+	StoredBytes  int64                  `json:"stored_bytes" yaml:"stored_bytes"`
+	DecodedBytes int64                  `json:"decoded_bytes" yaml:"decoded_bytes"`
+	Ratio        float64                `json:"compression_ratio" yaml:"compression_ratio"`
+	MinTime      *time.Time             `json:"min_timestamp" yaml:"min_timestamp"`
+	MaxTime      *time.Time             `json:"max_timestamp" yaml:"max_timestamp"`
+	Partitions   []PartitionDescription `json:"partitions" yaml:"partitions"`
 }
 
 // TopicDescription describes every snapshot of one topic. Lag is only
@@ -90,15 +90,15 @@ func describeSnapshot(ctx context.Context, st *store.Store, loc store.Loc, now t
 	for _, p := range ix.PartitionIDs() {
 		t := ix.PartitionTotals(p, now)
 		sd.Partitions = append(sd.Partitions, PartitionDescription{Partition: p, Segments: t.Segments, Records: t.Records,
-			StoredBytes: t.StoredBytes, RawBytes: t.DecodedBytes, FirstOffset: t.FirstOffset, LastOffset: t.LastOffset, NextOffset: t.NextOffset})
+			StoredBytes: t.StoredBytes, DecodedBytes: t.DecodedBytes, FirstOffset: t.FirstOffset, LastOffset: t.LastOffset, NextOffset: t.NextOffset})
 	}
 	t := ix.Totals(now)
-	sd.Segments, sd.Records, sd.StoredBytes, sd.RawBytes = t.Segments, t.Records, t.StoredBytes, t.DecodedBytes
+	sd.Segments, sd.Records, sd.StoredBytes, sd.DecodedBytes = t.Segments, t.Records, t.StoredBytes, t.DecodedBytes
 	if t.Records > 0 {
 		sd.MinTime, sd.MaxTime = utc(t.MinTimestamp), utc(t.MaxTimestamp)
 	}
 	if sd.StoredBytes > 0 {
-		sd.Ratio = float64(int64(float64(sd.RawBytes)/float64(sd.StoredBytes)*100+0.5)) / 100
+		sd.Ratio = float64(int64(float64(sd.DecodedBytes)/float64(sd.StoredBytes)*100+0.5)) / 100
 	}
 	return sd, nil
 }

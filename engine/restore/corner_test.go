@@ -192,6 +192,9 @@ func TestRestoreHugePartitionNumber(t *testing.T) {
 // beside incompressible ones that only fit a larger limit: franz-go bounds
 // batches by their uncompressed size, the broker by the compressed one.
 func TestRestoreLargeRecords(t *testing.T) {
+	if testing.Short() {
+		t.Skip("produces records near 1 MiB; skipped with -short (make test runs it)")
+	}
 	e := newEnv(t)
 	e.createTopic("large", 2, nil) // default max.message.bytes: 1048588
 	e.createTopic("large4", 1, map[string]string{"max.message.bytes": "4194304"})

@@ -17,6 +17,9 @@ import (
 // only one may write, and the target ends holding every source record
 // once (kcat as the checker).
 func TestRestoresIntoOneTargetAreSerialised(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs concurrent restores; skipped with -short (make test runs it)")
+	}
 	e := newEnv(t)
 	e.createTopic("src", 2, nil)
 	var recs []*kgo.Record

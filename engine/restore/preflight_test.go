@@ -104,6 +104,9 @@ func TestRestorePreflightAndInvalid(t *testing.T) {
 // TestRestoreResume interrupts restores midway and checks that reruns
 // restore every record exactly once, by position and by offset header.
 func TestRestoreResume(t *testing.T) {
+	if testing.Short() {
+		t.Skip("restores 60,000 records six times; skipped with -short (make test runs it)")
+	}
 	e := newEnv(t)
 	e.createTopic("big", 3, nil)
 	var recs []*kgo.Record

@@ -12,8 +12,8 @@ import (
 	"github.com/kbackup/kbackup/store"
 )
 
-// Spec is a restore request in the form of seed 004's `kind: Restore`
-// resource (docs/restore.md). Only Spec.Config drives the restore; the other
+// Spec is a restore request in the form of Kannika Armory's Restore
+// resource (apiVersion kannika.io/v1alpha, `kind: Restore`; docs/restore.md). Only Spec.Config drives the restore; the other
 // fields are kept so a resource file can be used as is.
 type Spec struct {
 	APIVersion string   `yaml:"apiVersion,omitempty" json:"apiVersion,omitempty"`

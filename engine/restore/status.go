@@ -6,7 +6,9 @@ import (
 	"time"
 )
 
-// Phase is a restore's place in seed 004's status lifecycle.
+// Phase is a restore's place in the status lifecycle of Kannika Armory's
+// Restore resource, which kbackup's restores follow (docs/restore.md,
+// "Status").
 type Phase int
 
 // Phases, in lifecycle order; Failed and Invalid are terminal like Done.
@@ -21,7 +23,8 @@ const (
 
 var phaseNames = [...]string{"Ready", "Initializing", "Restoring", "Done", "Failed", "Invalid"}
 
-// String returns the phase's name as the seed writes it.
+// String returns the phase's name as the Restore resource's status writes
+// it.
 func (p Phase) String() string {
 	if p < 0 || int(p) >= len(phaseNames) {
 		return fmt.Sprintf("Phase(%d)", int(p))

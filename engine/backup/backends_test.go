@@ -1,4 +1,4 @@
-package store_test
+package backup_test
 
 import (
 	"context"
@@ -17,17 +17,40 @@ import (
 	"github.com/kbackup/kbackup/kafka"
 	"github.com/kbackup/kbackup/kafka/devcluster"
 	"github.com/kbackup/kbackup/store"
+	"github.com/kbackup/kbackup/store/storetest"
 )
 
 // TestBackupRoundTrip backs the sample topics of an embedded cluster up
 // into each backend and reads every record back through store.
 func TestBackupRoundTrip(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, url, _ string) {
+	storetest.ForEachBackend(t, func(t *testing.T, url, _ string) {
 		addr, want := seededCluster(t)
-		open := opener(t, url)
+		open := storetest.Opener(t, url)
 		backupOnce(t, open(), addr)
 		verifyBackup(t, open(), want)
 	})
+}
+
+// TestBackupFaults runs a backup through a proxy that fails 5% of requests,
+// then checks directly on the emulator that the backup is whole: every
+// record, every indexed segment intact, no orphan or duplicate.
+func TestBackupFaults(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs on the emulators; skipped with -short (make test runs it)")
+	}
+	for _, e := range storetest.Emulators {
+		t.Run(e.Name, func(t *testing.T) {
+			host := e.Start(t)
+			addr, want := seededCluster(t)
+			proxy, phost := storetest.StartFaultProxy(t, host, 0.05)
+			backupOnce(t, storetest.Opener(t, e.URL(t, phost, "&prefix="+storetest.Prefix))(), addr)
+			t.Logf("%d of %d requests failed by the proxy", proxy.Faults(), proxy.Requests())
+			if proxy.Faults() == 0 {
+				t.Fatal("the proxy injected no fault")
+			}
+			verifyBackup(t, storetest.Opener(t, e.URL(t, host, "&prefix="+storetest.Prefix))(), want)
+		})
+	}
 }
 
 // seededCluster starts an embedded cluster with the sample topics and
@@ -152,7 +175,7 @@ func verifyBackup(t testing.TB, st *store.Store, want map[string]uint64) {
 			if objs[e.ULID] != e.StoredBytes {
 				t.Fatalf("%s: segment %s is %d bytes in storage, %d in the index", loc, e.ULID, objs[e.ULID], e.StoredBytes)
 			}
-			checkSegmentBytes(t, st, loc, e)
+			storetest.CheckSegmentBytes(t, st, loc, e)
 			sr, err := st.OpenSegment(ctx, loc, e.ULID, e.StoredBytes)
 			if err != nil {
 				t.Fatal(err)

@@ -1,4 +1,4 @@
-package store_test
+package backup_test
 
 import (
 	"context"
@@ -38,7 +38,7 @@ func BenchmarkBackup(b *testing.B) {
 		raw: func(string) string { return "file://" + filepath.ToSlash(dir) },
 	}}
 	var s3 *storetest.S3Server
-	for _, e := range emulators {
+	for _, e := range storetest.Emulators {
 		var host string
 		if e.Name == "S3" { // keep the server: it counts HTTP requests
 			s3 = storetest.StartS3(b)
