@@ -47,14 +47,14 @@ func (r *recorder) List(context.Context) ([]string, error) {
 	return out, nil
 }
 
-func (r *recorder) Status(_ context.Context, name string) ([]byte, error) {
+func (r *recorder) Status(_ context.Context, name string) (*browse.RestoreStatus, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	q, ok := r.reqs[name]
 	if !ok {
 		return nil, store.ErrNotFound
 	}
-	return fmt.Appendf(nil, "restore: %s\nsource: %s\ntarget: %s\npartitions: %v\n", q.Name, q.Source, q.Target, q.Partitions), nil
+	return &browse.RestoreStatus{Name: q.Name, Phase: "Ready", Topics: []browse.TopicStatus{{Source: q.Source.Topic, Snapshot: q.Source.Version, Target: q.Target}}}, nil
 }
 
 func (r *recorder) Cancel(_ context.Context, name string) error {
