@@ -119,7 +119,7 @@ func TestOptionsAndReadOnly(t *testing.T) {
 	if code != 200 || h.Get("DAV") != "1" || !strings.Contains(h.Get("Allow"), "PROPFIND") {
 		t.Errorf("OPTIONS: %d %v", code, h)
 	}
-	for _, m := range []string{"PUT", "MKCOL", "MOVE", "PROPPATCH"} {
+	for _, m := range []string{"PUT", "MKCOL", "MOVE", "PROPPATCH", "POST"} {
 		if code, _, _ := s.do(t, m, "/topics/orders/manifest"); code != http.StatusForbidden {
 			t.Errorf("%s: %d, want 403", m, code)
 		}
@@ -278,5 +278,41 @@ func TestCopyRestores(t *testing.T) {
 	}
 	if code, _, _ := s.do(t, "GET", "/restore/orders-copy/status"); code != 404 {
 		t.Errorf("status after DELETE: %d", code)
+	}
+}
+
+func TestPutSpec(t *testing.T) {
+	s := serve(t, Options{})
+	put := func(path, body string, hdr ...string) (int, string) {
+		req, _ := http.NewRequest("PUT", s.URL+path, strings.NewReader(body))
+		for i := 0; i+1 < len(hdr); i += 2 {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+		resp, err := noRedirect.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	const spec = "config: {topics: [{source: orders}]}\n"
+	if code, body := put("/restore/orders-jan.yaml", spec); code != http.StatusCreated {
+		t.Fatalf("PUT spec: %d %s", code, body)
+	}
+	if req := s.rec.reqs["orders-jan"]; string(req.Spec) != spec || req.Source != (store.Loc{}) {
+		t.Errorf("PUT asked for %+v", req)
+	}
+	if code, _ := put("/restore/orders-jan.yaml", spec); code != http.StatusPreconditionFailed {
+		t.Errorf("a second PUT of the name: %d", code)
+	}
+	if code, _ := put("/restore/other.yaml", spec, "X-Test-User", "reader"); code != http.StatusForbidden {
+		t.Errorf("PUT by a reader: %d", code)
+	}
+	if code, _ := put("/restore/big.yaml", strings.Repeat("#", maxSpec+1)); code != http.StatusRequestEntityTooLarge {
+		t.Errorf("PUT of a huge spec: %d", code)
+	}
+	if code, _ := put("/restore/x/status", spec); code != http.StatusForbidden {
+		t.Errorf("PUT of a status file: %d", code)
 	}
 }
