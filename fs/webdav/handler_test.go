@@ -3,6 +3,7 @@ package webdav
 import (
 	"context"
 	"fmt"
+	"html/template"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -203,6 +204,16 @@ func TestHTML(t *testing.T) {
 	_, _, body = s.do(t, "GET", "/topics/orders/snapshots/v2/0/segments/?page=2")
 	if !strings.Contains(body, "00000000000000000020-00000000000000000039.jsonl") || strings.Contains(body, "00000000000000000000-00000000000000000019.jsonl") {
 		t.Errorf("page 2 of segments:\n%s", body)
+	}
+	_, _, body = s.do(t, "GET", "/topics/orders/snapshots/v2/1/")
+	lines := strings.Split(strings.TrimSuffix(string(s.b.Lines[browsetest.V2][1]), "\n"), "\n")
+	for _, want := range []string{lines[0], lines[4], lines[len(lines)-5], lines[len(lines)-1]} {
+		if !strings.Contains(body, template.HTMLEscapeString(want)) {
+			t.Errorf("partition page lacks record %s:\n%s", want, body)
+		}
+	}
+	if strings.Contains(body, template.HTMLEscapeString(lines[5])) {
+		t.Errorf("partition page shows a sixth first record")
 	}
 	if code, h, _ := s.do(t, "GET", "/topics/orders"); code != http.StatusMovedPermanently || h.Get("Location") != "/topics/orders/" {
 		t.Errorf("GET of a collection without slash: %d %v", code, h)
