@@ -209,18 +209,22 @@ func (s *copySession) request(rel string, src source) (RestoreRequest, bool) {
 	if err != nil {
 		return RestoreRequest{}, false // not a directory of the tree
 	}
+	if p.InSnapshot() {
+		p.Topic, p.Version = src.loc.Topic, src.loc.Version // the file's own snapshot
+	}
 	return browse.CopyRequest(s.name, p, s.base == ""), true
 }
 
 // statusText is restore/<name>/status: the Restorer's once it knows the
-// restore, else what the copy is waiting for or why it was refused.
+// restore, else what the copy is waiting for or why it was refused, both
+// rendered by browse.RestoreStatus.Render.
 func (s *copySession) statusText(ctx context.Context) ([]byte, error) {
-	if b, err := s.m.restorer.Status(ctx, s.name); err == nil {
-		return b, nil
+	if st, err := s.m.restorer.Status(ctx, s.name); err == nil {
+		return st.Render(), nil
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := browse.CopyStatus{Restore: s.name}
+	st := browse.RestoreStatus{Name: s.name}
 	switch s.state {
 	case copyRejected:
 		st.Phase, st.Reason = "Failed", s.reason

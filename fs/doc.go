@@ -1,4 +1,9 @@
-// Package fs shows kbackup's storage as a read-only FUSE filesystem.
+// Package fs shows kbackup's storage as a read-only FUSE filesystem. The
+// tree, its paths, sizes and files are the browse model's (package
+// fs/browse, shared with the WebDAV server fs/webdav); the go-fuse nodes
+// here adapt it (one treeNode for the whole read-only tree) and add what
+// only a mount has: copy sessions in restore/, the read log, access by
+// uid and gid, kernel cache hints.
 //
 // # Tree
 //

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/kbackup/kbackup/fs/browse"
 	"github.com/kbackup/kbackup/store"
 )
 
@@ -59,14 +60,16 @@ func (f *fakeRestorer) List(context.Context) ([]string, error) {
 	return names, nil
 }
 
-func (f *fakeRestorer) Status(_ context.Context, name string) ([]byte, error) {
+// Status shows the request recorded as the status's reason, one line.
+func (f *fakeRestorer) Status(_ context.Context, name string) (*browse.RestoreStatus, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	r, ok := f.reqs[name]
 	if !ok {
 		return nil, store.ErrNotFound
 	}
-	return fmt.Appendf(nil, "source: %s\ntarget: %s\npartitions: %v\ninvalid: %s\nspec: %q\n", r.Source, r.Target, r.Partitions, r.Invalid, r.Spec), nil
+	return &browse.RestoreStatus{Name: name, Phase: "Ready",
+		Reason: fmt.Sprintf("source: %s target: %s partitions: %v invalid: %s spec: %q", r.Source, r.Target, r.Partitions, r.Invalid, r.Spec)}, nil
 }
 
 func (f *fakeRestorer) Cancel(_ context.Context, name string) error {
@@ -87,19 +90,19 @@ func TestRestoreByCopy(t *testing.T) {
 	status := func(name string) string { return sh(t, "cat "+mp+"/restore/"+name+"/status") }
 
 	sh(t, "cp -r "+snap+" "+mp+"/restore/")
-	if got := status("v2"); !strings.Contains(got, "source: orders/v2\ntarget: orders\npartitions: []\n") {
+	if got := status("v2"); !strings.Contains(got, "source: orders/v2 target: orders partitions: [] ") {
 		t.Errorf("cp -r vN restore/: %s", got)
 	}
 	sh(t, "cp -r "+snap+"/1 "+mp+"/restore/X")
-	if got := status("X"); !strings.Contains(got, "target: X\npartitions: [1]\n") {
+	if got := status("X"); !strings.Contains(got, "target: X partitions: [1] ") {
 		t.Errorf("cp -r vN/1 restore/X: %s", got)
 	}
 	sh(t, "cp -a "+mp+"/topics/orders/latest/ "+mp+"/restore/Y")
-	if got := status("Y"); !strings.Contains(got, "source: orders/v2\ntarget: Y\n") {
+	if got := status("Y"); !strings.Contains(got, "source: orders/v2 target: Y ") {
 		t.Errorf("cp -a latest restore/Y: %s", got)
 	}
 	sh(t, "cat "+snap+"/2/records.jsonl > /dev/null; mkdir "+mp+"/restore/Z && cat "+snap+"/2/records.jsonl > "+mp+"/restore/Z/records.jsonl")
-	if got := status("Z"); !strings.Contains(got, "target: Z\npartitions: [2]\n") {
+	if got := status("Z"); !strings.Contains(got, "target: Z partitions: [2] ") {
 		t.Errorf("cat > restore/Z/records.jsonl: %s", got)
 	}
 	if out, err := runErr("cp", "-r", mp+"/topics/orders/snapshots", mp+"/restore/W"); err == nil {

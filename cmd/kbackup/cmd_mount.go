@@ -15,6 +15,7 @@ import (
 
 	"github.com/kbackup/kbackup/engine/restore"
 	"github.com/kbackup/kbackup/fs"
+	"github.com/kbackup/kbackup/fs/browse"
 	"github.com/kbackup/kbackup/kafka"
 	"github.com/kbackup/kbackup/store"
 )
@@ -201,8 +202,37 @@ func (m mountRestorer) Start(_ context.Context, req fs.RestoreRequest) error {
 
 func (m mountRestorer) List(context.Context) ([]string, error) { return m.rs.List(), nil }
 
-func (m mountRestorer) Status(_ context.Context, name string) ([]byte, error) {
-	return m.rs.StatusText(name)
+func (m mountRestorer) Status(_ context.Context, name string) (*browse.RestoreStatus, error) {
+	rep, err := m.rs.Report(name)
+	if err != nil {
+		return nil, err
+	}
+	return statusOf(&rep), nil
+}
+
+// statusOf carries an engine report over to the status the browse model
+// renders: field for field, no formatting here.
+func statusOf(rep *restore.Report) *browse.RestoreStatus {
+	s := &browse.RestoreStatus{Name: rep.Name, Phase: rep.Status.Phase.String(), Reason: rep.Status.Reason,
+		Started: rep.Started, Finished: rep.Finished, Produced: rep.Produced}
+	for _, t := range rep.Status.Topics {
+		ts := browse.TopicStatus{Source: t.Source, Snapshot: t.Snapshot, Target: t.Target, Phase: t.Phase.String(), Created: t.Created,
+			Records: t.Records, RecordsTotal: t.RecordsTotal, Bytes: t.Bytes, BytesTotal: t.BytesTotal, ExpiredRecords: t.ExpiredRecords}
+		if r := t.Retention; r != nil && (r.Older != 0 || len(r.OverBytes) != 0 || len(r.Extended) != 0) {
+			ts.Retention = &browse.RetentionStatus{Policy: string(r.Policy), RetentionMs: r.RetentionMs, Cutoff: r.Cutoff,
+				Older: r.Older, Skipped: r.Skipped, OverBytes: r.OverBytes, Extended: r.Extended}
+		}
+		for _, p := range t.Partitions {
+			ps := browse.PartitionStatus{Partition: p.Partition, Records: p.Records, RecordsTotal: p.RecordsTotal, Resumed: p.Resumed}
+			for _, e := range p.Expired {
+				ps.Expired = append(ps.Expired, browse.ExpiredSpan{FirstOffset: e.FirstOffset, LastOffset: e.LastOffset,
+					MinTimestamp: e.MinTimestamp, MaxTimestamp: e.MaxTimestamp, Records: e.Records})
+			}
+			ts.Partitions = append(ts.Partitions, ps)
+		}
+		s.Topics = append(s.Topics, ts)
+	}
+	return s
 }
 
 func (m mountRestorer) Cancel(_ context.Context, name string) error { return m.rs.Cancel(name) }

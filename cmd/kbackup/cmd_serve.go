@@ -74,7 +74,7 @@ func runServe(c *cli.Context) error {
 		return fmt.Errorf("%w: --tls-cert and --tls-key go together", errUsage)
 	}
 	if err := webdav.CheckListen(c.String("listen"), cert != "", auth); err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
+		return fmt.Errorf("%w: %v; give --tls-cert, --tls-key and --htpasswd or --token-file, or listen on 127.0.0.1", errUsage, err)
 	}
 	st, err := store.Open(c.Context, url)
 	if err != nil {

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"math"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
@@ -88,16 +87,16 @@ func TestRestoreSkipsExpiredSegments(t *testing.T) {
 	if err := rs.Start("by-copy", v1Spec("v1-by-copy")); err != nil {
 		t.Fatal(err)
 	}
-	var status string
-	for !strings.Contains(status, "\nfinished: ") {
+	var rep Report
+	for rep.Finished.IsZero() {
 		time.Sleep(10 * time.Millisecond)
-		b, _ := rs.StatusText("by-copy")
-		status = string(b)
+		rep, _ = rs.Report("by-copy")
 	}
-	for _, want := range []string{"expired_records: 50", "offsets: 0-49", "times: 2026-01-15T10:00:00Z/2026-01-15T10:00:49Z", "records: 50\n"} {
-		if !strings.Contains(status, want) {
-			t.Fatalf("status does not show %q:\n%s", want, status)
-		}
+	if len(rep.Status.Topics) != 1 || rep.Status.Topics[0].ExpiredRecords != 50 || len(rep.Status.Topics[0].Partitions) == 0 {
+		t.Fatalf("report of by-copy: %+v", rep)
+	}
+	if got := rep.Status.Topics[0].Partitions[0].Expired; len(got) != 1 || got[0] != want {
+		t.Fatalf("report shows partition 0 expired %+v, want %+v", got, want)
 	}
 	got := e.kcatRead("v1-copy")
 	if len(got[0]) != 50 || *got[0][0].Key != "key-1" || len(got[1]) != 30 { // offset 50 has key-(50%7)

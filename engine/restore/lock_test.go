@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -147,10 +146,10 @@ func TestRestoresAdmit(t *testing.T) {
 		t.Fatal(err)
 	}
 	for {
-		b, _ := lax.StatusText("permitted")
-		if strings.Contains(string(b), "\nfinished: ") {
-			if !strings.Contains(string(b), "\nphase: Done\n") {
-				t.Fatalf("permitted restore: %s", b)
+		rep, _ := lax.Report("permitted")
+		if !rep.Finished.IsZero() {
+			if rep.Status.Phase != Done || rep.Produced == nil {
+				t.Fatalf("permitted restore: %+v", rep)
 			}
 			break
 		}

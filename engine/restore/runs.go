@@ -5,11 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"strings"
 	"sync"
 	"time"
-
-	"gopkg.in/yaml.v3"
 
 	"github.com/kbackup/kbackup/kafka"
 	"github.com/kbackup/kbackup/store"
@@ -263,18 +260,34 @@ func (rs *Runs) Status(name string) (Status, error) {
 	return run.status, nil
 }
 
-// StatusText renders the restore's status as the YAML document the mount
-// shows in restore/<name>/status.
-func (rs *Runs) StatusText(name string) ([]byte, error) {
+// Report is a restore as Runs knows it: its status and when it ran. The
+// mount and the WebDAV server render it as restore/<name>/status.
+type Report struct {
+	Name   string
+	Status Status
+	// Started is when it was asked for; Finished when it ended (zero
+	// while it runs).
+	Started, Finished time.Time
+	// Produced counts the records it produced, once Done.
+	Produced *int64
+}
+
+// Report returns the report of restore name, or ErrNameUnknown.
+func (rs *Runs) Report(name string) (Report, error) {
 	rs.mu.Lock()
 	run, ok := rs.runs[name]
 	rs.mu.Unlock()
 	if !ok {
-		return nil, fmt.Errorf("%w: %s", ErrNameUnknown, name)
+		return Report{}, fmt.Errorf("%w: %s", ErrNameUnknown, name)
 	}
 	run.mu.Lock()
 	defer run.mu.Unlock()
-	return renderRunStatus(run), nil
+	rep := Report{Name: run.name, Status: run.status, Started: run.started, Finished: run.finished}
+	if !run.finished.IsZero() && run.result != nil && run.status.Phase == Done {
+		n := run.result.Produced
+		rep.Produced = &n
+	}
+	return rep, nil
 }
 
 // Cancel stops a running restore and waits for it to end, then forgets it;
@@ -303,96 +316,4 @@ func (rs *Runs) Cancel(name string) error {
 func (rs *Runs) Close() {
 	rs.cancel()
 	rs.wg.Wait()
-}
-
-// runStatus is the YAML shape of a restore's status file.
-type runStatus struct {
-	Restore  string        `yaml:"restore"`
-	Phase    string        `yaml:"phase"`
-	Reason   string        `yaml:"reason,omitempty"`
-	Started  string        `yaml:"started"`
-	Finished string        `yaml:"finished,omitempty"`
-	Produced *int64        `yaml:"produced,omitempty"`
-	Topics   []topicStatus `yaml:"topics,omitempty"`
-}
-
-type topicStatus struct {
-	Source     string            `yaml:"source"`
-	Snapshot   string            `yaml:"snapshot"`
-	Target     string            `yaml:"target"`
-	Phase      string            `yaml:"phase"`
-	Created    bool              `yaml:"created,omitempty"`
-	Records    string            `yaml:"records"`
-	Bytes      string            `yaml:"bytes"`
-	Expired    int64             `yaml:"expired_records,omitempty"`
-	Retention  *retentionStatus  `yaml:"retention,omitempty"`
-	Partitions []partitionStatus `yaml:"partitions,omitempty"`
-}
-
-// retentionStatus is a RetentionReport as the status file shows it, when
-// the target's retention concerns the restore.
-type retentionStatus struct {
-	Policy      string            `yaml:"policy,omitempty"`
-	RetentionMs int64             `yaml:"target_retention_ms"`
-	Cutoff      string            `yaml:"cutoff,omitempty"`
-	Older       int64             `yaml:"older_records"`
-	Skipped     int64             `yaml:"skipped_records,omitempty"`
-	OverBytes   []int32           `yaml:"partitions_over_retention_bytes,omitempty"`
-	Extended    map[string]string `yaml:"extended,omitempty"`
-}
-
-func retentionOf(r *RetentionReport) *retentionStatus {
-	if r == nil || r.Older == 0 && len(r.OverBytes) == 0 && len(r.Extended) == 0 {
-		return nil
-	}
-	rs := &retentionStatus{Policy: string(r.Policy), RetentionMs: r.RetentionMs, Older: r.Older, Skipped: r.Skipped, OverBytes: r.OverBytes, Extended: r.Extended}
-	if r.Cutoff != nil {
-		rs.Cutoff = r.Cutoff.UTC().Format(time.RFC3339)
-	}
-	return rs
-}
-
-type partitionStatus struct {
-	Partition int32         `yaml:"partition"`
-	Records   string        `yaml:"records"`
-	Resumed   int64         `yaml:"resumed,omitempty"`
-	Expired   []expiredSpan `yaml:"expired,omitempty"`
-}
-
-// expiredSpan is an ExpiredSpan as the status file shows it.
-type expiredSpan struct {
-	Offsets string `yaml:"offsets"`
-	Times   string `yaml:"times"`
-	Records int64  `yaml:"records"`
-}
-
-func renderRunStatus(r *restoreRun) []byte {
-	s := runStatus{Restore: r.name, Phase: r.status.Phase.String(), Reason: r.status.Reason,
-		Started: r.started.UTC().Format(time.RFC3339)}
-	if !r.finished.IsZero() {
-		s.Finished = r.finished.UTC().Format(time.RFC3339)
-		if r.result != nil && r.status.Phase == Done {
-			s.Produced = &r.result.Produced
-		}
-	}
-	of := func(n, total int64) string { return fmt.Sprintf("%d of %d", n, total) }
-	for _, t := range r.status.Topics {
-		ts := topicStatus{Source: t.Source, Snapshot: fmt.Sprintf("v%d", t.Snapshot), Target: t.Target, Phase: t.Phase.String(),
-			Created: t.Created, Records: of(t.Records, t.RecordsTotal), Bytes: of(t.Bytes, t.BytesTotal), Expired: t.ExpiredRecords,
-			Retention: retentionOf(t.Retention)}
-		for _, p := range t.Partitions {
-			ps := partitionStatus{Partition: p.Partition, Records: of(p.Records, p.RecordsTotal), Resumed: p.Resumed}
-			for _, e := range p.Expired {
-				ps.Expired = append(ps.Expired, expiredSpan{Offsets: fmt.Sprintf("%d-%d", e.FirstOffset, e.LastOffset),
-					Times: e.MinTimestamp.UTC().Format(time.RFC3339Nano) + "/" + e.MaxTimestamp.UTC().Format(time.RFC3339Nano), Records: e.Records})
-			}
-			ts.Partitions = append(ts.Partitions, ps)
-		}
-		s.Topics = append(s.Topics, ts)
-	}
-	b, err := yaml.Marshal(s)
-	if err != nil { // cannot happen with these types
-		return []byte("phase: " + s.Phase + "\nreason: " + strings.ReplaceAll(err.Error(), "\n", " ") + "\n")
-	}
-	return b
 }

@@ -101,19 +101,6 @@ func (c *catalog) manifest(ctx context.Context, topic string) (*store.Manifest, 
 	})
 }
 
-// snapshot returns snapshot version v of topic.
-func (c *catalog) snapshot(ctx context.Context, topic string, v int) (*store.Snapshot, error) {
-	m, err := c.manifest(ctx, topic)
-	if err != nil {
-		return nil, err
-	}
-	s, ok := m.Get(v)
-	if !ok {
-		return nil, store.ErrNotFound
-	}
-	return s, nil
-}
-
 // rawManifest returns the manifest's stored bytes; a flat-layout topic's
 // synthetic manifest is rendered as YAML.
 func (c *catalog) rawManifest(ctx context.Context, topic string) ([]byte, error) {

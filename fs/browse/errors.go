@@ -24,7 +24,7 @@ var (
 	ErrRestoreExists = errors.New("restore exists")
 	// ErrNoRestorer means restoring was asked of a tree without a
 	// Restorer (no Kafka cluster to restore into).
-	ErrNoRestorer = errors.New("restoring needs a Kafka cluster (--brokers)")
+	ErrNoRestorer = errors.New("nothing to restore into: no Kafka cluster was given")
 )
 
 func badPath(path, why string) error {

@@ -6,8 +6,6 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
-
-	"gopkg.in/yaml.v3"
 )
 
 // MaxRestoreName is the longest name accepted in restore/: Kafka's limit
@@ -62,21 +60,4 @@ func RestoreName(entry string, dir bool) string {
 		}
 	}
 	return entry + ".restore"
-}
-
-// CopyStatus is the status file of a copy the Restorer does not know
-// (yet): YAML, so that any name or reason is quoted as needed.
-type CopyStatus struct {
-	Restore string `yaml:"restore"`
-	Phase   string `yaml:"phase"`
-	Reason  string `yaml:"reason,omitempty"`
-}
-
-// Render renders the status file.
-func (s CopyStatus) Render() []byte {
-	b, err := yaml.Marshal(s)
-	if err != nil { // cannot happen for strings
-		return []byte("phase: " + s.Phase + "\n")
-	}
-	return b
 }

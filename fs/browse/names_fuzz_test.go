@@ -24,16 +24,16 @@ func FuzzRestoreName(f *testing.F) {
 		if r == "" || len(r) > MaxRestoreName+len(".restore") || strings.ContainsAny(r, "\n\r") {
 			t.Fatalf("name %q shows as restore %q", name, r)
 		}
-		st := CopyStatus{Restore: r, Phase: "Failed", Reason: reason}
+		st := RestoreStatus{Name: r, Phase: "Failed", Reason: reason}
 		b := st.Render()
-		var back CopyStatus
+		var back statusDoc
 		if err := yaml.Unmarshal(b, &back); err != nil {
 			t.Fatalf("status %q does not parse: %v", b, err)
 		}
 		// YAML may fold the reason's whitespace (a block scalar drops a
 		// leading newline); its words and every other field are exact.
 		words := func(s string) string { return strings.Join(strings.Fields(s), " ") }
-		if back.Restore != st.Restore || back.Phase != st.Phase || words(back.Reason) != words(st.Reason) {
+		if back.Restore != st.Name || back.Phase != st.Phase || words(back.Reason) != words(st.Reason) {
 			t.Fatalf("status %q reads back as %+v, want %+v", b, back, st)
 		}
 		var fields map[string]any

@@ -24,9 +24,10 @@ type Restorer interface {
 	Start(ctx context.Context, req RestoreRequest) error
 	// List returns the names of the restores known, running or finished.
 	List(ctx context.Context) ([]string, error)
-	// Status returns the text of restore/<name>/status. It returns an
+	// Status returns the status of restore name, which the tree renders
+	// as restore/<name>/status (RestoreStatus.Render). It returns an
 	// error matching store.ErrNotFound for an unknown name.
-	Status(ctx context.Context, name string) ([]byte, error)
+	Status(ctx context.Context, name string) (*RestoreStatus, error)
 	// Cancel stops a running restore, or forgets a finished one. It may be
 	// called more than once.
 	Cancel(ctx context.Context, name string) error
@@ -120,7 +121,11 @@ func (t *Tree) restoreStatus(ctx context.Context, name string) ([]byte, error) {
 	if t.restorer == nil {
 		return nil, store.ErrNotFound
 	}
-	return t.restorer.Status(ctx, name)
+	s, err := t.restorer.Status(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	return s.Render(), nil
 }
 
 // listRestores lists restore/: README without a Restorer, else the

@@ -314,7 +314,7 @@ func (t *Tree) List(ctx context.Context, p Path) ([]Entry, error) {
 			}
 			return nil, err
 		}
-		return t.stats_(ctx, child(KindLatest), child(KindManifest), child(KindSnapshots))
+		return t.statAll(ctx, child(KindLatest), child(KindManifest), child(KindSnapshots))
 	case KindSnapshots:
 		m, err := t.cat.manifest(ctx, p.Topic)
 		if err != nil {
@@ -326,11 +326,11 @@ func (t *Tree) List(ctx context.Context, p Path) ([]Entry, error) {
 		}
 		return es, nil
 	case KindPartition:
-		return t.stats_(ctx, child(KindRecords), child(KindSegments))
+		return t.statAll(ctx, child(KindRecords), child(KindSegments))
 	case KindRestores:
 		return t.listRestores(ctx)
 	case KindRestore:
-		return t.stats_(ctx, child(KindRestoreStatus))
+		return t.statAll(ctx, child(KindRestoreStatus))
 	}
 	r, err := t.Resolve(ctx, p)
 	if err != nil {
@@ -353,7 +353,7 @@ func (t *Tree) List(ctx context.Context, p Path) ([]Entry, error) {
 		if err != nil {
 			return nil, err
 		}
-		es, err := t.stats_(ctx, child(KindIndex), child(KindSnapshotYAML))
+		es, err := t.statAll(ctx, child(KindIndex), child(KindSnapshotYAML))
 		if err != nil {
 			return nil, err
 		}
@@ -384,8 +384,8 @@ func (t *Tree) List(ctx context.Context, p Path) ([]Entry, error) {
 	return nil, ErrNotDir
 }
 
-// stats_ returns the entries of paths, which must exist.
-func (t *Tree) stats_(ctx context.Context, paths ...Path) ([]Entry, error) {
+// statAll returns the entries of paths, which must exist.
+func (t *Tree) statAll(ctx context.Context, paths ...Path) ([]Entry, error) {
 	es := make([]Entry, len(paths))
 	for i, p := range paths {
 		e, err := t.Stat(ctx, p)

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"crypto/subtle"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -14,10 +13,6 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 )
-
-// ErrInsecure means a non-loopback address was asked for without TLS or
-// without authentication.
-var ErrInsecure = errors.New("serving beyond loopback needs TLS (--tls-cert, --tls-key) and authentication (--htpasswd or --token-file)")
 
 // Auth authenticates requests: HTTP basic against bcrypt hashes (an
 // htpasswd file made with htpasswd -B), or a bearer token. A zero Auth
@@ -52,7 +47,7 @@ func ParseHtpasswd(r io.Reader) (map[string][]byte, error) {
 			return nil, fmt.Errorf("htpasswd line %d: want user:bcrypt-hash", n)
 		}
 		if _, err := bcrypt.Cost([]byte(hash)); err != nil {
-			return nil, fmt.Errorf("htpasswd line %d (user %s): not a bcrypt hash (make it with htpasswd -B): %v", n, user, err)
+			return nil, fmt.Errorf("htpasswd line %d (user %s): not a bcrypt hash (htpasswd -B makes them): %v", n, user, err)
 		}
 		users[user] = []byte(hash)
 	}

@@ -10,7 +10,8 @@
 //     collection is an HTML page (breadcrumb, sizes, times, paging).
 //   - COPY of a snapshot or partition collection to restore/NAME starts
 //     that restore (browse.CopyRequest, the rule the mount uses); no data
-//     moves. GET restore/NAME/status reads its status; DELETE restore/NAME
+//     moves. PUT of a spec as restore/NAME.yaml starts restore NAME from
+//     it. GET restore/NAME/status reads its status; DELETE restore/NAME
 //     cancels it.
 //
 // Everything else that would write is refused with 403. Authentication
@@ -62,7 +63,7 @@ func New(tree *browse.Tree, opts Options) *Handler {
 }
 
 // allow is the Allow header: what the tree answers.
-const allow = "OPTIONS, GET, HEAD, PROPFIND, COPY, DELETE"
+const allow = "OPTIONS, GET, HEAD, PROPFIND, COPY, DELETE, PUT"
 
 // maxPath bounds the request path: the deepest path of the tree is far
 // shorter.
@@ -92,7 +93,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.copy(w, r, p)
 	case http.MethodDelete:
 		h.delete(w, r, p)
-	case http.MethodPut, "MKCOL", "MOVE", "PROPPATCH", http.MethodPost, http.MethodPatch:
+	case http.MethodPut:
+		h.put(w, r, p)
+	case "MKCOL", "MOVE", "PROPPATCH", http.MethodPost, http.MethodPatch:
 		http.Error(w, "read-only: only COPY into restore/ and DELETE of a restore change anything", http.StatusForbidden)
 	default:
 		w.Header().Set("Allow", allow)
@@ -194,6 +197,45 @@ func (h *Handler) delete(w http.ResponseWriter, r *http.Request, p browse.Path) 
 
 func (h *Handler) mayRestore(r *http.Request) bool {
 	return h.opts.MayRestore == nil || h.opts.MayRestore(r)
+}
+
+// maxSpec bounds a restore spec PUT into restore/.
+const maxSpec = 1 << 20
+
+// put starts a restore from a spec (the `kbackup restore -f` format) PUT
+// as restore/NAME.yaml: the restore is NAME, as for a spec copied into the
+// mount's restore/. Nothing else may be written.
+func (h *Handler) put(w http.ResponseWriter, r *http.Request, p browse.Path) {
+	if p.Kind != browse.KindRestore {
+		http.Error(w, "read-only: only a restore spec can be PUT, as restore/NAME.yaml", http.StatusForbidden)
+		return
+	}
+	if !h.mayRestore(r) {
+		http.Error(w, "this user may not start restores", http.StatusForbidden)
+		return
+	}
+	spec, err := io.ReadAll(io.LimitReader(r.Body, maxSpec+1))
+	if err != nil {
+		http.Error(w, "read the spec: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	if len(spec) > maxSpec {
+		http.Error(w, fmt.Sprintf("a restore spec is at most %d bytes", maxSpec), http.StatusRequestEntityTooLarge)
+		return
+	}
+	name := browse.RestoreName(p.Name, false)
+	dst := browse.RestorePath(name)
+	if _, err := h.tree.Stat(r.Context(), dst); err == nil {
+		http.Error(w, "restore/"+name+" exists", http.StatusPreconditionFailed)
+		return
+	}
+	if err := h.tree.Start(r.Context(), browse.RestoreRequest{Name: name, Spec: spec}); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.opts.Logger.Info("restore by PUT of a spec started", "restore", name)
+	w.Header().Set("Location", href(dst, true))
+	w.WriteHeader(http.StatusCreated)
 }
 
 // copy starts the restore a COPY of a snapshot or partition collection to

@@ -3,6 +3,7 @@ package webdav
 import (
 	"context"
 	"fmt"
+	"html/template"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -47,14 +48,14 @@ func (r *recorder) List(context.Context) ([]string, error) {
 	return out, nil
 }
 
-func (r *recorder) Status(_ context.Context, name string) ([]byte, error) {
+func (r *recorder) Status(_ context.Context, name string) (*browse.RestoreStatus, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	q, ok := r.reqs[name]
 	if !ok {
 		return nil, store.ErrNotFound
 	}
-	return fmt.Appendf(nil, "restore: %s\nsource: %s\ntarget: %s\npartitions: %v\n", q.Name, q.Source, q.Target, q.Partitions), nil
+	return &browse.RestoreStatus{Name: q.Name, Phase: "Ready", Topics: []browse.TopicStatus{{Source: q.Source.Topic, Snapshot: q.Source.Version, Target: q.Target}}}, nil
 }
 
 func (r *recorder) Cancel(_ context.Context, name string) error {
@@ -119,7 +120,7 @@ func TestOptionsAndReadOnly(t *testing.T) {
 	if code != 200 || h.Get("DAV") != "1" || !strings.Contains(h.Get("Allow"), "PROPFIND") {
 		t.Errorf("OPTIONS: %d %v", code, h)
 	}
-	for _, m := range []string{"PUT", "MKCOL", "MOVE", "PROPPATCH"} {
+	for _, m := range []string{"PUT", "MKCOL", "MOVE", "PROPPATCH", "POST"} {
 		if code, _, _ := s.do(t, m, "/topics/orders/manifest"); code != http.StatusForbidden {
 			t.Errorf("%s: %d, want 403", m, code)
 		}
@@ -204,6 +205,16 @@ func TestHTML(t *testing.T) {
 	if !strings.Contains(body, "00000000000000000020-00000000000000000039.jsonl") || strings.Contains(body, "00000000000000000000-00000000000000000019.jsonl") {
 		t.Errorf("page 2 of segments:\n%s", body)
 	}
+	_, _, body = s.do(t, "GET", "/topics/orders/snapshots/v2/1/")
+	lines := strings.Split(strings.TrimSuffix(string(s.b.Lines[browsetest.V2][1]), "\n"), "\n")
+	for _, want := range []string{lines[0], lines[4], lines[len(lines)-5], lines[len(lines)-1]} {
+		if !strings.Contains(body, template.HTMLEscapeString(want)) {
+			t.Errorf("partition page lacks record %s:\n%s", want, body)
+		}
+	}
+	if strings.Contains(body, template.HTMLEscapeString(lines[5])) {
+		t.Errorf("partition page shows a sixth first record")
+	}
 	if code, h, _ := s.do(t, "GET", "/topics/orders"); code != http.StatusMovedPermanently || h.Get("Location") != "/topics/orders/" {
 		t.Errorf("GET of a collection without slash: %d %v", code, h)
 	}
@@ -278,5 +289,41 @@ func TestCopyRestores(t *testing.T) {
 	}
 	if code, _, _ := s.do(t, "GET", "/restore/orders-copy/status"); code != 404 {
 		t.Errorf("status after DELETE: %d", code)
+	}
+}
+
+func TestPutSpec(t *testing.T) {
+	s := serve(t, Options{})
+	put := func(path, body string, hdr ...string) (int, string) {
+		req, _ := http.NewRequest("PUT", s.URL+path, strings.NewReader(body))
+		for i := 0; i+1 < len(hdr); i += 2 {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+		resp, err := noRedirect.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	const spec = "config: {topics: [{source: orders}]}\n"
+	if code, body := put("/restore/orders-jan.yaml", spec); code != http.StatusCreated {
+		t.Fatalf("PUT spec: %d %s", code, body)
+	}
+	if req := s.rec.reqs["orders-jan"]; string(req.Spec) != spec || req.Source != (store.Loc{}) {
+		t.Errorf("PUT asked for %+v", req)
+	}
+	if code, _ := put("/restore/orders-jan.yaml", spec); code != http.StatusPreconditionFailed {
+		t.Errorf("a second PUT of the name: %d", code)
+	}
+	if code, _ := put("/restore/other.yaml", spec, "X-Test-User", "reader"); code != http.StatusForbidden {
+		t.Errorf("PUT by a reader: %d", code)
+	}
+	if code, _ := put("/restore/big.yaml", strings.Repeat("#", maxSpec+1)); code != http.StatusRequestEntityTooLarge {
+		t.Errorf("PUT of a huge spec: %d", code)
+	}
+	if code, _ := put("/restore/x/status", spec); code != http.StatusForbidden {
+		t.Errorf("PUT of a status file: %d", code)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"html/template"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/kbackup/kbackup/fs/browse"
 )
@@ -16,6 +17,9 @@ var pageTmpl = template.Must(template.New("page").Parse(`<!DOCTYPE html>
 <body><nav class="breadcrumb">{{range $i, $c := .Crumbs}}{{if $i}} / {{end}}<a href="{{$c.Href}}">{{$c.Name}}</a>{{end}}</nav>
 {{with .Summary}}<p class="summary">{{.Topic}} v{{.Version}}{{if .Active}} (active){{end}}: {{.Records}} records, {{.Segments}} segments,
 {{.DecodedBytes}} bytes decoded, {{.StoredBytes}} bytes stored{{with .TimeRange}}, {{.First.UTC.Format "2006-01-02T15:04:05Z"}} to {{.Last.UTC.Format "2006-01-02T15:04:05Z"}}{{end}}</p>{{end}}
+{{if .First}}<h3>First records</h3><pre class="first">{{range .First}}{{.}}
+{{end}}</pre><h3>Last records</h3><pre class="last">{{range .Last}}{{.}}
+{{end}}</pre>{{end}}
 <table><thead><tr><th>Name</th><th>Size</th><th>Records</th><th>Stored</th><th>Modified</th></tr></thead><tbody>
 {{range .Entries}}<tr><td><a href="{{.Href}}">{{.Name}}</a></td><td class="n">{{.Size}}</td><td class="n">{{.Records}}</td><td class="n">{{.Stored}}</td><td>{{.Time}}</td></tr>
 {{end}}</tbody></table>
@@ -31,6 +35,8 @@ type pageData struct {
 	Path       string
 	Crumbs     []crumb
 	Summary    *browse.SnapshotSummary
+	First      []string // a partition's first records
+	Last       []string // and its last
 	Entries    []row
 	Total      int
 	Prev, Next int
@@ -60,6 +66,11 @@ func (h *Handler) page(w http.ResponseWriter, r *http.Request, e browse.Entry) {
 		if r, err := h.tree.Resolve(ctx, e.Path); err == nil {
 			d.Summary, _ = h.tree.Summary(ctx, r.Loc())
 		}
+	}
+	if e.Path.Kind == browse.KindPartition {
+		rp := e.Path
+		rp.Kind = browse.KindRecords
+		d.First, d.Last = h.ends(r, rp)
 	}
 	n, _ := strconv.Atoi(r.URL.Query().Get("page"))
 	n = max(n, 1)
@@ -91,4 +102,35 @@ func (h *Handler) page(w http.ResponseWriter, r *http.Request, e browse.Entry) {
 	if err := pageTmpl.Execute(w, &d); err != nil {
 		h.opts.Logger.Warn("render page", "path", d.Path, "err", err)
 	}
+}
+
+// endRecords and endBytes bound what a partition's page shows of its
+// records: the first and last few lines, read from the ends of
+// records.jsonl (a block or two each).
+const (
+	endRecords = 5
+	endBytes   = 64 << 10
+)
+
+// ends returns the first and last lines of records.jsonl at p.
+func (h *Handler) ends(r *http.Request, p browse.Path) (first, last []string) {
+	f, err := h.tree.Open(r.Context(), p)
+	if err != nil || f.Size == 0 {
+		return nil, nil
+	}
+	head := make([]byte, min(endBytes, f.Size))
+	n, _ := f.ReadAt(head, 0)
+	lines := strings.SplitAfter(string(head[:n]), "\n")
+	for _, l := range lines[:min(endRecords, len(lines))] {
+		if strings.HasSuffix(l, "\n") {
+			first = append(first, strings.TrimSuffix(l, "\n"))
+		}
+	}
+	tail := make([]byte, min(endBytes, f.Size))
+	n, _ = f.ReadAt(tail, f.Size-int64(len(tail)))
+	lines = strings.Split(strings.TrimSuffix(string(tail[:n]), "\n"), "\n")
+	if int64(len(tail)) < f.Size {
+		lines = lines[1:] // the first may be cut
+	}
+	return first, lines[max(0, len(lines)-endRecords):]
 }

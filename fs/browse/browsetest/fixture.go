@@ -98,3 +98,36 @@ func New(tb testing.TB) *Backup {
 	}
 	return b
 }
+
+// BigIndex writes topic loc.Topic with the one snapshot loc (one
+// partition) whose index names n segments of 10 records each, for
+// listing: no segment object exists for them.
+func BigIndex(tb testing.TB, st *store.Store, loc store.Loc, n int) {
+	tb.Helper()
+	ctx := context.Background()
+	l, err := st.AcquireLease(ctx, loc.Topic, "browsetest", time.Hour)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer l.Release(ctx)
+	es := make([]store.SegmentEntry, n)
+	for i := range es {
+		first := int64(i) * 10
+		t := BaseTime.Add(time.Duration(i) * time.Second)
+		es[i] = store.SegmentEntry{
+			ULID: fmt.Sprintf("01FAKE%020d", i), Partition: 0,
+			StartOffset: first, FirstOffset: first, LastOffset: first + 9, NextOffset: first + 10,
+			FirstTimestamp: t, LastTimestamp: t, MinTimestamp: t, MaxTimestamp: t,
+			Records: 10, StoredBytes: 500, DecodedBytes: 2000, Codec: "zstd", Checksum: "crc32c:00000000",
+		}
+	}
+	m := &store.Manifest{Topic: loc.Topic, Active: loc.Version, Snapshots: []store.Snapshot{
+		{Version: loc.Version, TopicID: "id", Created: BaseTime, Partitions: 1},
+	}}
+	if err := st.WriteManifest(ctx, l, m); err != nil {
+		tb.Fatal(err)
+	}
+	if err := st.WriteIndex(ctx, l, loc, es); err != nil {
+		tb.Fatal(err)
+	}
+}
