@@ -39,6 +39,7 @@ func restoreCommand() *cli.Command {
 			&cli.BoolFlag{Name: "no-preflight", Usage: "skip the preflight checks"},
 			&cli.BoolFlag{Name: "create-topics", Usage: "create missing targets with the backup's partitions and configs"},
 			&cli.BoolFlag{Name: "allow-nonempty", Usage: "append to targets holding other records"},
+			&cli.BoolFlag{Name: "allow-empty", Usage: "run even when the selection holds no record (otherwise preflight fails and says what the backup holds)"},
 			&cli.StringFlag{Name: "retention", Usage: "records older than the target's retention.ms: `apply` (skip them), extend (raise the target's retention) or ignore (restore them; the broker deletes them)"},
 			outputFlag(),
 		}, append(metricsFlags("", false), logFlags()...)...),
@@ -123,6 +124,7 @@ func restoreSpec(c *cli.Context) (*restore.Spec, error) {
 	}
 	cfg.CreateTopics = cfg.CreateTopics || c.Bool("create-topics")
 	cfg.AllowNonEmpty = cfg.AllowNonEmpty || c.Bool("allow-nonempty")
+	cfg.AllowEmpty = cfg.AllowEmpty || c.Bool("allow-empty")
 	if err := spec.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: %w", errUsage, err)
 	}

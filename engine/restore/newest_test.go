@@ -22,3 +22,23 @@ func TestRestoreDefaultSkipsEmptyActive(t *testing.T) {
 		t.Fatalf("restore without a snapshot took v%d with %d records; want v2, the newest with records", ts.Snapshot, ts.Records)
 	}
 }
+
+// TestRestoreSelectingNothingFails: a time window outside the data selects
+// no record; preflight fails saying what the backup holds and creates
+// nothing, unless AllowEmpty.
+func TestRestoreSelectingNothingFails(t *testing.T) {
+	e, _ := knownEnv(t)
+	spec := mapping("orders", "nothing")
+	spec.Spec.Config.CreateTopics = true
+	spec.Spec.Config.RestoreFromDateTime = "2030-01-01T00:00:00Z"
+	_, err := e.restore(spec, Options{})
+	errContains(t, err, ErrPreflight, "selects no record", "orders/v2 holds 20 records", "offsets by partition 0: 0-19", "times 2026-01-15T10:00:00Z to 2026-01-15T10:00:19Z", "--allow-empty")
+	if e.topicExists("nothing") {
+		t.Fatal("a restore selecting nothing created its target")
+	}
+	spec.Spec.Config.AllowEmpty = true
+	res, err := e.restore(spec, Options{})
+	if err != nil || res.Phase != Done || res.Produced != 0 {
+		t.Fatalf("allowEmpty: %v, phase %s, produced %d", err, res.Phase, res.Produced)
+	}
+}

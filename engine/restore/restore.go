@@ -56,6 +56,7 @@ type topicJob struct {
 	createCfg  map[string]string // configs it is created with
 	configs    map[string]string // target's effective configs
 	retention  *RetentionReport  // what preflight found about the target's retention
+	holds      string            // what the snapshot holds, for messages
 	prod       *producer
 	phase      atomic.Int32
 }
@@ -158,6 +159,9 @@ func (r *restorer) initialize(ctx context.Context) error {
 			return fmt.Errorf("topic %s: %w", j.m.TargetName(), err)
 		}
 		problems = append(problems, p...)
+		if p := r.checkSelects(j); p != "" {
+			problems = append(problems, p)
+		}
 	}
 	if len(problems) > 0 {
 		return fmt.Errorf("%w: %s", ErrPreflight, strings.Join(problems, "; "))
@@ -207,6 +211,7 @@ func (r *restorer) plan(ctx context.Context, m TopicMapping, base filter) (*topi
 			ErrPreflight, j.loc, n-1, maxPartitions)
 	}
 	j.partitions = int32(n)
+	j.holds = holdings(j.loc, ix)
 	live, err := r.liveSegments(ctx, j.loc, ix)
 	if err != nil {
 		return nil, err
