@@ -121,7 +121,12 @@ func runSnapshotCreate(c *cli.Context) error {
 		return err
 	}
 	defer st.Close()
-	res, err := inspect.CreateSnapshot(c.Context, st, topics[0], inspect.CreateSnapshotOptions{Wait: c.Duration("wait")})
+	res, err := inspect.CreateSnapshot(c.Context, st, topics[0], inspect.CreateSnapshotOptions{
+		Wait: c.Duration("wait"),
+		Waiting: func(topic string, wait time.Duration) {
+			fmt.Fprintf(c.App.ErrWriter, "topic %s is held by a running backup: asked it to cut a new version at its next discovery; waiting up to %s (--wait)\n", topic, wait)
+		},
+	})
 	if errors.Is(err, inspect.ErrFlatLayout) {
 		return fmt.Errorf("%w (snapshots need a cluster with topic IDs and a topic first backed up with them)", err)
 	}

@@ -1,12 +1,16 @@
 package main
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/kbackup/kbackup/kafka/devcluster"
 )
 
 // TestReadOnlyCommandsNeedBackup: a mistyped storage path is not an empty
@@ -252,5 +256,30 @@ func TestEmptyVersionCommands(t *testing.T) {
 	out, _, _ := run(t, "index", "show", "orders")
 	if !strings.Contains(out, "Snapshot: v3  Segments: 0  Records: 0") || !strings.Contains(out, "holds no segment") {
 		t.Errorf("index show of the empty v3: %q", out)
+	}
+}
+
+// TestDaemonLogsProgress: the daemon is not silent while it works: a debug
+// line per segment stored, and a periodic info summary per topic with
+// records, bytes and lag.
+func TestDaemonLogsProgress(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := devcluster.Start(devcluster.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := devcluster.Seed(ctx, c.Addr()); err != nil {
+		t.Fatal(err)
+	}
+	dctx, stop := context.WithTimeout(ctx, 3*time.Second)
+	defer stop()
+	_, _, errOut := runCtx(dctx, "backup", "--brokers", c.Addr(), "--storage", t.TempDir(), "--topic", "orders",
+		"--log-level", "debug", "--segment-age", "200ms", "--summary-interval", "500ms")
+	for _, want := range []string{`msg="segment stored" topic=orders snapshot=orders/v1 partition=`, `msg="backup progress" topic=orders snapshot=orders/v1 records=`, " lag="} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("the daemon's log lacks %q:\n%s", want, errOut)
+		}
 	}
 }

@@ -75,6 +75,9 @@ type CreateSnapshotOptions struct {
 	Wait time.Duration
 	// Poll is how often to check the manifest while waiting (default 250ms).
 	Poll time.Duration
+	// Waiting, if set, is called once a request was left for a running
+	// backup, before the wait for it starts.
+	Waiting func(topic string, wait time.Duration)
 }
 
 // CreateSnapshot cuts a new snapshot version of topic. If no backup holds
@@ -152,6 +155,9 @@ func cutOffline(ctx context.Context, st *store.Store, lease *store.Lease) (*Crea
 func requestSnapshot(ctx context.Context, st *store.Store, topic string, old int, opts CreateSnapshotOptions) (*CreateSnapshotResult, error) {
 	if _, err := st.RequestSnapshot(ctx, topic, opts.Holder, "snapshot create"); err != nil {
 		return nil, err
+	}
+	if opts.Waiting != nil {
+		opts.Waiting(topic, opts.Wait)
 	}
 	deadline := time.NewTimer(opts.Wait)
 	defer deadline.Stop()
