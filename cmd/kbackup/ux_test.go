@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -281,5 +282,54 @@ func TestDaemonLogsProgress(t *testing.T) {
 		if !strings.Contains(errOut, want) {
 			t.Errorf("the daemon's log lacks %q:\n%s", want, errOut)
 		}
+	}
+}
+
+// TestCat: records from storage without mounting, as JSON lines.
+func TestCat(t *testing.T) {
+	knownStorage(t)
+	lines := func(args ...string) []map[string]any {
+		t.Helper()
+		out, errOut, code := run(t, append([]string{"cat"}, args...)...)
+		if code != exitOK {
+			t.Fatalf("cat %v: exit %d: %s", args, code, errOut)
+		}
+		var recs []map[string]any
+		for _, l := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
+			if l == "" {
+				continue
+			}
+			var m map[string]any
+			if err := json.Unmarshal([]byte(l), &m); err != nil {
+				t.Fatalf("cat %v: line %q: %v", args, l, err)
+			}
+			recs = append(recs, m)
+		}
+		return recs
+	}
+	all := lines("orders")
+	if len(all) != 20 || all[0]["partition"] != 0.0 || all[0]["offset"] != 0.0 || all[19]["offset"] != 19.0 || all[0]["value"] == nil {
+		t.Fatalf("cat orders: %d records, first %v", len(all), all[0])
+	}
+	some := lines("orders", "--snapshot", "1", "-p", "1", "--from-offset", "5", "--until-offset", "10")
+	if len(some) != 5 {
+		t.Fatalf("offsets 5-9 of partition 1: %d records", len(some))
+	}
+	for i, r := range some {
+		if r["partition"] != 1.0 || r["offset"] != float64(5+i) {
+			t.Fatalf("record %d: %v", i, r)
+		}
+	}
+	if got := lines("orders", "-n", "3"); len(got) != 3 {
+		t.Fatalf("-n 3: %d records", len(got))
+	}
+	if got := lines("orders", "--from-time", "2099-01-01T00:00:00Z"); len(got) != 0 {
+		t.Fatalf("a window after the data: %d records", len(got))
+	}
+	if _, errOut, code := run(t, "cat", "orders", "-p", "7"); code != exitFailure || !strings.Contains(errOut, "partition 7") {
+		t.Fatalf("cat -p 7: exit %d: %s", code, errOut)
+	}
+	if _, errOut, code := run(t, "cat", "orders", "--from-time", "yesterday"); code != exitUsage || !strings.Contains(errOut, "RFC 3339") {
+		t.Fatalf("cat --from-time yesterday: exit %d: %s", code, errOut)
 	}
 }
