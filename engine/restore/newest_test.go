@@ -1,6 +1,7 @@
 package restore
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/kbackup/kbackup/engine/inspect"
@@ -40,5 +41,28 @@ func TestRestoreSelectingNothingFails(t *testing.T) {
 	res, err := e.restore(spec, Options{})
 	if err != nil || res.Phase != Done || res.Produced != 0 {
 		t.Fatalf("allowEmpty: %v, phase %s, produced %d", err, res.Phase, res.Produced)
+	}
+}
+
+// TestRestoreDryRun: plan and preflight, nothing created or produced; the
+// result holds the plan.
+func TestRestoreDryRun(t *testing.T) {
+	e, _ := knownEnv(t)
+	res, err := e.restore(mapping("orders", "dry"), Options{DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.topicExists("dry") {
+		t.Fatal("a dry run created its target")
+	}
+	ts := res.Topics[0]
+	if res.Phase != Ready || res.Produced != 0 || !ts.Created || ts.RecordsTotal != 20 || ts.BytesTotal == 0 || len(ts.Partitions) == 0 {
+		t.Fatalf("dry run: phase %s, produced %d, topic %+v", res.Phase, res.Produced, ts)
+	}
+	// Preflight still fails a dry run.
+	spec := mapping("orders", "dry")
+	spec.Spec.Config.CreateTopics = false
+	if _, err := e.restore(spec, Options{DryRun: true}); !errors.Is(err, ErrPreflight) {
+		t.Fatalf("dry run into a missing target without createTopics: %v", err)
 	}
 }

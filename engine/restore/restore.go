@@ -106,6 +106,10 @@ func (r *restorer) run(ctx context.Context, spec *Spec) error {
 		r.setPhase(ph, err.Error())
 		return err
 	}
+	if r.opts.DryRun {
+		r.setPhase(Ready, "")
+		return nil
+	}
 	defer r.closeProducers()
 	r.setPhase(Restoring, "")
 	stop := r.tick()
@@ -165,6 +169,9 @@ func (r *restorer) initialize(ctx context.Context) error {
 	}
 	if len(problems) > 0 {
 		return fmt.Errorf("%w: %s", ErrPreflight, strings.Join(problems, "; "))
+	}
+	if r.opts.DryRun {
+		return nil
 	}
 	if err := r.createTopics(ctx); err != nil {
 		return err
