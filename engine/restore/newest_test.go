@@ -1,7 +1,11 @@
 package restore
 
 import (
+	"bytes"
+	"context"
 	"errors"
+	"log/slog"
+	"strings"
 	"testing"
 
 	"github.com/kbackup/kbackup/engine/inspect"
@@ -64,5 +68,22 @@ func TestRestoreDryRun(t *testing.T) {
 	spec.Spec.Config.CreateTopics = false
 	if _, err := e.restore(spec, Options{DryRun: true}); !errors.Is(err, ErrPreflight) {
 		t.Fatalf("dry run into a missing target without createTopics: %v", err)
+	}
+}
+
+// TestCancelledRestoreIsNotAnError: a restore cancelled on purpose (rm -r
+// of its folder in the mount) is logged as Cancelled at info, not as a
+// failure at ERROR with advice to rerun.
+func TestCancelledRestoreIsNotAnError(t *testing.T) {
+	e, _ := knownEnv(t)
+	var logs bytes.Buffer
+	ctx, cancel := context.WithCancelCause(e.ctx)
+	cancel(ErrCancelled)
+	_, err := Run(ctx, e.st, e.kcfg, mapping("orders", "cancelled"), Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if !errors.Is(err, ErrCancelled) {
+		t.Fatalf("error %v, want ErrCancelled", err)
+	}
+	if !strings.Contains(logs.String(), `msg="restore Cancelled"`) || strings.Contains(logs.String(), "level=ERROR") {
+		t.Fatalf("log:\n%s", logs.String())
 	}
 }

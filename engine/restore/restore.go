@@ -39,6 +39,8 @@ type restorer struct {
 	brokerCfg map[string]string // the first broker's configs, read once (brokerDefault)
 	locks     []*targetLock     // the targets' locks, held until Run returns
 
+	cancelled bool // cancelled on purpose (ErrCancelled): not an error to log
+
 	statusMu sync.Mutex // serialises OnStatus and guards phase, reason
 	phase    Phase
 	reason   string
@@ -99,6 +101,10 @@ func (r *restorer) run(ctx context.Context, spec *Spec) error {
 	}
 	r.setPhase(Initializing, "")
 	if err := r.initialize(ctx); err != nil {
+		if errors.Is(context.Cause(ctx), ErrCancelled) {
+			r.cancelled = true
+			err = fmt.Errorf("%w before anything was produced", ErrCancelled)
+		}
 		ph := Failed
 		if errors.Is(err, ErrInvalidSpec) {
 			ph = Invalid
@@ -116,7 +122,10 @@ func (r *restorer) run(ctx context.Context, spec *Spec) error {
 	err := r.restoreAll(ctx)
 	stop()
 	if err != nil {
-		if ctx.Err() != nil {
+		if errors.Is(context.Cause(ctx), ErrCancelled) {
+			r.cancelled = true
+			err = fmt.Errorf("%w: what was produced stays in the target; the same restore started again resumes", ErrCancelled)
+		} else if ctx.Err() != nil {
 			err = fmt.Errorf("restore interrupted (rerun the same command to resume): %w", ctx.Err())
 		}
 		r.setPhase(Failed, err.Error())

@@ -100,8 +100,9 @@ func (rs *Runs) Start(name string, spec *Spec) error {
 		close(run.done)
 		return err
 	}
-	ctx, cancel := context.WithCancel(rs.ctx)
-	run.cancel = cancel
+	ctx, cancelCause := context.WithCancelCause(rs.ctx)
+	cancel := func() { cancelCause(nil) }
+	run.cancel = func() { cancelCause(ErrCancelled) }
 	log := rs.opts.Logger.With("restore", name)
 	rs.wg.Add(1)
 	go func() {
