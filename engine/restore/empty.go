@@ -53,7 +53,8 @@ func (r *restorer) checkSelects(j *topicJob) string {
 			return ""
 		}
 	}
-	return fmt.Sprintf("topic %s: records selected: the restore selects no record; %s; "+
-		"widen the time window, offsets or partitions, pick another --snapshot, or pass --allow-empty (allowEmpty: true in a spec) to restore nothing",
-		j.m.TargetName(), j.holds)
+	return fmt.Sprintf("topic %s: records selected: the restore selects no record; %s; %s",
+		j.m.TargetName(), j.holds, r.hint(
+			"widen the time window, offsets or partitions, pick another --snapshot, or pass --allow-empty to restore nothing",
+			"copy a snapshot that holds records, or widen the spec's time window, offsets or partitions, or set allowEmpty: true in the spec to restore nothing"))
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kbackup/kbackup/engine/inspect"
 )
@@ -85,5 +86,41 @@ func TestCancelledRestoreIsNotAnError(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), `msg="restore Cancelled"`) || strings.Contains(logs.String(), "level=ERROR") {
 		t.Fatalf("log:\n%s", logs.String())
+	}
+}
+
+// TestMountHintsNameSpecFields: a restore started by a copy into the
+// mount's restore/ gets advice it can follow there: spec fields, not
+// command line flags the mount does not have.
+func TestMountHintsNameSpecFields(t *testing.T) {
+	e, _ := knownEnv(t)
+	rs := NewRuns(e.ctx, e.st, e.kcfg, RunsOptions{})
+	defer rs.Close()
+	for _, tc := range []struct {
+		name string
+		spec func() *Spec
+		want string
+	}{
+		{"missing", func() *Spec {
+			s := mapping("orders", "hint-missing")
+			s.Spec.Config.CreateTopics = false
+			return s
+		}, "set createTopics: true in the spec"},
+		{"nothing", func() *Spec {
+			s := mapping("orders", "hint-nothing")
+			s.Spec.Config.RestoreFromDateTime = "2099-01-01T00:00:00Z"
+			return s
+		}, "set allowEmpty: true in the spec"},
+	} {
+		_ = rs.Start(tc.name, tc.spec())
+		var status string
+		for !strings.Contains(status, "\nfinished: ") {
+			time.Sleep(10 * time.Millisecond)
+			b, _ := rs.StatusText(tc.name)
+			status = string(b)
+		}
+		if !strings.Contains(status, tc.want) || strings.Contains(status, "pass --") {
+			t.Errorf("%s: status does not say %q, or names a flag:\n%s", tc.name, tc.want, status)
+		}
 	}
 }

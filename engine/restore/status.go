@@ -63,6 +63,10 @@ type Options struct {
 	// nothing is created or produced. The result (phase Ready) holds the
 	// plan: per partition, the records and bytes that would be restored.
 	DryRun bool
+	// SpecHints makes messages name restore spec fields instead of command
+	// line flags (restores started by a copy into the mount's restore/,
+	// where the flags do not exist).
+	SpecHints bool
 }
 
 // Status is a restore's status: its phase, the reason of a failure
