@@ -333,3 +333,46 @@ func TestCat(t *testing.T) {
 		t.Fatalf("cat --from-time yesterday: exit %d: %s", code, errOut)
 	}
 }
+
+// TestSnapshotDelete: an archived version is deleted whole, the active one
+// never, and never while a backup holds the topic's lease.
+func TestSnapshotDelete(t *testing.T) {
+	st, dir := knownStorage(t)
+	ctx := context.Background()
+	l, err := st.AcquireLease(ctx, "orders", "a running backup", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, errOut, code := run(t, "snapshot", "delete", "orders", "v1"); code != exitLeaseHeld || !strings.Contains(errOut, "being backed up") {
+		t.Fatalf("delete while the lease is held: exit %d: %s", code, errOut)
+	}
+	if err := l.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, errOut, code := run(t, "snapshot", "delete", "orders", "2"); code != exitFailure || !strings.Contains(errOut, "active version") {
+		t.Fatalf("delete of the active version: exit %d: %s", code, errOut)
+	}
+	out, errOut, code := run(t, "snapshot", "delete", "orders", "v1")
+	if code != exitOK || !strings.HasPrefix(out, "Topic: orders: deleted v1 (") {
+		t.Fatalf("delete v1: exit %d: %s%s", code, out, errOut)
+	}
+	var left []string
+	_ = filepath.WalkDir(filepath.Join(dir, "orders", "snapshots", "v1"), func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			left = append(left, p)
+		}
+		return nil
+	})
+	if len(left) > 0 {
+		t.Errorf("objects of v1 left: %v", left)
+	}
+	if out, _, _ := run(t, "snapshot", "list", "orders"); strings.Contains(out, " v1 ") {
+		t.Errorf("snapshot list still shows v1:\n%s", out)
+	}
+	if out, errOut, code := run(t, "verify", "--all-snapshots", "orders"); code != exitOK {
+		t.Errorf("verify after delete: exit %d: %s%s", code, out, errOut)
+	}
+	if _, errOut, code := run(t, "snapshot", "delete", "orders", "v1"); code != exitFailure || !strings.Contains(errOut, "no snapshot v1") {
+		t.Errorf("second delete: exit %d: %s", code, errOut)
+	}
+}
