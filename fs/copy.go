@@ -104,6 +104,7 @@ type copySession struct {
 	mu      sync.Mutex
 	base    string // "" when the entry is the copy; else the entry was made beforehand and base, its first child, is the copy
 	baseSet bool
+	copier  uint32 // process that made the first child: the copy's
 	state   copyState
 	reason  string
 }
@@ -128,9 +129,33 @@ func (s *copySession) childMade(ctx context.Context, name string, dir bool) {
 		return
 	}
 	s.baseSet = true
-	if c, ok := fuse.FromContext(ctx); ok && c.Pid != s.pid && dir {
+	c, ok := fuse.FromContext(ctx)
+	if ok {
+		s.copier = c.Pid
+	}
+	if ok && c.Pid != s.pid && dir {
 		s.base = name
 	}
+}
+
+// refuseLate answers EEXIST when a process other than the copy's adds name
+// directly into the session's directory after its restore started or was
+// refused: a second `cp -r … restore/X` onto an existing X would otherwise
+// land in X/<snapshot>/, restore nothing and exit 0.
+func (s *copySession) refuseLate(ctx context.Context, name string) syscall.Errno {
+	s.mu.Lock()
+	st, copier := s.state, s.copier
+	s.mu.Unlock()
+	if st == copyWaiting || st == copyStarting {
+		return 0
+	}
+	c, ok := fuse.FromContext(ctx)
+	if !ok || c.Pid == s.pid || c.Pid == copier {
+		return 0
+	}
+	s.m.log.Warn("copy refused: the name is taken by a restore", "entry", "restore/"+s.entry+"/"+name, "restore", s.name, "pid", c.Pid,
+		"hint", "copy into a new name under restore/ (cp -r SNAPSHOT restore/NEW-NAME), or remove restore/"+s.entry+" first")
+	return syscall.EEXIST
 }
 
 // fileDone is called when a file of the copy at rel (relative to the

@@ -173,6 +173,11 @@ func (n *copyDirNode) Mkdir(ctx context.Context, name string, mode uint32, out *
 	if n.GetChild(name) != nil || (n.rel == "" && name == "status") {
 		return nil, syscall.EEXIST
 	}
+	if n.rel == "" {
+		if errno := n.s.refuseLate(ctx, name); errno != 0 {
+			return nil, errno
+		}
+	}
 	d := newCopyDir(n.s, n.made(ctx, name, true))
 	d.mode = mode & 0o7777
 	d.attr(ctx, &out.Attr)
@@ -186,6 +191,11 @@ func (n *copyDirNode) Create(ctx context.Context, name string, _, mode uint32, o
 	}
 	if n.rel == "" && name == "status" {
 		return nil, nil, 0, syscall.EEXIST
+	}
+	if n.rel == "" {
+		if errno := n.s.refuseLate(ctx, name); errno != 0 {
+			return nil, nil, 0, errno
+		}
 	}
 	f := newCopyFile(n.s, n.made(ctx, name, false))
 	f.mode = mode & 0o7777

@@ -211,6 +211,21 @@ func TestMount(t *testing.T) {
 		}
 	})
 
+	t.Run("copy onto an existing restore is refused", func(t *testing.T) {
+		// beta-copy is Done: a second cp -r onto the name would land in
+		// beta-copy/v1 and restore nothing. It fails with EEXIST.
+		out, err := shellErr("cp -r " + snap + " " + mp + "/restore/beta-copy")
+		if err == nil || !strings.Contains(out, "File exists") {
+			t.Fatalf("cp -r onto a finished restore: %v %s", err, out)
+		}
+		if got := shell(t, "ls "+mp+"/restore/beta-copy"); strings.Contains(got, "v1") {
+			t.Errorf("the refused copy left beta-copy/v1: %q", got)
+		}
+		if st := waitPhase(t, mp, "beta-copy", "Done", 5*time.Second); !strings.Contains(st, "target: beta-copy") {
+			t.Errorf("status:\n%s", st)
+		}
+	})
+
 	t.Run("partition into existing dir", func(t *testing.T) {
 		shell(t, "mkdir "+mp+"/restore/beta-p3 && cp -r "+snap+"/3 "+mp+"/restore/beta-p3/")
 		waitPhase(t, mp, "beta-p3", "Done", 60*time.Second)

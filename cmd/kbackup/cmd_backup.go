@@ -35,6 +35,7 @@ func backupCommand() *cli.Command {
 			&cli.DurationFlag{Name: "flush-timeout", Usage: "on SIGTERM, give up storing what is held after this long", DefaultText: "30s"},
 			&cli.DurationFlag{Name: "snapshot-every", Usage: "cut a new snapshot version of each topic this often, e.g. 24h", DefaultText: "never"},
 			&cli.DurationFlag{Name: "discovery-interval", Usage: "how often to look for new or recreated topics", DefaultText: "5s"},
+			&cli.DurationFlag{Name: "summary-interval", Usage: "how often the daemon logs, per topic, the records and bytes stored and the lag", DefaultText: "1m"},
 			outputFlag(),
 		}, append(metricsFlags(metrics.DefaultAddr, true), logFlags()...)...),
 		Action: runBackup,
@@ -80,6 +81,7 @@ func backupOptions(c *cli.Context, fc *fileConfig) (backup.Options, error) {
 		{"flush-timeout", bc.FlushTimeout, &o.FlushTimeout},
 		{"discovery-interval", bc.Discovery, &o.Discovery},
 		{"snapshot-every", bc.SnapshotEvery, &o.SnapshotEvery},
+		{"summary-interval", bc.SummaryInterval, &o.SummaryInterval},
 	}
 	for _, d := range durs {
 		if *d.dst, err = duration(d.flag, d.file); err != nil {

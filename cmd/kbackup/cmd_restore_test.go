@@ -85,6 +85,7 @@ func TestRestoreCommand(t *testing.T) {
 		{[]string{"--topic", "ghost:o1", "--create-topics"}, "ghost"},
 		{[]string{"--topic", "orders:events"}, "topic events: partition count"},
 		{[]string{"--topic", "orders:o1"}, "topic o1: target exists"},
+		{[]string{"--topic", "orders:o1", "--from-time", "2099-01-01T00:00:00Z", "--create-topics"}, "the restore selects no record; snapshot orders/v1 holds"},
 	} {
 		code, _, stderr := runCtx(ctx, append(append([]string{"restore"}, common...), tc.args...)...)
 		if code != exitFailure || !strings.Contains(stderr, tc.msg) {
@@ -161,5 +162,23 @@ spec:
 		"--partition", "0=-10", "--partition", "2=990-", "--partition", "1", "-o", "json")...)
 	if code != 0 || !strings.Contains(stdout, `"produced": 0`) || count("o2") != 1020 {
 		t.Fatalf("rerun: %d %s", code, stdout)
+	}
+	// --dry-run: the plan, preflight, nothing created or produced.
+	code, stdout, stderr = runCtx(ctx, append(append([]string{"restore"}, common...), "--topic", "orders:o4", "--create-topics", "--dry-run",
+		"--partition", "0=-10", "--partition", "1")...)
+	if code != 0 || !strings.Contains(stdout, "o4 (created)") || !strings.Contains(stdout, "would restore 1010 records") {
+		t.Fatalf("--dry-run: %d %s %s", code, stdout, stderr)
+	}
+	if td, _ := adm.ListTopics(ctx, "o4"); td.Has("o4") {
+		t.Fatal("a dry run created o4")
+	}
+	if code, _, stderr = runCtx(ctx, append(append([]string{"restore"}, common...), "--topic", "orders:o4", "--dry-run")...); code != exitFailure || !strings.Contains(stderr, "target exists") {
+		t.Fatalf("--dry-run with a failing preflight: %d %s", code, stderr)
+	}
+	// --allow-empty: a selection of nothing runs, and produces nothing.
+	code, stdout, stderr = runCtx(ctx, append(append([]string{"restore"}, common...), "--topic", "orders:o3", "--create-topics",
+		"--from-time", "2099-01-01T00:00:00Z", "--allow-empty", "-o", "json")...)
+	if code != 0 || !strings.Contains(stdout, `"produced": 0`) {
+		t.Fatalf("--allow-empty: %d %s %s", code, stdout, stderr)
 	}
 }

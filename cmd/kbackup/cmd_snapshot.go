@@ -10,6 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/kbackup/kbackup/engine/inspect"
+	"github.com/kbackup/kbackup/store"
 )
 
 func snapshotCommand() *cli.Command {
@@ -36,6 +37,13 @@ func snapshotCommand() *cli.Command {
 					outputFlag(),
 				),
 				Action: runSnapshotCreate,
+			},
+			{
+				Name:      "delete",
+				Usage:     "delete an archived snapshot version: its manifest entry, index and segments (takes the topic's lease: stop its backup first)",
+				ArgsUsage: "TOPIC VERSION",
+				Flags:     adminFlags(outputFlag()),
+				Action:    runSnapshotDelete,
 			},
 		},
 	}
@@ -121,7 +129,12 @@ func runSnapshotCreate(c *cli.Context) error {
 		return err
 	}
 	defer st.Close()
-	res, err := inspect.CreateSnapshot(c.Context, st, topics[0], inspect.CreateSnapshotOptions{Wait: c.Duration("wait")})
+	res, err := inspect.CreateSnapshot(c.Context, st, topics[0], inspect.CreateSnapshotOptions{
+		Wait: c.Duration("wait"),
+		Waiting: func(topic string, wait time.Duration) {
+			fmt.Fprintf(c.App.ErrWriter, "topic %s is held by a running backup: asked it to cut a new version at its next discovery; waiting up to %s (--wait)\n", topic, wait)
+		},
+	})
 	if errors.Is(err, inspect.ErrFlatLayout) {
 		return fmt.Errorf("%w (snapshots need a cluster with topic IDs and a topic first backed up with them)", err)
 	}
@@ -134,6 +147,29 @@ func runSnapshotCreate(c *cli.Context) error {
 			by = " by the running backup"
 		}
 		_, err := fmt.Fprintf(w, "Topic: %s: created v%d%s; v%d archived\n", res.Topic, res.Version, by, res.Archived)
+		return err
+	})
+}
+
+func runSnapshotDelete(c *cli.Context) error {
+	if c.NArg() != 2 {
+		return fmt.Errorf("%w: give TOPIC and VERSION (N or vN)", errUsage)
+	}
+	topic := c.Args().Get(0)
+	if err := store.ValidTopic(topic); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	st, _, err := openStorage(c)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	res, err := inspect.DeleteSnapshot(c.Context, st, topic, c.Args().Get(1), inspect.CreateSnapshotOptions{})
+	if err != nil {
+		return err
+	}
+	return render(c, res, func(w io.Writer) error {
+		_, err := fmt.Fprintf(w, "Topic: %s: deleted v%d (%d objects, %d bytes)\n", res.Topic, res.Version, res.Objects, res.Bytes)
 		return err
 	})
 }

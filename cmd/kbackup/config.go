@@ -46,6 +46,7 @@ type backupConfig struct {
 	FlushTimeout      string `yaml:"flush_timeout"`
 	Discovery         string `yaml:"discovery_interval"`
 	SnapshotEvery     string `yaml:"snapshot_every"`
+	SummaryInterval   string `yaml:"summary_interval"`
 }
 
 // loadConfig reads the --config file, if any. Unknown keys are errors.

@@ -129,6 +129,7 @@ func commands() []*cli.Command {
 		verifyCommand(),
 		describeCommand(),
 		mountCommand(),
+		catCommand(),
 		versionCommand(),
 		serveCommand(),
 	}

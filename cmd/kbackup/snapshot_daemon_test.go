@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -68,6 +69,9 @@ func TestSnapshotCreateOnRunningDaemon(t *testing.T) {
 	}
 	if out != "Topic: live: created v2 by the running backup; v1 archived\n" {
 		t.Fatalf("output %q", out)
+	}
+	if !strings.Contains(errOut, "topic live is held by a running backup: asked it to cut a new version at its next discovery; waiting up to 10s") {
+		t.Errorf("snapshot create does not say what it waits for: %q", errOut)
 	}
 	produce(100, 100)
 	waitRecords(ctx, t, st, 2, 100)

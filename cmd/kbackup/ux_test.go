@@ -1,12 +1,17 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/kbackup/kbackup/kafka/devcluster"
 )
 
 // TestReadOnlyCommandsNeedBackup: a mistyped storage path is not an empty
@@ -252,5 +257,122 @@ func TestEmptyVersionCommands(t *testing.T) {
 	out, _, _ := run(t, "index", "show", "orders")
 	if !strings.Contains(out, "Snapshot: v3  Segments: 0  Records: 0") || !strings.Contains(out, "holds no segment") {
 		t.Errorf("index show of the empty v3: %q", out)
+	}
+}
+
+// TestDaemonLogsProgress: the daemon is not silent while it works: a debug
+// line per segment stored, and a periodic info summary per topic with
+// records, bytes and lag.
+func TestDaemonLogsProgress(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := devcluster.Start(devcluster.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := devcluster.Seed(ctx, c.Addr()); err != nil {
+		t.Fatal(err)
+	}
+	dctx, stop := context.WithTimeout(ctx, 3*time.Second)
+	defer stop()
+	_, _, errOut := runCtx(dctx, "backup", "--brokers", c.Addr(), "--storage", t.TempDir(), "--topic", "orders",
+		"--log-level", "debug", "--segment-age", "200ms", "--summary-interval", "500ms")
+	for _, want := range []string{`msg="segment stored" topic=orders snapshot=orders/v1 partition=`, `msg="backup progress" topic=orders snapshot=orders/v1 records=`, " lag="} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("the daemon's log lacks %q:\n%s", want, errOut)
+		}
+	}
+}
+
+// TestCat: records from storage without mounting, as JSON lines.
+func TestCat(t *testing.T) {
+	knownStorage(t)
+	lines := func(args ...string) []map[string]any {
+		t.Helper()
+		out, errOut, code := run(t, append([]string{"cat"}, args...)...)
+		if code != exitOK {
+			t.Fatalf("cat %v: exit %d: %s", args, code, errOut)
+		}
+		var recs []map[string]any
+		for _, l := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
+			if l == "" {
+				continue
+			}
+			var m map[string]any
+			if err := json.Unmarshal([]byte(l), &m); err != nil {
+				t.Fatalf("cat %v: line %q: %v", args, l, err)
+			}
+			recs = append(recs, m)
+		}
+		return recs
+	}
+	all := lines("orders")
+	if len(all) != 20 || all[0]["partition"] != 0.0 || all[0]["offset"] != 0.0 || all[19]["offset"] != 19.0 || all[0]["value"] == nil {
+		t.Fatalf("cat orders: %d records, first %v", len(all), all[0])
+	}
+	some := lines("orders", "--snapshot", "1", "-p", "1", "--from-offset", "5", "--until-offset", "10")
+	if len(some) != 5 {
+		t.Fatalf("offsets 5-9 of partition 1: %d records", len(some))
+	}
+	for i, r := range some {
+		if r["partition"] != 1.0 || r["offset"] != float64(5+i) {
+			t.Fatalf("record %d: %v", i, r)
+		}
+	}
+	if got := lines("orders", "-n", "3"); len(got) != 3 {
+		t.Fatalf("-n 3: %d records", len(got))
+	}
+	if got := lines("orders", "--from-time", "2099-01-01T00:00:00Z"); len(got) != 0 {
+		t.Fatalf("a window after the data: %d records", len(got))
+	}
+	if _, errOut, code := run(t, "cat", "orders", "-p", "7"); code != exitFailure || !strings.Contains(errOut, "partition 7") {
+		t.Fatalf("cat -p 7: exit %d: %s", code, errOut)
+	}
+	if _, errOut, code := run(t, "cat", "orders", "--from-time", "yesterday"); code != exitUsage || !strings.Contains(errOut, "RFC 3339") {
+		t.Fatalf("cat --from-time yesterday: exit %d: %s", code, errOut)
+	}
+}
+
+// TestSnapshotDelete: an archived version is deleted whole, the active one
+// never, and never while a backup holds the topic's lease.
+func TestSnapshotDelete(t *testing.T) {
+	st, dir := knownStorage(t)
+	ctx := context.Background()
+	l, err := st.AcquireLease(ctx, "orders", "a running backup", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, errOut, code := run(t, "snapshot", "delete", "orders", "v1"); code != exitLeaseHeld || !strings.Contains(errOut, "being backed up") {
+		t.Fatalf("delete while the lease is held: exit %d: %s", code, errOut)
+	}
+	if err := l.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, errOut, code := run(t, "snapshot", "delete", "orders", "2"); code != exitFailure || !strings.Contains(errOut, "active version") {
+		t.Fatalf("delete of the active version: exit %d: %s", code, errOut)
+	}
+	out, errOut, code := run(t, "snapshot", "delete", "orders", "v1")
+	if code != exitOK || !strings.HasPrefix(out, "Topic: orders: deleted v1 (") {
+		t.Fatalf("delete v1: exit %d: %s%s", code, out, errOut)
+	}
+	var left []string
+	_ = filepath.WalkDir(filepath.Join(dir, "orders", "snapshots", "v1"), func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			left = append(left, p)
+		}
+		return nil
+	})
+	if len(left) > 0 {
+		t.Errorf("objects of v1 left: %v", left)
+	}
+	if out, _, _ := run(t, "snapshot", "list", "orders"); strings.Contains(out, " v1 ") {
+		t.Errorf("snapshot list still shows v1:\n%s", out)
+	}
+	if out, errOut, code := run(t, "verify", "--all-snapshots", "orders"); code != exitOK {
+		t.Errorf("verify after delete: exit %d: %s%s", code, out, errOut)
+	}
+	if _, errOut, code := run(t, "snapshot", "delete", "orders", "v1"); code != exitFailure || !strings.Contains(errOut, "no snapshot v1") {
+		t.Errorf("second delete: exit %d: %s", code, errOut)
 	}
 }

@@ -216,8 +216,12 @@ func (b *backup) run(ctx context.Context) error {
 	}()
 	disc := time.NewTicker(b.opts.Discovery)
 	defer disc.Stop()
+	sum := time.NewTicker(b.opts.SummaryInterval)
+	defer sum.Stop()
 	for {
 		select {
+		case <-sum.C:
+			b.logSummary()
 		case <-ctx.Done():
 			return nil
 		case err := <-b.fatalErr:
@@ -247,6 +251,21 @@ func (b *backup) run(ctx context.Context) error {
 	}
 }
 
+// logSummary logs, per topic, what this run has stored so far and the lag:
+// records in Kafka (up to the last high watermark seen) not yet fetched.
+func (b *backup) logSummary() {
+	for _, t := range b.topics {
+		var lag int64
+		for _, w := range t.parts {
+			if w.hw > w.polled {
+				lag += w.hw - w.polled
+			}
+		}
+		b.opts.Logger.Info("backup progress", "topic", t.name, "snapshot", t.loc.String(),
+			"records", t.records.Load(), "bytes", t.payload.Load(), "stored", t.stored.Load(), "lag", lag)
+	}
+}
+
 // dispatch hands fetched records to their partition writers.
 func (b *backup) dispatch(ctx context.Context, fs kgo.Fetches) error {
 	var recreated []string
@@ -272,6 +291,9 @@ func (b *backup) dispatch(ctx context.Context, fs kgo.Fetches) error {
 		}
 		for _, fp := range ft.Partitions {
 			w := t.parts[fp.Partition]
+			if w != nil && fp.HighWatermark > 0 {
+				w.hw = fp.HighWatermark
+			}
 			if w == nil || len(fp.Records) == 0 || ctx.Err() != nil {
 				continue
 			}

@@ -49,6 +49,9 @@ type Options struct {
 	// Discovery is how often the daemon looks for new, deleted and recreated
 	// topics (default 5s).
 	Discovery time.Duration
+	// SummaryInterval is how often the daemon logs, at info, what each
+	// topic has stored so far and its lag (default 1m).
+	SummaryInterval time.Duration
 	// FlushTimeout bounds how long a stopping daemon keeps writing what it
 	// holds once its context is cancelled (default 30s); what it does not
 	// store is fetched again by the next run.
@@ -138,6 +141,9 @@ func (o *Options) defaults() error {
 	}
 	if o.Discovery <= 0 {
 		o.Discovery = 5 * time.Second
+	}
+	if o.SummaryInterval <= 0 {
+		o.SummaryInterval = time.Minute
 	}
 	if o.Holder == "" {
 		h, _ := os.Hostname()

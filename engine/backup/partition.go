@@ -19,6 +19,7 @@ type partitionWriter struct {
 	in        chan []*kgo.Record
 	next      int64 // fetch position: everything below is stored or skipped (writer goroutine only)
 	polled    int64 // position after the records handed to the writer (poll goroutine only)
+	hw        int64 // the partition's high watermark at the last fetch (poll goroutine only)
 	target    int64 // --once: stop at this offset; -1 in daemon mode
 	done      chan struct{}
 	err       error
@@ -161,6 +162,8 @@ func (w *partitionWriter) roll(ctx context.Context) error {
 	w.t.b.opts.Stats.Stored.Add(e.StoredBytes)
 	w.t.b.opts.Observer.SegmentStored(w.t.name, e)
 	w.t.addSummary(e.Records, w.payload, e.StoredBytes)
+	w.t.b.opts.Logger.Debug("segment stored", "topic", w.t.name, "snapshot", w.t.loc.String(), "partition", w.partition,
+		"offsets", fmt.Sprintf("%d-%d", e.FirstOffset, e.LastOffset), "records", e.Records, "bytes", w.payload, "stored", e.StoredBytes)
 	w.payload = 0
 	return nil
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/kbackup/kbackup/store"
@@ -75,6 +77,9 @@ type CreateSnapshotOptions struct {
 	Wait time.Duration
 	// Poll is how often to check the manifest while waiting (default 250ms).
 	Poll time.Duration
+	// Waiting, if set, is called once a request was left for a running
+	// backup, before the wait for it starts.
+	Waiting func(topic string, wait time.Duration)
 }
 
 // CreateSnapshot cuts a new snapshot version of topic. If no backup holds
@@ -153,6 +158,9 @@ func requestSnapshot(ctx context.Context, st *store.Store, topic string, old int
 	if _, err := st.RequestSnapshot(ctx, topic, opts.Holder, "snapshot create"); err != nil {
 		return nil, err
 	}
+	if opts.Waiting != nil {
+		opts.Waiting(topic, opts.Wait)
+	}
 	deadline := time.NewTimer(opts.Wait)
 	defer deadline.Stop()
 	tick := time.NewTicker(opts.Poll)
@@ -173,4 +181,55 @@ func requestSnapshot(ctx context.Context, st *store.Store, topic string, old int
 			}
 		}
 	}
+}
+
+// DeleteSnapshotResult reports a snapshot delete.
+type DeleteSnapshotResult struct {
+	Topic   string `json:"topic" yaml:"topic"`
+	Version int    `json:"version" yaml:"version"`
+	Objects int    `json:"objects" yaml:"objects"`
+	Bytes   int64  `json:"bytes" yaml:"bytes"`
+}
+
+// DeleteSnapshot deletes version sel ("N" or "vN") of topic: its manifest
+// entry, then its index and segments. It takes the topic's lease, so it
+// never races a backup of the topic: while one runs it fails with
+// store.ErrLeaseHeld. The active version cannot be deleted.
+func DeleteSnapshot(ctx context.Context, st *store.Store, topic, sel string, opts CreateSnapshotOptions) (*DeleteSnapshotResult, error) {
+	if opts.Holder == "" {
+		opts.Holder = "kbackup snapshot delete"
+	}
+	v, err := strconv.Atoi(strings.TrimPrefix(sel, "v"))
+	if err != nil || v < 1 {
+		return nil, fmt.Errorf("snapshot %q is not a version: use N or vN", sel)
+	}
+	m, err := st.ReadManifest(ctx, topic)
+	if err != nil {
+		return nil, err
+	}
+	if m.Active == 0 {
+		return nil, fmt.Errorf("topic %s: %w", topic, ErrFlatLayout)
+	}
+	lease, err := st.AcquireLease(ctx, topic, opts.Holder, opts.LeaseTTL)
+	if err != nil {
+		if errors.Is(err, store.ErrLeaseHeld) {
+			return nil, fmt.Errorf("topic %s is being backed up (%w): stop its backup, delete, then start it again", topic, err)
+		}
+		return nil, err
+	}
+	defer func() { _ = lease.Release(context.WithoutCancel(ctx)) }()
+	if _, ok := m.Get(v); !ok {
+		// Perhaps an interrupted delete: clean up what it left, if anything.
+		if segs, err := st.ListSegments(ctx, store.Loc{Topic: topic, Version: v}); err != nil || len(segs) == 0 {
+			return nil, fmt.Errorf("topic %s has no snapshot v%d; available: %s: %w", topic, v, m.Versions(), store.ErrNotFound)
+		}
+	}
+	if _, err := st.FenceManifest(ctx, lease); err != nil {
+		return nil, err
+	}
+	n, b, err := st.DeleteVersion(ctx, lease, store.Loc{Topic: topic, Version: v})
+	if err != nil {
+		return nil, err
+	}
+	return &DeleteSnapshotResult{Topic: topic, Version: v, Objects: n, Bytes: b}, nil
 }

@@ -19,6 +19,10 @@ var (
 	// the same cluster is running on this machine; it comes wrapped with
 	// ErrPreflight.
 	ErrTargetBusy = errors.New("restore target busy")
+	// ErrCancelled means the restore was cancelled on purpose (its
+	// folder in the mount's restore/ removed); what it produced stays and
+	// a restart resumes.
+	ErrCancelled = errors.New("restore cancelled")
 )
 
 // Errors of Runs.

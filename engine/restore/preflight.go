@@ -28,7 +28,8 @@ func (r *restorer) preflight(ctx context.Context, j *topicJob, live map[string]k
 	lt, exists := live[target]
 	if !exists {
 		if !r.cfg.CreateTopics {
-			fail("target exists", "the topic does not exist in the cluster; create it with %d partitions or pass --create-topics", j.partitions)
+			fail("target exists", "the topic does not exist in the cluster; create it with %d partitions or %s", j.partitions,
+				r.hint("pass --create-topics", "set createTopics: true in the spec"))
 			return probs, nil
 		}
 		j.create, j.createCfg = true, createConfigs(j.snap.Configs)
@@ -73,7 +74,8 @@ func (r *restorer) preflight(ctx context.Context, j *topicJob, live map[string]k
 	}
 	if !r.cfg.AllowNonEmpty {
 		for _, f := range foreign {
-			fail("target empty", "%s; pass --allow-nonempty to append anyway", f)
+			fail("target empty", "%s; %s", f, r.hint("pass --allow-nonempty to append anyway",
+				"to append anyway, copy a spec with allowNonEmpty: true into restore/ (the mount must run with --restore-allow-nonempty)"))
 		}
 	}
 	return probs, nil
@@ -225,4 +227,13 @@ func readLast(ctx context.Context, kcfg *kafka.Config, topic string, at map[int3
 		return nil, err
 	}
 	return got, nil
+}
+
+// hint returns cli, the advice naming command line flags, or spec, the
+// same advice naming restore spec fields, for restores without flags.
+func (r *restorer) hint(cli, spec string) string {
+	if r.opts.SpecHints {
+		return spec
+	}
+	return cli
 }

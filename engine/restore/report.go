@@ -17,6 +17,10 @@ func (r *restorer) setPhase(ph Phase, reason string) {
 	}
 	switch ph {
 	case Failed, Invalid:
+		if r.cancelled {
+			r.log.Info("restore Cancelled", "reason", reason)
+			break
+		}
 		r.log.Error("restore "+ph.String(), "reason", reason)
 	default:
 		r.log.Info("restore " + ph.String())

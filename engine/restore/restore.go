@@ -39,6 +39,8 @@ type restorer struct {
 	brokerCfg map[string]string // the first broker's configs, read once (brokerDefault)
 	locks     []*targetLock     // the targets' locks, held until Run returns
 
+	cancelled bool // cancelled on purpose (ErrCancelled): not an error to log
+
 	statusMu sync.Mutex // serialises OnStatus and guards phase, reason
 	phase    Phase
 	reason   string
@@ -56,6 +58,7 @@ type topicJob struct {
 	createCfg  map[string]string // configs it is created with
 	configs    map[string]string // target's effective configs
 	retention  *RetentionReport  // what preflight found about the target's retention
+	holds      string            // what the snapshot holds, for messages
 	prod       *producer
 	phase      atomic.Int32
 }
@@ -98,6 +101,10 @@ func (r *restorer) run(ctx context.Context, spec *Spec) error {
 	}
 	r.setPhase(Initializing, "")
 	if err := r.initialize(ctx); err != nil {
+		if errors.Is(context.Cause(ctx), ErrCancelled) {
+			r.cancelled = true
+			err = fmt.Errorf("%w before anything was produced", ErrCancelled)
+		}
 		ph := Failed
 		if errors.Is(err, ErrInvalidSpec) {
 			ph = Invalid
@@ -105,13 +112,20 @@ func (r *restorer) run(ctx context.Context, spec *Spec) error {
 		r.setPhase(ph, err.Error())
 		return err
 	}
+	if r.opts.DryRun {
+		r.setPhase(Ready, "")
+		return nil
+	}
 	defer r.closeProducers()
 	r.setPhase(Restoring, "")
 	stop := r.tick()
 	err := r.restoreAll(ctx)
 	stop()
 	if err != nil {
-		if ctx.Err() != nil {
+		if errors.Is(context.Cause(ctx), ErrCancelled) {
+			r.cancelled = true
+			err = fmt.Errorf("%w: what was produced stays in the target; the same restore started again resumes", ErrCancelled)
+		} else if ctx.Err() != nil {
 			err = fmt.Errorf("restore interrupted (rerun the same command to resume): %w", ctx.Err())
 		}
 		r.setPhase(Failed, err.Error())
@@ -158,9 +172,15 @@ func (r *restorer) initialize(ctx context.Context) error {
 			return fmt.Errorf("topic %s: %w", j.m.TargetName(), err)
 		}
 		problems = append(problems, p...)
+		if p := r.checkSelects(j); p != "" {
+			problems = append(problems, p)
+		}
 	}
 	if len(problems) > 0 {
 		return fmt.Errorf("%w: %s", ErrPreflight, strings.Join(problems, "; "))
+	}
+	if r.opts.DryRun {
+		return nil
 	}
 	if err := r.createTopics(ctx); err != nil {
 		return err
@@ -207,6 +227,7 @@ func (r *restorer) plan(ctx context.Context, m TopicMapping, base filter) (*topi
 			ErrPreflight, j.loc, n-1, maxPartitions)
 	}
 	j.partitions = int32(n)
+	j.holds = holdings(j.loc, ix)
 	live, err := r.liveSegments(ctx, j.loc, ix)
 	if err != nil {
 		return nil, err

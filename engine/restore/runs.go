@@ -97,15 +97,16 @@ func (rs *Runs) Start(name string, spec *Spec) error {
 		close(run.done)
 		return err
 	}
-	ctx, cancel := context.WithCancel(rs.ctx)
-	run.cancel = cancel
+	ctx, cancelCause := context.WithCancelCause(rs.ctx)
+	cancel := func() { cancelCause(nil) }
+	run.cancel = func() { cancelCause(ErrCancelled) }
 	log := rs.opts.Logger.With("restore", name)
 	rs.wg.Add(1)
 	go func() {
 		defer rs.wg.Done()
 		defer close(run.done)
 		defer cancel()
-		res, err := Run(ctx, rs.st, rs.kcfg, spec, Options{Logger: log, OnStatus: run.update, LockDir: rs.opts.LockDir})
+		res, err := Run(ctx, rs.st, rs.kcfg, spec, Options{Logger: log, OnStatus: run.update, LockDir: rs.opts.LockDir, SpecHints: true})
 		run.end(res, err)
 	}()
 	select {

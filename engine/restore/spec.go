@@ -56,6 +56,9 @@ type Config struct {
 	// AllowNonEmpty lets a restore append to a target holding records that
 	// this restore did not write (kbackup extension).
 	AllowNonEmpty bool `yaml:"allowNonEmpty,omitempty" json:"allowNonEmpty,omitempty"`
+	// AllowEmpty lets a restore run that selects no record (kbackup
+	// extension); without it such a restore fails its preflight.
+	AllowEmpty bool `yaml:"allowEmpty,omitempty" json:"allowEmpty,omitempty"`
 	// Filters select records by rules beyond the window and ranges.
 	Filters Filters `yaml:"filters,omitempty" json:"filters,omitempty"`
 }

@@ -62,6 +62,14 @@ type Options struct {
 	// LockDir holds the locks that keep two restores on this machine
 	// from writing into one target (default DefaultLockDir()).
 	LockDir string
+	// DryRun plans every topic and runs the preflight checks, then stops:
+	// nothing is created or produced. The result (phase Ready) holds the
+	// plan: per partition, the records and bytes that would be restored.
+	DryRun bool
+	// SpecHints makes messages name restore spec fields instead of command
+	// line flags (restores started by a copy into the mount's restore/,
+	// where the flags do not exist).
+	SpecHints bool
 }
 
 // Status is a restore's status: its phase, the reason of a failure

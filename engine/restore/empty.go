@@ -1,0 +1,60 @@
+package restore
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/kbackup/kbackup/store"
+)
+
+// holdings says what loc's index holds, for the message of a restore that
+// selects nothing: records, offsets per partition and the time range.
+func holdings(loc store.Loc, ix *store.Index) string {
+	var recs int64
+	var minT, maxT time.Time
+	var parts []string
+	ps := ix.PartitionIDs()
+	sort.Slice(ps, func(i, j int) bool { return ps[i] < ps[j] })
+	for _, p := range ps {
+		es := ix.Partition(p)
+		if len(es) == 0 {
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("%d: %d-%d", p, es[0].FirstOffset, es[len(es)-1].LastOffset))
+		for _, e := range es {
+			recs += e.Records
+			if minT.IsZero() || e.MinTimestamp.Before(minT) {
+				minT = e.MinTimestamp
+			}
+			if e.MaxTimestamp.After(maxT) {
+				maxT = e.MaxTimestamp
+			}
+		}
+	}
+	if recs == 0 {
+		return fmt.Sprintf("snapshot %s holds no record", loc)
+	}
+	return fmt.Sprintf("snapshot %s holds %d records, offsets by partition %s, times %s to %s", loc, recs,
+		strings.Join(parts, ", "), minT.UTC().Format(time.RFC3339), maxT.UTC().Format(time.RFC3339))
+}
+
+// checkSelects fails a job whose plan selects no record: its window,
+// ranges or retention leave nothing of what the backup holds, which is
+// most often a mistake (a time window outside the data, an empty version).
+// AllowEmpty accepts it.
+func (r *restorer) checkSelects(j *topicJob) string {
+	if !j.checks || r.cfg.AllowEmpty {
+		return ""
+	}
+	for _, pp := range j.plans {
+		if pp.recsTotal > 0 {
+			return ""
+		}
+	}
+	return fmt.Sprintf("topic %s: records selected: the restore selects no record; %s; %s",
+		j.m.TargetName(), j.holds, r.hint(
+			"widen the time window, offsets or partitions, pick another --snapshot, or pass --allow-empty to restore nothing",
+			"copy a snapshot that holds records, or widen the spec's time window, offsets or partitions, or set allowEmpty: true in the spec to restore nothing"))
+}
