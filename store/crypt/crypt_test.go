@@ -158,9 +158,9 @@ func TestParseMarkerRejects(t *testing.T) {
 func TestKEKName(t *testing.T) {
 	for in, want := range map[string]string{
 		"base64key://smGbjm71Nxd1Ig5FS0wj9SlbzAIrnolCz9bQQ6uAhl4=": "base64key://…",
-		"awskms://alias/backup?region=eu-west-1":                    "awskms://alias/backup",
-		"hashivault://user:pw@mykey":                                "hashivault://mykey",
-		"%zz":                                                       "(unparsable key URL)",
+		"awskms://alias/backup?region=eu-west-1":                   "awskms://alias/backup",
+		"hashivault://user:pw@mykey":                               "hashivault://mykey",
+		"%zz":                                                      "(unparsable key URL)",
 	} {
 		if got := KEKName(in); got != want {
 			t.Errorf("KEKName(%q) = %q, want %q", in, got, want)
