@@ -22,6 +22,7 @@ FUZZ += ./store:FuzzIndexPart
 FUZZ += ./store:FuzzManifest
 FUZZ += ./store:FuzzLeaseEntry
 FUZZ += ./store:FuzzSnapshotRequest
+FUZZ += ./store:FuzzSealedSegment
 FUZZ += ./store/crypt:FuzzParseMarker
 FUZZ += ./store/crypt:FuzzOpenObject
 FUZZ += ./store/crypt:FuzzSegmentOpen

@@ -195,3 +195,14 @@ func (k *Keyring) OpenObject(key string, b []byte) ([]byte, error) {
 	}
 	return out, nil
 }
+
+// KeyringFromBytes returns the keyring of a master key given as bytes, for
+// tests and tools that hold a key already unwrapped.
+func KeyringFromBytes(master []byte) (*Keyring, error) {
+	if len(master) != KeyLen {
+		return nil, fmt.Errorf("master key of %d bytes, want %d", len(master), KeyLen)
+	}
+	k := &Keyring{}
+	copy(k.master[:], master)
+	return k, nil
+}
