@@ -16,7 +16,6 @@ import (
 	"golang.org/x/term"
 
 	"github.com/kbackup/kbackup/engine"
-	"github.com/kbackup/kbackup/store"
 )
 
 func restoreCommand() *cli.Command {
@@ -24,7 +23,7 @@ func restoreCommand() *cli.Command {
 		Name:  "restore",
 		Usage: "restore topics from storage into a cluster (docs/restore.md)",
 		Flags: append([]cli.Flag{
-			brokersFlag(), storageFlag(),
+			brokersFlag(), storageFlag(), encryptionKeyFlag(),
 			&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "restore spec `FILE` (YAML, kind: Restore); flags override it"},
 			&cli.StringSliceFlag{Name: "topic", Aliases: []string{"t"}, Usage: "restore `SOURCE[:TARGET]` (repeatable)"},
 			&cli.StringFlag{Name: "snapshot", Usage: "snapshot `VERSION`: N, vN or latest (default latest)"},
@@ -171,7 +170,7 @@ func runRestore(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	st, err := store.Open(c.Context, storageURL(c, fc))
+	st, err := openStore(c, fc, storageURL(c, fc))
 	if err != nil {
 		return err
 	}
