@@ -21,9 +21,10 @@ import (
 // input may honestly claim, and checks invariants of what it decoded.
 
 // readError reports whether err is one a reader may return for damaged
-// input: corruption or a newer format, never a bare I/O error.
+// input: corruption, a newer format, or an encrypted segment read without
+// a key; never a bare I/O error.
 func readError(err error) bool {
-	return errors.Is(err, ErrCorrupt) || errors.Is(err, ErrFormat)
+	return errors.Is(err, ErrCorrupt) || errors.Is(err, ErrFormat) || errors.Is(err, ErrEncrypted)
 }
 
 // largestClaim returns the largest RawLen a block header in data claims

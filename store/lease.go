@@ -99,6 +99,9 @@ func (s *Store) AcquireLease(ctx context.Context, topic, holder string, ttl time
 	if ttl <= 0 {
 		ttl = DefaultLeaseTTL
 	}
+	if err := s.checkPlain(ctx); err != nil {
+		return nil, err
+	}
 	var tok [12]byte
 	_, _ = rand.Read(tok[:])
 	dir := leasesKey(topic)

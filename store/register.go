@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/kbackup/kbackup/store/crypt"
 	"gocloud.dev/blob"
 	"gocloud.dev/gcerrors"
 )
@@ -123,6 +124,9 @@ func (s *Store) registerExists(ctx context.Context, dir string) (bool, error) {
 // larger than limit bytes: no stored object makes a reader allocate more
 // than the limit documented for its kind.
 func (s *Store) readLimited(ctx context.Context, key string, limit int64) ([]byte, error) {
+	if s.keys != nil && key != markerKey {
+		limit += int64(crypt.ObjectOverhead)
+	}
 	var data []byte
 	err := s.b.do(ctx, OpGet, func(ctx context.Context) error {
 		r, err := s.b.Bucket.NewReader(ctx, key, nil)
@@ -148,12 +152,13 @@ func (s *Store) readLimited(ctx context.Context, key string, limit int64) ([]byt
 		}
 		return nil, fmt.Errorf("read %s: %w", key, err)
 	}
-	return data, nil
+	return s.open(ctx, key, data)
 }
 
 // createExclusive writes key only if it does not exist yet, atomically even
 // between processes. It returns errExists when the object exists.
 func (s *Store) createExclusive(ctx context.Context, key string, data []byte) error {
+	data = s.seal(key, data)
 	if s.localDir != "" {
 		return createExclusiveFile(s.localPath(key), data)
 	}

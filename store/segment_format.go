@@ -100,9 +100,21 @@ func parseBlockHeader(b []byte, pos int64) (BlockInfo, error) {
 	}, nil
 }
 
+// appendFooter appends the footer body of si and the plain trailer.
 func appendFooter(dst []byte, si *SegmentInfo) []byte {
-	be := binary.BigEndian
 	start := len(dst)
+	dst = appendFooterBody(dst, si)
+	body := dst[start:]
+	be := binary.BigEndian
+	dst = be.AppendUint32(dst, uint32(len(body)))
+	dst = be.AppendUint32(dst, crc32c(body))
+	return append(dst, segEndMagic...)
+}
+
+// appendFooterBody appends the footer body of si: the same bytes in a
+// plain and (sealed) in an encrypted segment.
+func appendFooterBody(dst []byte, si *SegmentInfo) []byte {
+	be := binary.BigEndian
 	dst = append(dst, segVersion, byte(si.Codec))
 	dst = be.AppendUint32(dst, uint32(si.Partition))
 	for _, v := range []int64{si.StartOffset, si.NextOffset, si.FirstOffset, si.LastOffset,
@@ -123,10 +135,7 @@ func appendFooter(dst []byte, si *SegmentInfo) []byte {
 			dst = be.AppendUint64(dst, uint64(v))
 		}
 	}
-	body := dst[start:]
-	dst = be.AppendUint32(dst, uint32(len(body)))
-	dst = be.AppendUint32(dst, crc32c(body))
-	return append(dst, segEndMagic...)
+	return dst
 }
 
 // parseTrailer returns the footer body length from the last trailerLen bytes.
@@ -141,6 +150,11 @@ func parseFooter(body []byte, crc uint32) (*SegmentInfo, error) {
 	if crc32c(body) != crc {
 		return nil, fmt.Errorf("%w: segment footer checksum mismatch", ErrCorrupt)
 	}
+	return parseFooterBody(body)
+}
+
+// parseFooterBody decodes a footer body whose integrity was checked.
+func parseFooterBody(body []byte) (*SegmentInfo, error) {
 	if len(body) < footerFixedLen {
 		return nil, fmt.Errorf("%w: segment footer too short", ErrCorrupt)
 	}

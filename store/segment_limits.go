@@ -81,8 +81,9 @@ func maxDecodedBytes(rawLen, count uint32) int64 {
 // checkFooter checks a parsed footer: every block within the limits, the
 // blocks back to back from the file header to end (where the footer
 // starts) in offset order, and the segment's totals equal to the blocks'.
-func checkFooter(si *SegmentInfo, end int64) error {
-	pos := int64(fileHeaderLen)
+// lay says how long the file header and a block's framing are.
+func checkFooter(si *SegmentInfo, end int64, lay segLayout) error {
+	pos := lay.header
 	var records, decoded int64
 	minTS, maxTS := int64(math.MaxInt64), int64(math.MinInt64)
 	for i := range si.Blocks {
@@ -99,7 +100,7 @@ func checkFooter(si *SegmentInfo, end int64) error {
 		if i > 0 && b.FirstOffset <= si.Blocks[i-1].LastOffset {
 			return fmt.Errorf("%w: footer block %d starts at offset %d, not after block %d", ErrCorrupt, i, b.FirstOffset, i-1)
 		}
-		pos += blockHeaderLen + int64(b.StoredLen)
+		pos += lay.block + int64(b.StoredLen)
 		if pos > end {
 			return fmt.Errorf("%w: footer places block %d past the footer", ErrCorrupt, i)
 		}

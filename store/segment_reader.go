@@ -5,6 +5,8 @@ import (
 	"io"
 	"math"
 	"sort"
+
+	"github.com/kbackup/kbackup/store/crypt"
 )
 
 // SegmentReader reads a segment through an io.ReaderAt: the footer once,
@@ -12,11 +14,26 @@ import (
 type SegmentReader struct {
 	r    io.ReaderAt
 	size int64
+	enc  *crypt.Segment // set for an encrypted segment
 	Info *SegmentInfo
 }
 
-// OpenSegmentReader reads the footer of the segment r of size bytes.
+// OpenSegmentReader reads the footer of the plain segment r of size bytes.
 func OpenSegmentReader(r io.ReaderAt, size int64) (*SegmentReader, error) {
+	return openSegmentReader(r, size, nil)
+}
+
+// openSegmentReader reads the footer of segment r of size bytes: an
+// encrypted one when keys is set, a plain one otherwise. Either way it
+// takes two reads.
+func openSegmentReader(r io.ReaderAt, size int64, keys segKeys) (*SegmentReader, error) {
+	if keys != nil {
+		info, enc, err := openSealedFooter(r, size, keys)
+		if err != nil {
+			return nil, err
+		}
+		return &SegmentReader{r: r, size: size, enc: enc, Info: info}, nil
+	}
 	if size < fileHeaderLen+trailerLen {
 		return nil, fmt.Errorf("%w: segment of %d bytes is too short", ErrCorrupt, size)
 	}
@@ -26,6 +43,9 @@ func OpenSegmentReader(r io.ReaderAt, size int64) (*SegmentReader, error) {
 	}
 	n, crc, err := parseTrailer(tr[:])
 	if err != nil {
+		if string(tr[8:]) == sealedEndMagic {
+			return nil, errSealedSegment()
+		}
 		return nil, err
 	}
 	if n < footerFixedLen || n > maxFooterLen {
@@ -42,7 +62,7 @@ func OpenSegmentReader(r io.ReaderAt, size int64) (*SegmentReader, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := checkFooter(info, size-trailerLen-int64(n)); err != nil {
+	if err := checkFooter(info, size-trailerLen-int64(n), plainLayout); err != nil {
 		return nil, err
 	}
 	return &SegmentReader{r: r, size: size, Info: info}, nil
@@ -56,6 +76,9 @@ func (s *SegmentReader) Size() int64 { return s.size }
 // a compressed block unless buf is large enough, its raw bytes: each at
 // most MaxBlockLen.
 func (s *SegmentReader) ReadBlock(i int, buf []byte) ([]byte, error) {
+	if s.enc != nil {
+		return readSealedBlock(s.r, s.enc, i, s.Info.Blocks[i], buf)
+	}
 	return readBlock(s.r, s.Info.Blocks[i], buf)
 }
 

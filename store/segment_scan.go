@@ -51,7 +51,7 @@ func (s *Store) CheckSegment(ctx context.Context, loc Loc, id string, size int64
 	if size < 0 {
 		size = r.Size()
 	}
-	sc, err := scanSegment(r, size)
+	sc, err := scanSegment(r, size, s.segKeys(id))
 	switch {
 	case err == nil:
 		return sc, nil
@@ -68,7 +68,7 @@ func (s *Store) CheckSegment(ctx context.Context, loc Loc, id string, size int64
 // returns the blocks that are intact, in order, and the first problem found
 // (nil if the whole object, footer included, is sound).
 func ScanSegment(r io.ReaderAt, size int64) ([]BlockInfo, error) {
-	sc, err := scanSegment(io.NewSectionReader(r, 0, size), size)
+	sc, err := scanSegment(io.NewSectionReader(r, 0, size), size, nil)
 	if sc == nil {
 		return nil, err
 	}
@@ -77,8 +77,8 @@ func ScanSegment(r io.ReaderAt, size int64) ([]BlockInfo, error) {
 
 // scanSegment reads the segment of size bytes from r in one pass, to its
 // end even when it finds damage, so that the scan's size and CRC are the
-// object's.
-func scanSegment(r io.Reader, size int64) (_ *SegmentScan, err error) {
+// object's. keys is set for an encrypted backup, nil for a plain one.
+func scanSegment(r io.Reader, size int64, keys segKeys) (_ *SegmentScan, err error) {
 	h := crc32.New(castagnoli)
 	cr := &countingReader{r: r}
 	br := bufio.NewReaderSize(io.TeeReader(cr, h), 64<<10)
@@ -110,6 +110,22 @@ func scanSegment(r io.Reader, size int64) (_ *SegmentScan, err error) {
 	}
 	if string(hdr[:8]) != segMagic {
 		return corrupt("not a kbackup segment")
+	}
+	switch {
+	case keys != nil && hdr[8] != sealedVersion:
+		return sc, errPlainSegment()
+	case keys == nil && hdr[8] == sealedVersion:
+		return sc, errSealedSegment()
+	case keys != nil:
+		if size < sealedHeaderLen+frameHeadLen+sealedTrailerLen {
+			return corrupt("encrypted segment of %d bytes is too short", size)
+		}
+		full := make([]byte, sealedHeaderLen)
+		copy(full, hdr[:])
+		if err := read(full[fileHeaderLen:], "segment header", fileHeaderLen); err != nil {
+			return sc, err
+		}
+		return scanSealed(sc, read, size, full, keys)
 	}
 	pos := int64(fileHeaderLen)
 	var stored, raw []byte
@@ -180,7 +196,7 @@ func scanSegment(r io.Reader, size int64) (_ *SegmentScan, err error) {
 	if err != nil {
 		return sc, err
 	}
-	if err := checkFooter(info, pos); err != nil {
+	if err := checkFooter(info, pos, plainLayout); err != nil {
 		return sc, err
 	}
 	if len(info.Blocks) != len(sc.Blocks) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/kbackup/kbackup/store/crypt"
 	"github.com/oklog/ulid/v2"
 )
 
@@ -48,7 +49,19 @@ func (s *Store) CreateSegment(ctx context.Context, l *Lease, loc Loc, o SegmentO
 	if err != nil {
 		return nil, err
 	}
-	return &SegmentUpload{id: o.ID, loc: loc, up: up, sw: NewSegmentWriter(up, o.Partition, o.Codec, o.Start, o.BlockSize)}, nil
+	var sw *SegmentWriter
+	if s.keys != nil {
+		salt := crypt.NewSalt()
+		enc, err := s.keys.Segment(o.ID, salt)
+		if err != nil {
+			up.abort()
+			return nil, err
+		}
+		sw = newSegmentWriter(up, o.Partition, o.Codec, o.Start, o.BlockSize, enc, salt)
+	} else {
+		sw = NewSegmentWriter(up, o.Partition, o.Codec, o.Start, o.BlockSize)
+	}
+	return &SegmentUpload{id: o.ID, loc: loc, up: up, sw: sw}, nil
 }
 
 // ID returns the segment's ID.

@@ -8,6 +8,8 @@ import (
 	"hash/crc32"
 	"io"
 	"math"
+
+	"github.com/kbackup/kbackup/store/crypt"
 )
 
 // DefaultBlockSize is the uncompressed size at which a block is closed.
@@ -27,6 +29,12 @@ type SegmentWriter struct {
 	cur       BlockInfo
 	scratch   []byte
 	err       error
+
+	// enc seals the segment (version 2) when set; salt is its salt and
+	// frame the buffer sealed blocks are built in.
+	enc   *crypt.Segment
+	salt  []byte
+	frame []byte
 }
 
 // NewSegmentWriter starts a segment for partition on w. startOffset is the
@@ -34,6 +42,12 @@ type SegmentWriter struct {
 // the partition's start). blockSize <= 0 selects DefaultBlockSize; a block
 // size above MaxBlockLen makes every Append fail.
 func NewSegmentWriter(w io.Writer, partition int32, codec Codec, startOffset int64, blockSize int) *SegmentWriter {
+	return newSegmentWriter(w, partition, codec, startOffset, blockSize, nil, nil)
+}
+
+// newSegmentWriter is NewSegmentWriter, writing an encrypted segment when
+// enc is set (salt is the salt enc was derived with).
+func newSegmentWriter(w io.Writer, partition int32, codec Codec, startOffset int64, blockSize int, enc *crypt.Segment, salt []byte) *SegmentWriter {
 	if blockSize <= 0 {
 		blockSize = DefaultBlockSize
 	}
@@ -48,7 +62,11 @@ func NewSegmentWriter(w io.Writer, partition int32, codec Codec, startOffset int
 			StartOffset: startOffset, NextOffset: startOffset,
 			FirstOffset: -1, LastOffset: -1,
 		},
-		err: err,
+		err: err, enc: enc, salt: salt,
+	}
+	if enc != nil {
+		sw.write(sealedHeader(salt))
+		return sw
 	}
 	var hdr [fileHeaderLen]byte
 	copy(hdr[:], segMagic)
@@ -165,8 +183,12 @@ func (sw *SegmentWriter) flushBlock() {
 	b.CRC = crc32c(out)
 	var hdr [blockHeaderLen]byte
 	putBlockHeader(hdr[:], &b)
-	sw.write(hdr[:])
-	sw.write(out)
+	if sw.enc != nil {
+		sw.writeSealedBlock(len(sw.info.Blocks), hdr[:], out)
+	} else {
+		sw.write(hdr[:])
+		sw.write(out)
+	}
 	sw.info.Blocks = append(sw.info.Blocks, b)
 	sw.info.DecodedBytes += b.DecodedBytes
 	sw.raw = sw.raw[:0]
@@ -186,6 +208,10 @@ func (sw *SegmentWriter) NextOffset() int64 { return sw.info.NextOffset }
 // segment's description, its total size and its CRC-32C.
 func (sw *SegmentWriter) Close() (SegmentInfo, int64, uint32, error) {
 	sw.flushBlock()
-	sw.write(appendFooter(nil, &sw.info))
+	if sw.enc != nil {
+		sw.writeSealedFooter()
+	} else {
+		sw.write(appendFooter(nil, &sw.info))
+	}
 	return sw.info, sw.written, sw.crc.Sum32(), sw.err
 }

@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"cloud.google.com/go/storage"
+	"github.com/kbackup/kbackup/store/crypt"
 	"gocloud.dev/blob"
 	_ "gocloud.dev/blob/azureblob" // azblob:// URLs
 	_ "gocloud.dev/blob/fileblob"  // file:// URLs
@@ -34,11 +35,16 @@ type Store struct {
 	// committed together cost one directory sync.
 	syncMu   sync.Mutex
 	unsynced map[string][]string
+
+	// keys is the backup's keyring when it is encrypted (crypt_store.go);
+	// nil for a plain backup.
+	keys *crypt.Keyring
 }
 
-// Open opens the storage at rawURL: a gocloud.dev/blob URL (file://, mem://,
-// s3://, gs://, azblob://) or a bare local path. Credentials come from each
-// cloud's standard chain, never from the URL.
+// Open opens the plain (unencrypted) storage at rawURL: a gocloud.dev/blob
+// URL (file://, mem://, s3://, gs://, azblob://) or a bare local path.
+// Credentials come from each cloud's standard chain, never from the URL.
+// OpenWith opens encrypted storage.
 func Open(ctx context.Context, rawURL string) (*Store, error) {
 	return open(ctx, rawURL, true)
 }
@@ -210,6 +216,7 @@ func (s *Store) delete(ctx context.Context, key string) error {
 // writeDurable replaces key with data; on file storage the data and the
 // directory entry are synced before it returns.
 func (s *Store) writeDurable(ctx context.Context, key string, data []byte) error {
+	data = s.seal(key, data)
 	if s.localDir != "" {
 		if err := writeFileDurable(s.localPath(key), data); err != nil {
 			return fmt.Errorf("write %s: %w", key, err)
@@ -346,7 +353,7 @@ func (s *Store) OpenSegment(ctx context.Context, loc Loc, id string, size int64)
 		}
 		size = a.Size
 	}
-	sr, err := OpenSegmentReader(&rangeReader{ctx: ctx, b: s.b, key: key}, size)
+	sr, err := openSegmentReader(&rangeReader{ctx: ctx, b: s.b, key: key}, size, s.segKeys(id))
 	if err != nil {
 		return nil, fmt.Errorf("segment %s: %w", key, err)
 	}

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 )
 
 // Walk says how to read the records of one partition's segments: from
@@ -84,7 +85,7 @@ func (s *Store) walkSegment(ctx context.Context, loc Loc, e *SegmentEntry, w *Wa
 		}
 		payload, err := sr.ReadBlock(bi, dst)
 		if err != nil {
-			return err
+			return fmt.Errorf("segment %s: %w", loc.segmentKey(e.ULID), err)
 		}
 		if !w.FreshBuffers && b.Codec != CodecNone {
 			*buf = payload
@@ -95,6 +96,9 @@ func (s *Store) walkSegment(ctx context.Context, loc Loc, e *SegmentEntry, w *Wa
 			}
 			return w.Record(e, r)
 		})
+		if errors.Is(err, ErrCorrupt) {
+			return fmt.Errorf("segment %s: %w", loc.segmentKey(e.ULID), err)
+		}
 		if err != nil {
 			return err
 		}

@@ -101,7 +101,7 @@ func openStorage(c *cli.Context) (*store.Store, *fileConfig, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	st, err := store.OpenExisting(c.Context, storageURL(c, fc))
+	st, err := openExistingStore(c, fc, storageURL(c, fc))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -114,7 +114,7 @@ func openStorage(c *cli.Context) (*store.Store, *fileConfig, error) {
 
 // adminFlags are the flags every storage-only admin command takes.
 func adminFlags(extra ...cli.Flag) []cli.Flag {
-	return append([]cli.Flag{storageFlag(),
+	return append([]cli.Flag{storageFlag(), encryptionKeyFlag(),
 		&cli.StringFlag{Name: "config", Aliases: []string{"c"}, Usage: "YAML configuration `FILE` (docs/configuration.md)"},
 	}, extra...)
 }

@@ -22,7 +22,7 @@ func backupCommand() *cli.Command {
 		Name:  "backup",
 		Usage: "back up topics: a daemon, or one pass with --once",
 		Flags: append([]cli.Flag{
-			brokersFlag(), storageFlag(),
+			brokersFlag(), storageFlag(), encryptionKeyFlag(),
 			&cli.StringSliceFlag{Name: "topic", Aliases: []string{"t"}, Usage: "back up topics matching `REGEX` (anchored; repeatable; default: all)"},
 			&cli.StringSliceFlag{Name: "exclude", Usage: "skip topics matching `REGEX` (repeatable)"},
 			&cli.BoolFlag{Name: "once", Usage: "back up to the end offsets seen at start, then exit"},
@@ -110,7 +110,7 @@ func runBackup(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	st, err := store.Open(c.Context, storageURL(c, fc))
+	st, err := openStore(c, fc, storageURL(c, fc))
 	if err != nil {
 		return err
 	}

@@ -26,7 +26,7 @@ func mountCommand() *cli.Command {
 		Usage:     "show backups as a filesystem; copy a snapshot into restore/ to restore it (docs/mount.md)",
 		ArgsUsage: "MOUNTPOINT",
 		Flags: append([]cli.Flag{
-			storageFlag(), brokersFlag(),
+			storageFlag(), encryptionKeyFlag(), brokersFlag(),
 			&cli.DurationFlag{Name: "refresh", Value: fs.DefaultRefresh, Usage: "re-read topics, manifests and indexes older than this"},
 			&cli.BoolFlag{Name: "allow-other", Usage: "let other users read the mount (non-root: user_allow_other in /etc/fuse.conf); only the mount's owner and root start restores"},
 			&cli.StringSliceFlag{Name: "restore-users", Usage: "`USER`s (names or uids) who may also start and cancel restores in restore/"},
@@ -53,7 +53,7 @@ func runMount(c *cli.Context) error {
 	if url == "" {
 		return fmt.Errorf("%w: --storage is required", errUsage)
 	}
-	st, err := store.OpenExisting(c.Context, url)
+	st, err := openExistingStore(c, fc, url)
 	if err != nil {
 		return err
 	}

@@ -26,7 +26,7 @@ func restoreCommand() *cli.Command {
 		Name:  "restore",
 		Usage: "restore topics from storage into a cluster (docs/restore.md)",
 		Flags: append([]cli.Flag{
-			brokersFlag(), storageFlag(),
+			brokersFlag(), storageFlag(), encryptionKeyFlag(),
 			&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "restore spec `FILE` (YAML, kind: Restore); flags override it"},
 			&cli.StringSliceFlag{Name: "topic", Aliases: []string{"t"}, Usage: "restore `SOURCE[:TARGET]` (repeatable)"},
 			&cli.StringFlag{Name: "snapshot", Usage: "snapshot `VERSION`: N, vN or latest (default latest)"},
@@ -180,7 +180,7 @@ func runRestore(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	st, err := store.OpenExisting(c.Context, storageURL(c, fc))
+	st, err := openExistingStore(c, fc, storageURL(c, fc))
 	if err != nil {
 		return err
 	}

@@ -23,6 +23,9 @@ type fileConfig struct {
 	Metrics   metricsFileConfig `yaml:"metrics"`
 	LogLevel  string            `yaml:"log_level"`
 	LogFormat string            `yaml:"log_format"`
+
+	// Encryption is the key of an encrypted backup (cmd_key.go).
+	Encryption encryptionConfig `yaml:"encryption"`
 }
 
 type kafkaFileConfig struct {

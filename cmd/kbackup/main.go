@@ -121,6 +121,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 func commands() []*cli.Command {
 	return []*cli.Command{
 		backupCommand(),
+		keyCommand(),
 		devClusterCommand(),
 		demoCommand(),
 		restoreCommand(),
