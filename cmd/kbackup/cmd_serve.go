@@ -15,7 +15,6 @@ import (
 	"github.com/kbackup/kbackup/fs"
 	"github.com/kbackup/kbackup/fs/browse"
 	"github.com/kbackup/kbackup/fs/webdav"
-	"github.com/kbackup/kbackup/store"
 )
 
 func serveCommand() *cli.Command {
@@ -23,7 +22,7 @@ func serveCommand() *cli.Command {
 		Name:  "serve",
 		Usage: "serve the browse tree over WebDAV and as HTML pages; COPY a snapshot into restore/ to restore it (docs/serve.md)",
 		Flags: append([]cli.Flag{
-			storageFlag(), brokersFlag(),
+			storageFlag(), encryptionKeyFlag(), brokersFlag(),
 			&cli.StringFlag{Name: "listen", Value: "127.0.0.1:8080", Usage: "`HOST:PORT` to serve on; beyond loopback needs --tls-cert, --tls-key and --htpasswd or --token-file"},
 			&cli.DurationFlag{Name: "refresh", Value: fs.DefaultRefresh, Usage: "re-read topics, manifests and indexes older than this"},
 			&cli.StringFlag{Name: "tls-cert", Usage: "TLS certificate `FILE` (PEM)"},
@@ -76,7 +75,7 @@ func runServe(c *cli.Context) error {
 	if err := webdav.CheckListen(c.String("listen"), cert != "", auth); err != nil {
 		return fmt.Errorf("%w: %v; give --tls-cert, --tls-key and --htpasswd or --token-file, or listen on 127.0.0.1", errUsage, err)
 	}
-	st, err := store.Open(c.Context, url)
+	st, err := openExistingStore(c, fc, url)
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package store_test
+package backup_test
 
 import (
 	"bytes"
@@ -14,6 +14,7 @@ import (
 
 	"github.com/kbackup/kbackup/store"
 	"github.com/kbackup/kbackup/store/crypt"
+	"github.com/kbackup/kbackup/store/storetest"
 )
 
 // TestEncryptedBackupRoundTrip backs the sample topics of an embedded
@@ -21,7 +22,7 @@ import (
 // a store opened anew with the key, checks every segment whole, and finds
 // no topic name, record key or value in the raw bytes of any object.
 func TestEncryptedBackupRoundTrip(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, url, _ string) {
+	storetest.ForEachBackend(t, func(t *testing.T, url, _ string) {
 		ctx := context.Background()
 		addr, want := seededCluster(t)
 		key := "base64key://" + base64.URLEncoding.EncodeToString(crypt.NewSalt())
