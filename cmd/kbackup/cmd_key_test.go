@@ -110,3 +110,20 @@ func TestEncryptedCommands(t *testing.T) {
 		t.Fatalf("key check of a damaged segment: exit %d, %s", code, out)
 	}
 }
+
+// TestKeySchemes checks that the binary knows the clouds' KMS schemes: an
+// unknown scheme is refused in one line that lists them. (Opening one of
+// them would reach its cloud, which tests may not.)
+func TestKeySchemes(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	code, _, stderr := runCtx(ctx, "key", "check", "--storage", t.TempDir(), "--encryption-key", "nokms://x")
+	if code == 0 || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
+		t.Fatalf("exit %d, stderr %q: want one line", code, stderr)
+	}
+	for _, scheme := range []string{"base64key", "awskms", "gcpkms", "azurekeyvault"} {
+		if !strings.Contains(stderr, scheme) {
+			t.Errorf("stderr %q does not list scheme %s", stderr, scheme)
+		}
+	}
+}

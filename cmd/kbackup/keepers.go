@@ -1,0 +1,11 @@
+package main
+
+// The key-encryption key schemes of --encryption-key beside base64key://
+// (which package store/crypt registers): the clouds' KMS through
+// gocloud.dev/secrets. The drivers open their clients only when a URL of
+// their scheme is opened, so a binary that uses none makes no call.
+import (
+	_ "gocloud.dev/secrets/awskms"        // awskms://
+	_ "gocloud.dev/secrets/azurekeyvault" // azurekeyvault://
+	_ "gocloud.dev/secrets/gcpkms"        // gcpkms://
+)
