@@ -56,11 +56,8 @@ func restoreSpec(c *cli.Context) (*restore.Spec, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: restore spec: %v", errUsage, err)
 		}
-		if spec, err = restore.ParseSpec(b); err != nil {
-			if re, ok := explainUnknownFields(path, err, &restore.Spec{}).(*rewordedError); ok {
-				return nil, fmt.Errorf("%w: %w", errUsage, re)
-			}
-			return nil, fmt.Errorf("%w: %s: %w", errUsage, path, err)
+		if spec, err = restore.ParseSpecFile(path, b); err != nil {
+			return nil, fmt.Errorf("%w: %w", errUsage, err)
 		}
 		if e := spec.Spec.Enabled; e != nil && !*e {
 			return nil, fmt.Errorf("%w: %s is a draft (spec.enabled: false): set enabled: true to run it", errUsage, path)

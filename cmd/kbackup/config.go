@@ -10,6 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"gopkg.in/yaml.v3"
 
+	"github.com/kbackup/kbackup/engine/restore"
 	"github.com/kbackup/kbackup/kafka"
 )
 
@@ -67,7 +68,7 @@ func loadConfig(c *cli.Context) (*fileConfig, error) {
 	dec := yaml.NewDecoder(f)
 	dec.KnownFields(true)
 	if err := dec.Decode(fc); err != nil {
-		if re, ok := explainUnknownFields(path, err, fc).(*rewordedError); ok {
+		if re := restore.ExplainUnknownFields(path, err, fc); re != err {
 			return nil, fmt.Errorf("%w: config file %w", errUsage, re)
 		}
 		return nil, fmt.Errorf("%w: config file %s: %s", errUsage, path, strings.ReplaceAll(err.Error(), "\n", "; "))

@@ -183,31 +183,47 @@ const MaxSpecBytes = 1 << 20
 // invalid values are errors wrapping ErrInvalidSpec; a draft without
 // topics parses (Validate, which Run calls, rejects it). Specs larger
 // than MaxSpecBytes are refused unread.
-func ParseSpec(data []byte) (*Spec, error) {
+func ParseSpec(data []byte) (*Spec, error) { return ParseSpecFile("", data) }
+
+// ParseSpecFile is ParseSpec of the spec read from file, and its errors
+// name file: a misspelled field as "FILE:LINE: unknown field "X" (did you
+// mean Y?)" (with file "", "line LINE: …"), any other error prefixed with
+// "FILE: ".
+func ParseSpecFile(file string, data []byte) (*Spec, error) {
+	spec, named, err := parseSpec(file, data)
+	if err != nil && !named && file != "" {
+		err = fmt.Errorf("%s: %w", file, err)
+	}
+	return spec, err
+}
+
+// parseSpec is ParseSpecFile; named tells that the error names file.
+func parseSpec(file string, data []byte) (spec *Spec, named bool, err error) {
 	if len(data) > MaxSpecBytes {
-		return nil, specError("the spec is %d bytes, more than %d: a restore spec is a short YAML document", len(data), MaxSpecBytes)
+		return nil, false, specError("the spec is %d bytes, more than %d: a restore spec is a short YAML document", len(data), MaxSpecBytes)
 	}
 	var probe map[string]yaml.Node
 	if err := yaml.Unmarshal(data, &probe); err != nil {
-		return nil, specError("%s", oneLine(err))
+		return nil, false, specError("%s", oneLine(err))
 	}
-	spec := &Spec{}
+	spec = &Spec{}
 	var target any = spec
 	if _, bare := probe["config"]; bare {
 		if _, full := probe["spec"]; full {
-			return nil, specError("spec has both a top-level config and spec.config: keep one")
+			return nil, false, specError("spec has both a top-level config and spec.config: keep one")
 		}
 		target = &spec.Spec
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(target); err != nil {
-		return nil, specError("%s", oneLine(err))
+		explained := ExplainUnknownFields(file, err, target)
+		return nil, explained != err, specError("%s", oneLine(explained))
 	}
 	if err := spec.validate(false); err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	return spec, nil
+	return spec, false, nil
 }
 
 // Validate checks the spec; the error (wrapping ErrInvalidSpec) names the

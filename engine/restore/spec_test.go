@@ -1,6 +1,7 @@
 package restore
 
 import (
+	"strings"
 	"testing"
 )
 
@@ -45,4 +46,18 @@ func TestParseRestoreSpec(t *testing.T) {
 		_, err := ParseSpec([]byte(doc))
 		errContains(t, err, ErrInvalidSpec, msg)
 	}
+}
+
+// TestParseSpecUnknownField checks that a misspelled field, in a spec
+// copied into the mount or given to restore -f, is named with its line and
+// the nearest valid field, not yaml's Go type name.
+func TestParseSpecUnknownField(t *testing.T) {
+	doc := []byte("kind: Restore\nspec:\n  config:\n    createTopic: true\n    topics: [{source: a}]\n")
+	_, err := ParseSpec(doc)
+	errContains(t, err, ErrInvalidSpec, `line 4: unknown field "createTopic" (did you mean createTopics?)`)
+	if strings.Contains(err.Error(), "restore.") {
+		t.Errorf("error names a Go type: %v", err)
+	}
+	_, err = ParseSpecFile("my.yaml", []byte("config:\n  topics: [{source: a, targt: b}]\n"))
+	errContains(t, err, ErrInvalidSpec, `my.yaml:2: unknown field "targt" (did you mean target?)`)
 }

@@ -1,4 +1,4 @@
-package main
+package restore
 
 import (
 	"fmt"
@@ -12,11 +12,16 @@ import (
 // (Decoder.KnownFields).
 var unknownFieldRE = regexp.MustCompile(`line (\d+): field (\S+) not found in type (\S+)`)
 
-// explainUnknownFields rewrites yaml.v3's "line N: field X not found in
-// type T" in err as "FILE:N: unknown field "X" (did you mean Y?)", Y being
-// the nearest field T takes; roots are the types decoded into. Other errors
-// are returned as they are. The result unwraps to err.
-func explainUnknownFields(file string, err error, roots ...any) error {
+// unmarshalErrorsRE matches the prefix yaml.v3 puts before its list.
+var unmarshalErrorsRE = regexp.MustCompile(`yaml: unmarshal errors:\s*`)
+
+// ExplainUnknownFields rewrites yaml.v3's "line N: field X not found in
+// type T" (Decoder.KnownFields) in err as "FILE:N: unknown field "X" (did
+// you mean Y?)", Y being the nearest YAML key T takes; roots are the values
+// decoded into. With file "", the line reads "line N: unknown field…".
+// Other errors are returned as they are; a rewritten one unwraps to err.
+// The CLI uses it for its config file too.
+func ExplainUnknownFields(file string, err error, roots ...any) error {
 	if err == nil {
 		return nil
 	}
@@ -29,10 +34,13 @@ func explainUnknownFields(file string, err error, roots ...any) error {
 		collectFields(reflect.TypeOf(r), fields, map[reflect.Type]bool{})
 	}
 	msg = strings.ReplaceAll(msg, "\n", " ")
-	msg = regexp.MustCompile(`yaml: unmarshal errors:\s*`).ReplaceAllString(msg, "")
+	msg = unmarshalErrorsRE.ReplaceAllString(msg, "")
 	msg = unknownFieldRE.ReplaceAllStringFunc(msg, func(s string) string {
 		m := unknownFieldRE.FindStringSubmatch(s)
 		out := fmt.Sprintf("%s:%s: unknown field %q", file, m[1], m[2])
+		if file == "" {
+			out = fmt.Sprintf("line %s: unknown field %q", m[1], m[2])
+		}
 		names := fields[m[3]]
 		if near := nearestName(m[2], names); near != "" {
 			return out + fmt.Sprintf(" (did you mean %s?)", near)
