@@ -311,7 +311,7 @@ func (n *restoreNode) linkRequest(ctx context.Context, s *copySession, target st
 		return req
 	}
 	req.Source, req.Target = loc, s.name
-	if s.name == "latest" {
+	if s.name == browse.LatestName {
 		req.Target = loc.Topic
 	}
 	return req

@@ -101,6 +101,11 @@ func TestRestoreByCopy(t *testing.T) {
 	if got := status("Y"); !strings.Contains(got, "source: orders/v2 target: Y ") {
 		t.Errorf("cp -a latest restore/Y: %s", got)
 	}
+	sh(t, "cp -r "+mp+"/topics/orders/latest/ "+mp+"/restore/")
+	if got := status("latest"); !strings.Contains(got, "source: orders/v2 target: orders ") {
+		t.Errorf("cp -r latest/ restore/ (into orders, not a topic named latest): %s", got)
+	}
+	sh(t, "rm -r "+mp+"/restore/latest")
 	sh(t, "cat "+snap+"/2/records.jsonl > /dev/null; mkdir "+mp+"/restore/Z && cat "+snap+"/2/records.jsonl > "+mp+"/restore/Z/records.jsonl")
 	if got := status("Z"); !strings.Contains(got, "target: Z partitions: [2] ") {
 		t.Errorf("cat > restore/Z/records.jsonl: %s", got)

@@ -68,7 +68,7 @@ const (
 	topicsDir    = "topics"
 	restoreDir   = "restore"
 	manifestFile = "manifest"
-	latestLink   = "latest"
+	latestLink   = LatestName
 	snapshotsDir = "snapshots"
 	snapshotFile = "snapshot.yaml"
 	indexFile    = "index"
@@ -77,6 +77,9 @@ const (
 	statusFile   = "status"
 	// ReadmeName is restore/README, shown when nothing can be restored.
 	ReadmeName = "README"
+	// LatestName is topics/T/latest, the link to T's active snapshot; a
+	// copy of it into restore/ keeping this name restores into T.
+	LatestName = "latest"
 )
 
 // maxElem is the longest path element (NAME_MAX).

@@ -67,7 +67,8 @@ Until then, use "kbackup restore" or read the records under topics/.
 // restore/name asks for: a snapshot directory restores the snapshot, a
 // partition directory that partition, into the topic name. A copy that
 // keeps the source's name (cp -r …/snapshots/vN restore/, so name is
-// "vN"; keepName) restores into the source's own topic. A path through
+// "vN"; keepName) restores into the source's own topic, and so does a
+// copy named LatestName (cp -r …/T/latest/ restore/). A path through
 // latest/ must be resolved first (Tree.Resolve). Anything else is a
 // request whose Invalid says what to copy instead. This is the one rule
 // for every adapter.
@@ -85,8 +86,11 @@ func CopyRequest(name string, src Path, keepName bool) RestoreRequest {
 		return req
 	}
 	req.Target = name
-	if keepName && name == src.Base() {
-		req.Target = src.Topic // cp -r …/vN restore/: into the topic itself
+	if keepName && name == src.Base() || name == LatestName {
+		// cp -r …/vN restore/: into the topic itself; so is a copy named
+		// latest (cp -r …/T/latest/ restore/, resolved to vN): no topic
+		// is ever named after the link.
+		req.Target = src.Topic
 	}
 	return req
 }

@@ -225,6 +225,11 @@ func TestCopyRequest(t *testing.T) {
 		{"copy", "topics/orders/snapshots/v2", true, RestoreRequest{Name: "copy", Source: loc, Target: "copy"}},
 		{"p1", "topics/orders/snapshots/v2/1", true, RestoreRequest{Name: "p1", Source: loc, Partitions: []int32{1}, Target: "p1"}},
 		{"1", "topics/orders/snapshots/v2/1", true, RestoreRequest{Name: "1", Source: loc, Partitions: []int32{1}, Target: "orders"}},
+		// cp -r …/orders/latest/ restore/: latest/ resolved to v2, copied as
+		// "latest", restores into orders, never into a topic named latest.
+		{"latest", "topics/orders/snapshots/v2", true, RestoreRequest{Name: "latest", Source: loc, Target: "orders"}},
+		{"latest", "topics/orders/snapshots/v2/1", true, RestoreRequest{Name: "latest", Source: loc, Partitions: []int32{1}, Target: "orders"}},
+		{"latest", "topics/orders/snapshots/v2", false, RestoreRequest{Name: "latest", Source: loc, Target: "orders"}},
 	}
 	for _, tt := range tests {
 		got := CopyRequest(tt.name, mustParse(t, tt.src), tt.keep)
