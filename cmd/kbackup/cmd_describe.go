@@ -94,7 +94,8 @@ func describeTable(out io.Writer, tds []*inspect.TopicDescription) error {
 			if s.MinTime != nil {
 				rng = utc(*s.MinTime) + " - " + utc(*s.MaxTime)
 			}
-			fmt.Fprintf(tw, "%sv%d\tall\t%d\t%d\t%d\t%d\t%.2f\t\t%s\t\n", mark, s.Version, s.Segments, s.Records, s.StoredBytes, s.DecodedBytes, s.Ratio, rng)
+			fmt.Fprintf(tw, "%sv%d\tall\t%s\t%s\t%d\t%d\t%.2f\t\t%s\t\n", mark, s.Version, withExpired(s.Segments, s.ExpiredSegments),
+				withExpired(s.Records, s.ExpiredRecords), s.StoredBytes, s.DecodedBytes, s.Ratio, rng)
 			for _, p := range s.Partitions {
 				offs, lag := "-", ""
 				if p.Segments > 0 {
@@ -103,7 +104,8 @@ func describeTable(out io.Writer, tds []*inspect.TopicDescription) error {
 				if p.Lag != nil {
 					lag = fmt.Sprint(*p.Lag)
 				}
-				fmt.Fprintf(tw, "\t%d\t%d\t%d\t%d\t%d\t\t%s\t\t%s\n", p.Partition, p.Segments, p.Records, p.StoredBytes, p.DecodedBytes, offs, lag)
+				fmt.Fprintf(tw, "\t%d\t%s\t%s\t%d\t%d\t\t%s\t\t%s\n", p.Partition, withExpired(p.Segments, p.ExpiredSegments),
+					withExpired(p.Records, p.ExpiredRecords), p.StoredBytes, p.DecodedBytes, offs, lag)
 			}
 		}
 		if err := tw.Flush(); err != nil {
@@ -111,4 +113,12 @@ func describeTable(out io.Writer, tds []*inspect.TopicDescription) error {
 		}
 	}
 	return nil
+}
+
+// withExpired is a count with, when some expired, "(N expired)".
+func withExpired(n, expired int64) string {
+	if expired == 0 {
+		return fmt.Sprint(n)
+	}
+	return fmt.Sprintf("%d (%d expired)", n, expired)
 }

@@ -16,31 +16,39 @@ type EndOffsetter interface {
 
 // PartitionDescription totals one partition of one snapshot.
 type PartitionDescription struct {
-	Partition    int32  `json:"partition" yaml:"partition"`
-	Segments     int64  `json:"segments" yaml:"segments"`
-	Records      int64  `json:"records" yaml:"records"`
-	StoredBytes  int64  `json:"stored_bytes" yaml:"stored_bytes"`
-	DecodedBytes int64  `json:"decoded_bytes" yaml:"decoded_bytes"`
-	FirstOffset  int64  `json:"first_offset" yaml:"first_offset"`
-	LastOffset   int64  `json:"last_offset" yaml:"last_offset"`
-	NextOffset   int64  `json:"next_offset" yaml:"next_offset"`
-	EndOffset    *int64 `json:"end_offset,omitempty" yaml:"end_offset,omitempty"`
-	Lag          *int64 `json:"lag,omitempty" yaml:"lag,omitempty"`
+	Partition    int32 `json:"partition" yaml:"partition"`
+	Segments     int64 `json:"segments" yaml:"segments"`
+	Records      int64 `json:"records" yaml:"records"`
+	StoredBytes  int64 `json:"stored_bytes" yaml:"stored_bytes"`
+	DecodedBytes int64 `json:"decoded_bytes" yaml:"decoded_bytes"`
+	// ExpiredSegments and ExpiredRecords count what retention expired
+	// (storage may no longer hold it); included in Segments and Records.
+	ExpiredSegments int64  `json:"expired_segments" yaml:"expired_segments"`
+	ExpiredRecords  int64  `json:"expired_records" yaml:"expired_records"`
+	FirstOffset     int64  `json:"first_offset" yaml:"first_offset"`
+	LastOffset      int64  `json:"last_offset" yaml:"last_offset"`
+	NextOffset      int64  `json:"next_offset" yaml:"next_offset"`
+	EndOffset       *int64 `json:"end_offset,omitempty" yaml:"end_offset,omitempty"`
+	Lag             *int64 `json:"lag,omitempty" yaml:"lag,omitempty"`
 }
 
 // SnapshotDescription totals one snapshot. DecodedBytes is the size of the
 // records decoded (as the mount shows them); Ratio is DecodedBytes/StoredBytes.
 type SnapshotDescription struct {
-	Version      int                    `json:"version" yaml:"version"`
-	Active       bool                   `json:"active" yaml:"active"`
-	Segments     int64                  `json:"segments" yaml:"segments"`
-	Records      int64                  `json:"records" yaml:"records"`
-	StoredBytes  int64                  `json:"stored_bytes" yaml:"stored_bytes"`
-	DecodedBytes int64                  `json:"decoded_bytes" yaml:"decoded_bytes"`
-	Ratio        float64                `json:"compression_ratio" yaml:"compression_ratio"`
-	MinTime      *time.Time             `json:"min_timestamp" yaml:"min_timestamp"`
-	MaxTime      *time.Time             `json:"max_timestamp" yaml:"max_timestamp"`
-	Partitions   []PartitionDescription `json:"partitions" yaml:"partitions"`
+	Version      int   `json:"version" yaml:"version"`
+	Active       bool  `json:"active" yaml:"active"`
+	Segments     int64 `json:"segments" yaml:"segments"`
+	Records      int64 `json:"records" yaml:"records"`
+	StoredBytes  int64 `json:"stored_bytes" yaml:"stored_bytes"`
+	DecodedBytes int64 `json:"decoded_bytes" yaml:"decoded_bytes"`
+	// ExpiredSegments and ExpiredRecords count what retention expired
+	// (storage may no longer hold it); included in Segments and Records.
+	ExpiredSegments int64                  `json:"expired_segments" yaml:"expired_segments"`
+	ExpiredRecords  int64                  `json:"expired_records" yaml:"expired_records"`
+	Ratio           float64                `json:"compression_ratio" yaml:"compression_ratio"`
+	MinTime         *time.Time             `json:"min_timestamp" yaml:"min_timestamp"`
+	MaxTime         *time.Time             `json:"max_timestamp" yaml:"max_timestamp"`
+	Partitions      []PartitionDescription `json:"partitions" yaml:"partitions"`
 }
 
 // TopicDescription describes every snapshot of one topic. Lag is only
@@ -53,7 +61,8 @@ type TopicDescription struct {
 	Snapshots []SnapshotDescription `json:"snapshots" yaml:"snapshots"`
 }
 
-// Describe totals each snapshot of topic from its index. With live set it
+// Describe totals each snapshot of topic from its index, counting apart
+// what retention expired (Retention is the policy in force). With live set it
 // also reports, for the active snapshot, each partition's live end offset
 // and lag (end offset minus the backup's next offset).
 func Describe(ctx context.Context, st *store.Store, topic string, live EndOffsetter) (*TopicDescription, error) {
@@ -90,10 +99,12 @@ func describeSnapshot(ctx context.Context, st *store.Store, loc store.Loc, now t
 	for _, p := range ix.PartitionIDs() {
 		t := ix.PartitionTotals(p, now)
 		sd.Partitions = append(sd.Partitions, PartitionDescription{Partition: p, Segments: t.Segments, Records: t.Records,
-			StoredBytes: t.StoredBytes, DecodedBytes: t.DecodedBytes, FirstOffset: t.FirstOffset, LastOffset: t.LastOffset, NextOffset: t.NextOffset})
+			StoredBytes: t.StoredBytes, DecodedBytes: t.DecodedBytes, ExpiredSegments: t.ExpiredSegments, ExpiredRecords: t.ExpiredRecords,
+			FirstOffset: t.FirstOffset, LastOffset: t.LastOffset, NextOffset: t.NextOffset})
 	}
 	t := ix.Totals(now)
 	sd.Segments, sd.Records, sd.StoredBytes, sd.DecodedBytes = t.Segments, t.Records, t.StoredBytes, t.DecodedBytes
+	sd.ExpiredSegments, sd.ExpiredRecords = t.ExpiredSegments, t.ExpiredRecords
 	if t.Records > 0 {
 		sd.MinTime, sd.MaxTime = utc(t.MinTimestamp), utc(t.MaxTimestamp)
 	}

@@ -169,3 +169,23 @@ func TestVerifyContinuityAndUnindexed(t *testing.T) {
 		t.Fatalf("problems = %v (%+v), want %v", got, rep.Snapshots[0].Problems, want)
 	}
 }
+
+// TestDescribeExpired checks that describe counts apart what retention
+// expired: the known backup's first orders/v1 segment expired.
+func TestDescribeExpired(t *testing.T) {
+	st, _ := knownStore(t)
+	td, err := Describe(context.Background(), st, "orders", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v1 := td.Snapshots[0]
+	if v1.Version != 1 || v1.ExpiredSegments != 1 || v1.ExpiredRecords != 50 || v1.Records != 130 {
+		t.Errorf("v1: %+v", v1)
+	}
+	if p := v1.Partitions; p[0].ExpiredRecords != 50 || p[1].ExpiredRecords != 0 {
+		t.Errorf("v1 partitions: %+v", p)
+	}
+	if v2 := td.Snapshots[1]; v2.ExpiredSegments != 0 {
+		t.Errorf("v2: %+v", v2)
+	}
+}
