@@ -80,21 +80,37 @@ func setTime(a *fuse.Attr, t time.Time) {
 	a.SetTimes(nil, &t, &t)
 }
 
-func dirAttr(a *fuse.Attr, t time.Time) {
+// dirAttr describes a directory with subdirs subdirectories.
+func dirAttr(a *fuse.Attr, t time.Time, subdirs int) {
 	a.Mode = 0o555
+	a.Nlink = uint32(2 + subdirs)
 	setTime(a, t)
+	setBlocks(a, 0)
 }
 
 func fileAttr(a *fuse.Attr, size int64, t time.Time) {
 	a.Mode = 0o444
 	a.Size = uint64(size)
+	a.Nlink = 1
 	setTime(a, t)
+	setBlocks(a, size)
+}
+
+// setBlocks sets st_blocks to stored bytes (in 512-byte units): du tells
+// what storage holds while ls -l tells the size a read returns.
+// Setting Blksize keeps go-fuse from deriving the blocks from the size.
+func setBlocks(a *fuse.Attr, stored int64) {
+	a.Blksize = 4096
+	a.Blocks = uint64(stored+511) / 512
 }
 
 // writeFlags are open flags that would modify a file.
 const writeFlags = syscall.O_WRONLY | syscall.O_RDWR | syscall.O_TRUNC | syscall.O_APPEND | syscall.O_CREAT
 
 // dirStream lists entries for Readdir.
+// It starts with . and .., as ls -a expects.
 func dirStream(entries []fuse.DirEntry) (gofs.DirStream, syscall.Errno) {
-	return gofs.NewListDirStream(entries), 0
+	all := make([]fuse.DirEntry, 0, len(entries)+2)
+	all = append(all, fuse.DirEntry{Name: ".", Mode: fuse.S_IFDIR}, fuse.DirEntry{Name: "..", Mode: fuse.S_IFDIR})
+	return gofs.NewListDirStream(append(all, entries...)), 0
 }

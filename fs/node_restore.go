@@ -39,8 +39,18 @@ var (
 
 func newRestoreNode(m *mountFS) *restoreNode { return &restoreNode{m: m} }
 
-func (n *restoreNode) attr(_ context.Context, a *fuse.Attr) syscall.Errno {
-	dirAttr(a, n.m.tree.Started())
+func (n *restoreNode) attr(ctx context.Context, a *fuse.Attr) syscall.Errno {
+	es, errno := n.entries(ctx)
+	if errno != 0 {
+		return errno
+	}
+	subdirs := 0
+	for _, e := range es {
+		if e.Mode == fuse.S_IFDIR {
+			subdirs++
+		}
+	}
+	dirAttr(a, n.m.tree.Started(), subdirs)
 	if n.m.restorer != nil {
 		a.Uid, a.Gid, a.Mode = n.m.access.dirOwner()
 	}
@@ -101,7 +111,9 @@ func (n *restoreNode) treeLookup(ctx context.Context, p browse.Path, out *fuse.E
 		return nil, n.m.errno("stat "+p.String(), err)
 	}
 	if e.Type == browse.TypeDir {
-		entryAttr(&out.Attr, e)
+		if errno := n.m.entryAttr(ctx, &out.Attr, e); errno != 0 {
+			return nil, errno
+		}
 		if ch := n.GetChild(p.Name); ch != nil {
 			if r, ok := ch.Operations().(*restoreRunNode); ok && r.p == p {
 				return ch, 0
@@ -114,12 +126,22 @@ func (n *restoreNode) treeLookup(ctx context.Context, p browse.Path, out *fuse.E
 
 // Readdir lists README, or the restores and the copies in progress.
 func (n *restoreNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
+	es, errno := n.entries(ctx)
+	if errno != 0 {
+		return nil, errno
+	}
+	return dirStream(es)
+}
+
+// entries are restore/'s entries: README, or the restores and the copies
+// in progress, by name.
+func (n *restoreNode) entries(ctx context.Context) ([]fuse.DirEntry, syscall.Errno) {
 	restores, err := n.m.tree.List(ctx, browse.Path{Kind: browse.KindRestores})
 	if err != nil {
 		return nil, n.m.errno("list restores", err)
 	}
 	if n.m.restorer == nil {
-		return dirStream([]fuse.DirEntry{{Name: browse.ReadmeName, Mode: fuse.S_IFREG}})
+		return []fuse.DirEntry{{Name: browse.ReadmeName, Mode: fuse.S_IFREG}}, 0
 	}
 	seen := map[string]bool{}
 	var es []fuse.DirEntry
@@ -137,7 +159,7 @@ func (n *restoreNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errn
 		}
 	}
 	slices.SortFunc(es, func(a, b fuse.DirEntry) int { return strings.Compare(a.Name, b.Name) })
-	return dirStream(es)
+	return es, 0
 }
 
 // exists reports whether name is taken under restore/.

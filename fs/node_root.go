@@ -31,7 +31,7 @@ func (n *rootNode) OnAdd(ctx context.Context) {
 
 // Getattr describes the root directory.
 func (n *rootNode) Getattr(_ context.Context, _ gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	dirAttr(&out.Attr, n.m.tree.Started())
+	dirAttr(&out.Attr, n.m.tree.Started(), 2) // topics, restore
 	return 0
 }
 

@@ -45,23 +45,39 @@ func (n *treeNode) stat(ctx context.Context) (browse.Entry, syscall.Errno) {
 func (n *treeNode) attr(ctx context.Context, a *fuse.Attr) syscall.Errno {
 	e, errno := n.stat(ctx)
 	if errno == 0 {
-		entryAttr(a, e)
+		errno = n.m.entryAttr(ctx, a, e)
 	}
 	return errno
 }
 
-// entryAttr fills a from a model entry.
-func entryAttr(a *fuse.Attr, e browse.Entry) {
+// entryAttr fills a from a model entry. A directory's link count is 2 +
+// its subdirectories. records.jsonl's blocks are the stored bytes of its
+// segments; a segment file's are 0, as records.jsonl counts its bytes:
+// du over the mount tells what storage holds, each stored byte once.
+func (m *mountFS) entryAttr(ctx context.Context, a *fuse.Attr, e browse.Entry) syscall.Errno {
 	switch e.Type {
 	case browse.TypeDir:
-		dirAttr(a, e.ModTime)
+		n, err := m.tree.Subdirs(ctx, e.Path)
+		if err != nil {
+			return m.errno("stat "+e.Path.String(), err)
+		}
+		dirAttr(a, e.ModTime, n)
 	case browse.TypeLink:
 		a.Mode = 0o777
 		a.Size = uint64(e.Size)
+		a.Nlink = 1
 		setTime(a, e.ModTime)
+		setBlocks(a, 0)
 	default:
 		fileAttr(a, e.Size, e.ModTime)
+		switch e.Path.Kind {
+		case browse.KindRecords:
+			setBlocks(a, e.Stored)
+		case browse.KindSegment:
+			setBlocks(a, 0)
+		}
 	}
+	return 0
 }
 
 // entryMode is the file type bits of a model entry.
@@ -83,7 +99,9 @@ func (n *treeNode) Getattr(ctx context.Context, _ gofs.FileHandle, out *fuse.Att
 	if errno != 0 {
 		return errno
 	}
-	entryAttr(&out.Attr, e)
+	if errno := n.m.entryAttr(ctx, &out.Attr, e); errno != 0 {
+		return errno
+	}
 	if e.Immutable {
 		out.SetTimeout(immutableTimeout)
 	}
@@ -108,7 +126,9 @@ func (n *treeNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) 
 // treeChild returns parent's child name for entry e, reusing the known
 // inode if it is the same path and type; out is filled for the kernel.
 func (m *mountFS) treeChild(ctx context.Context, parent *gofs.Inode, name string, e browse.Entry, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
-	entryAttr(&out.Attr, e)
+	if errno := m.entryAttr(ctx, &out.Attr, e); errno != 0 {
+		return nil, errno
+	}
 	if e.Immutable {
 		out.SetEntryTimeout(immutableTimeout)
 		out.SetAttrTimeout(immutableTimeout)

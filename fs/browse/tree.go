@@ -268,6 +268,55 @@ func (t *Tree) partitions(ctx context.Context, loc store.Loc, s *store.Snapshot)
 	return partitionIDs(s, ix), nil
 }
 
+// Subdirs returns how many subdirectories directory p has (a directory's
+// link count is 2 + Subdirs), reading no more than its own Stat does:
+// the topic list, a manifest, a snapshot's index head, the restores.
+func (t *Tree) Subdirs(ctx context.Context, p Path) (int, error) {
+	switch p.Kind {
+	case KindRoot:
+		return 2, nil // topics, restore
+	case KindTopic, KindPartition:
+		return 1, nil // snapshots, segments
+	case KindTopics:
+		ts, err := t.cat.topicList(ctx)
+		return len(ts), err
+	case KindRestores:
+		if t.restorer == nil {
+			return 0, nil
+		}
+		names, err := t.restorer.List(ctx)
+		n := 0
+		for _, name := range names {
+			if ValidRestoreName(name) == nil {
+				n++
+			}
+		}
+		return n, err
+	case KindSnapshots:
+		m, err := t.cat.manifest(ctx, p.Topic)
+		if err != nil {
+			return 0, err
+		}
+		return len(m.Snapshots), nil
+	case KindSnapshot, KindLatest:
+		r, err := t.Resolve(ctx, p)
+		if err != nil {
+			return 0, err
+		}
+		m, err := t.cat.manifest(ctx, r.Topic)
+		if err != nil {
+			return 0, err
+		}
+		s, ok := m.Get(r.Version)
+		if !ok {
+			return 0, store.ErrNotFound
+		}
+		ps, err := t.partitions(ctx, r.Loc(), s)
+		return len(ps), err
+	}
+	return 0, nil
+}
+
 // partition returns the view of partition p of snapshot s at loc, or
 // store.ErrNotFound when the snapshot has no such partition.
 func (t *Tree) partition(ctx context.Context, loc store.Loc, p int32, s *store.Snapshot) (*view, error) {

@@ -79,6 +79,10 @@ func TestList(t *testing.T) {
 			if got := names(es); got != tt.want {
 				t.Errorf("List(%q) = %q, want %q", tt.path, got, tt.want)
 			}
+			dirs := strings.Count(tt.want, "/")
+			if n, err := tr.Subdirs(context.Background(), mustParse(t, tt.path)); err != nil || n != dirs {
+				t.Errorf("Subdirs(%q) = %d, %v; want %d (the link count is 2 + subdirectories)", tt.path, n, err, dirs)
+			}
 			for _, e := range es {
 				if e.Path.Parent().String() != strings.TrimSuffix(tt.path, "/") && tt.path != "topics/orders/latest" {
 					t.Errorf("entry %s is not in %s", e.Path, tt.path)
