@@ -60,4 +60,13 @@ func TestDiskUsage(t *testing.T) {
 	if got := sh(t, "ls -a "+v2+"/1"); got != ".\n..\nrecords.jsonl\nsegments\n" {
 		t.Errorf("ls -a of a partition: %q", got)
 	}
+	if got := sh(t, "ls -a "+mp); got != ".\n..\nrestore\ntopics\n" {
+		t.Errorf("ls -a of the root: %q", got)
+	}
+	// The access time is the modification time, not 1970.
+	for _, f := range []string{v2 + "/1/records.jsonl", v2, mp} {
+		if got := strings.Fields(sh(t, "stat -c '%X %Y' "+f)); got[0] != got[1] || got[0] == "0" {
+			t.Errorf("atime and mtime of %s: %v", f, got)
+		}
+	}
 }

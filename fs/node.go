@@ -77,7 +77,7 @@ func setTime(a *fuse.Attr, t time.Time) {
 	if t.IsZero() {
 		return
 	}
-	a.SetTimes(nil, &t, &t)
+	a.SetTimes(&t, &t, &t) // no access times are kept: atime is mtime
 }
 
 // dirAttr describes a directory with subdirs subdirectories.

@@ -21,7 +21,13 @@ var (
 	_ gofs.NodeOnAdder   = (*rootNode)(nil)
 	_ gofs.NodeGetattrer = (*rootNode)(nil)
 	_ gofs.NodeStatfser  = (*rootNode)(nil)
+	_ gofs.NodeReaddirer = (*rootNode)(nil)
 )
+
+// Readdir lists ., .., restore and topics.
+func (n *rootNode) Readdir(context.Context) (gofs.DirStream, syscall.Errno) {
+	return dirStream([]fuse.DirEntry{{Name: "restore", Mode: fuse.S_IFDIR}, {Name: "topics", Mode: fuse.S_IFDIR}})
+}
 
 // OnAdd creates the two fixed children.
 func (n *rootNode) OnAdd(ctx context.Context) {
