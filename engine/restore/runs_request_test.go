@@ -29,6 +29,14 @@ func TestRunsReasons(t *testing.T) {
 	if err != nil || s.Phase != Invalid || strings.Count(s.Reason, ErrInvalidSpec.Error()) != 1 {
 		t.Errorf("status of a broken spec: %+v %v", s, err)
 	}
+	// A spec copied into the mount (or PUT) with a misspelled field: its
+	// status names the field, the line and the nearest valid field.
+	if err := rs.StartSpec("typo", []byte("config:\n  topics: [{source: t}]\n  createTopic: true\n")); !errors.Is(err, ErrInvalidSpec) {
+		t.Fatalf("StartSpec of a misspelled spec: %v", err)
+	}
+	if s, _ := rs.Status("typo"); s.Phase != Invalid || !strings.Contains(s.Reason, `line 3: unknown field "createTopic" (did you mean createTopics?)`) {
+		t.Errorf("status of a misspelled spec: %+v", s)
+	}
 	const why = "restore/x is a single file copied from topics/t/manifest"
 	if err := rs.Invalid("x", why); !errors.Is(err, ErrInvalidSpec) {
 		t.Fatalf("Invalid: %v", err)
