@@ -58,7 +58,7 @@ func Mount(ctx context.Context, st *store.Store, mountpoint string, opts Options
 	if opts.Debug {
 		fo.Logger = log.New(os.Stderr, "kbackup-fuse: ", log.LstdFlags)
 	}
-	srv, err := gofs.Mount(mp, &rootNode{m: m}, fo)
+	srv, err := serve(mp, noXattrRead{RawFileSystem: gofs.NewNodeFS(&rootNode{m: m}, fo), st: &m.stats}, &fo.MountOptions)
 	if err != nil {
 		cancel()
 		return nil, fmt.Errorf("mount %s: %w", mp, err)
@@ -79,6 +79,19 @@ func Mount(ctx context.Context, st *store.Store, mountpoint string, opts Options
 		}
 	}()
 	return s, nil
+}
+
+// serve mounts raw at mp and serves it (gofs.Mount, with raw wrapped).
+func serve(mp string, raw fuse.RawFileSystem, mo *fuse.MountOptions) (*fuse.Server, error) {
+	srv, err := fuse.NewServer(raw, mp, mo)
+	if err != nil {
+		return nil, err
+	}
+	go srv.Serve()
+	if err := srv.WaitMount(); err != nil {
+		return nil, err
+	}
+	return srv, nil
 }
 
 // Mountpoint returns the absolute path the server is mounted on.

@@ -33,8 +33,9 @@ func (c *copyMeta) setattr(in *fuse.SetAttrIn) {
 	}
 }
 
-// acceptXattr answers xattr calls on copies: cp -a sets them, and they
-// are accepted (from the session's owner) and dropped.
+// acceptXattr answers setxattr and removexattr on copies: cp -a sets
+// them, and they are accepted (from the session's owner) and dropped.
+// getxattr and listxattr never reach a node (noXattrRead).
 type acceptXattr struct{ s *copySession }
 
 // Setxattr accepts and drops the attribute.
@@ -46,14 +47,6 @@ func (x acceptXattr) Setxattr(ctx context.Context, name string, _ []byte, _ uint
 func (x acceptXattr) Removexattr(ctx context.Context, name string) syscall.Errno {
 	return x.s.touch(ctx, "removexattr", name)
 }
-
-// Getxattr reports no attribute.
-func (acceptXattr) Getxattr(context.Context, string, []byte) (uint32, syscall.Errno) {
-	return 0, syscall.ENODATA
-}
-
-// Listxattr lists none.
-func (acceptXattr) Listxattr(context.Context, []byte) (uint32, syscall.Errno) { return 0, 0 }
 
 // touch checks that the caller may change the copy (its creator or root).
 func (s *copySession) touch(ctx context.Context, op, name string) syscall.Errno {

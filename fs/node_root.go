@@ -10,7 +10,7 @@ import (
 	"github.com/kbackup/kbackup/fs/browse"
 )
 
-// rootNode is MOUNTPOINT: topics/ and restore/.
+// rootNode is MOUNTPOINT: topics/, restore/ and the hidden .kbackup/.
 type rootNode struct {
 	gofs.Inode
 	readOnly
@@ -24,15 +24,16 @@ var (
 	_ gofs.NodeReaddirer = (*rootNode)(nil)
 )
 
-// Readdir lists ., .., restore and topics.
+// Readdir lists ., .., restore and topics (.kbackup stays hidden).
 func (n *rootNode) Readdir(context.Context) (gofs.DirStream, syscall.Errno) {
 	return dirStream([]fuse.DirEntry{{Name: "restore", Mode: fuse.S_IFDIR}, {Name: "topics", Mode: fuse.S_IFDIR}})
 }
 
-// OnAdd creates the two fixed children.
+// OnAdd creates the three fixed children.
 func (n *rootNode) OnAdd(ctx context.Context) {
 	n.AddChild("topics", n.NewPersistentInode(ctx, &treeNode{m: n.m, p: browse.Path{Kind: browse.KindTopics}}, gofs.StableAttr{Mode: fuse.S_IFDIR}), false)
 	n.AddChild("restore", n.NewPersistentInode(ctx, newRestoreNode(n.m), gofs.StableAttr{Mode: fuse.S_IFDIR}), false)
+	n.AddChild(statsDir, n.NewPersistentInode(ctx, &statsDirNode{m: n.m}, gofs.StableAttr{Mode: fuse.S_IFDIR}), false)
 }
 
 // Getattr describes the root directory.
@@ -46,20 +47,4 @@ func (n *rootNode) Statfs(_ context.Context, out *fuse.StatfsOut) syscall.Errno 
 	out.Bsize = 4096
 	out.NameLen = 255
 	return 0
-}
-
-// statsXattr is the extended attribute of the root that holds the mount's
-// counters (see stats): getfattr -n user.kbackup.stats MNT.
-const statsXattr = "user.kbackup.stats"
-
-// Getxattr serves statsXattr.
-func (n *rootNode) Getxattr(_ context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
-	if attr != statsXattr {
-		return 0, syscall.ENODATA
-	}
-	b := n.m.stats.text(n.m.tree.Stats())
-	if len(dest) < len(b) {
-		return uint32(len(b)), syscall.ERANGE
-	}
-	return uint32(copy(dest, b)), 0
 }

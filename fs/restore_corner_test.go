@@ -104,7 +104,7 @@ func TestFlushBoundsRechecks(t *testing.T) {
 		}
 		size = fi.Size()
 	}
-	blocks := func() int64 { return mountStatsOf(t, mp)["blocks_decoded"] }
+	blocks := func() int64 { return mountCounters(t, mp)["blocks_decoded"] }
 	perFile := int64(len(b.segs[loc][0]) * 0)
 	for _, e := range b.segs[loc][0] {
 		sr, err := st.OpenSegment(context.Background(), loc, e.ULID, e.StoredBytes)
@@ -122,20 +122,6 @@ func TestFlushBoundsRechecks(t *testing.T) {
 	if decoded == 0 {
 		t.Fatal("nothing was rechecked: the test does not exercise the bound")
 	}
-}
-
-// mountStatsOf reads the mount's counters.
-func mountStatsOf(t *testing.T, mp string) map[string]int64 {
-	t.Helper()
-	out := map[string]int64{}
-	for _, l := range strings.Split(strings.TrimSpace(sh(t, "getfattr --only-values -n user.kbackup.stats "+mp+" 2>/dev/null || python3 -c \"import os,sys; sys.stdout.write(os.getxattr('"+mp+"','user.kbackup.stats').decode())\"")), "\n") {
-		var k string
-		var v int64
-		if _, err := fmt.Sscan(l, &k, &v); err == nil {
-			out[k] = v
-		}
-	}
-	return out
 }
 
 // TestCopyLatestSymlink copies the latest symlink itself into restore/

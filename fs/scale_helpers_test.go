@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -12,21 +13,19 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
-	"golang.org/x/sys/unix"
 
 	"github.com/kbackup/kbackup/store"
 )
 
-// mountCounters reads the mount's counters (user.kbackup.stats of the root).
+// mountCounters reads the mount's counters (.kbackup/stats).
 func mountCounters(tb testing.TB, mp string) map[string]int64 {
 	tb.Helper()
-	buf := make([]byte, 4096)
-	n, err := unix.Getxattr(mp, statsXattr, buf)
+	b, err := os.ReadFile(filepath.Join(mp, statsDir, statsFile))
 	if err != nil {
-		tb.Fatalf("getxattr %s: %v", statsXattr, err)
+		tb.Fatalf("read counters: %v", err)
 	}
 	out := map[string]int64{}
-	for _, l := range strings.Split(strings.TrimSpace(string(buf[:n])), "\n") {
+	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
 		k, v, _ := strings.Cut(l, " ")
 		out[k], _ = strconv.ParseInt(v, 10, 64)
 	}
