@@ -228,7 +228,7 @@ func TestFaultSlowStorage(t *testing.T) {
 	d := startDaemon(t, "daemon", "backup", "--brokers", c.Addr(), "--storage", slow, "--topic", topic,
 		"--lease-ttl", ttl.String(), "--segment-age", "500ms", "--discovery-interval", "1s")
 	produceVaried(t, c.Addr(), topic, 3, 300)
-	waitFor(t, 60*time.Second, "300 records stored through the slow proxy", func() bool { return storedOrNone(t, direct, topic) == 300 })
+	waitFor(t, 60*latency, "300 records stored through the slow proxy", func() bool { return storedOrNone(t, direct, topic) == 300 })
 	holder := leaseHolder(t, direct, topic)
 	time.Sleep(ttl) // four renewals at this latency
 	if h := leaseHolder(t, direct, topic); h != holder || h != d.pid() {
