@@ -98,8 +98,9 @@ fuzz:
 	$(call fuzz-each,$(FUZZTIME),go)
 
 # soak runs the fault suite at length: 100 kills per kill test, 100 stale
-# lease takeovers raced by 8 contenders on every backend, 10s storage
-# latency. Run it before resolving a reliability issue.
+# lease takeovers raced by 8 contenders on every backend, 3s storage latency
+# against a 24s lease TTL, a 60s 503 storm, 100 rounds of broker faults.
+# Run it before resolving a reliability issue.
 soak: deps emulators
 	KBACKUP_SOAK=1 KBACKUP_REQUIRE_EMULATORS=1 $(GO) test -count=1 -timeout 150m -run 'Fault|Kill|Freeze|Race|Lease|Soak' ./...
 

@@ -62,9 +62,16 @@ func cloudRoundTrip(t *testing.T, backend string) {
 // timestamps.
 func produceVaried(t *testing.T, addr, topic string, partitions int32, n int) {
 	t.Helper()
+	produceVariedFrom(t, addr, topic, partitions, 0, n)
+}
+
+// produceVariedFrom produces records from, from+1, … from+n-1 of the
+// sequence produceVaried starts.
+func produceVariedFrom(t *testing.T, addr, topic string, partitions int32, from, n int) {
+	t.Helper()
 	base := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 	var rs []*kgo.Record
-	for i := range n {
+	for i := from; i < from+n; i++ {
 		r := &kgo.Record{Topic: topic, Partition: int32(i) % partitions, Timestamp: base.Add(time.Duration(i) * time.Second),
 			Key: []byte(fmt.Sprintf("key-%d", i)), Value: []byte(fmt.Sprintf(`{"n":%d,"text":"héllo ✓"}`, i))}
 		switch {

@@ -20,7 +20,9 @@ func TestLeaseFaults(t *testing.T) {
 	for _, e := range emulators {
 		t.Run(e.Name, func(t *testing.T) {
 			host := e.Start(t)
-			proxy, phost := storetest.StartFaultProxy(t, host, 0.05)
+			proxy := storetest.StartFaultProxy(t, host)
+			proxy.SetFaults(0.05, storetest.Fault503, storetest.FaultReset, storetest.FaultResetAfter)
+			phost := proxy.Host
 			faulty := opener(t, e.URL(t, phost, "&prefix="+prefix))
 			stores := []*store.Store{faulty(), faulty(), faulty()}
 			store.RaceLease(t, stores, 10, 1, 6)
@@ -34,8 +36,9 @@ func TestLeaseFaults(t *testing.T) {
 			if err := l.Release(context.Background()); err != nil {
 				t.Fatal(err)
 			}
-			t.Logf("%d of %d requests failed by the proxy", proxy.Faults(), proxy.Requests())
-			if proxy.Faults() == 0 {
+			faults, total := proxy.Faults()
+			t.Logf("%d of %d requests failed by the proxy", faults, total)
+			if faults == 0 {
 				t.Fatal("the proxy injected no fault")
 			}
 		})

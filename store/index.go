@@ -580,7 +580,17 @@ func (w *IndexWriter) commit(ctx context.Context, h *indexHead) error {
 		return err
 	}
 	dir := w.loc.headsKey()
-	err = w.s.createRegisterEntry(ctx, dir, h.Seq, b)
+	// Abandoned when the lease ends, like a segment upload: a head write
+	// stalled in the network must not hold the writer past its lease (the
+	// storage refuses it anyway if it lands after the next holder's).
+	lctx, cancel := w.lease.Context(ctx)
+	err = w.s.createRegisterEntry(lctx, dir, h.Seq, b)
+	cancel()
+	if err != nil && !errors.Is(err, errExists) {
+		if lerr := w.lease.Err(); lerr != nil {
+			return fmt.Errorf("index of %s not written: %w", w.loc, lerr)
+		}
+	}
 	if errors.Is(err, errExists) {
 		if w.ownsHead(ctx, h.Seq) {
 			err = nil // a retry of our own create

@@ -252,21 +252,31 @@ func (l *Lease) start(gen int64, sent time.Time) {
 }
 
 // keep renews the lease every TTL/4, and more often after a failure, until
-// stopped or until the lease ends.
+// stopped or until the lease ends. Renewals are due TTL/4 after the last
+// successful one was sent, not after it returned: on a slow storage the
+// requests of a renewal (and of the acquisition, which reads the register
+// back) take a large share of the TTL, and counting from their end let the
+// deadline pass before the next renewal was sent. Each try is bounded by
+// TTL/4 as well, so that one stalled request is abandoned and retried
+// while the lease still has time (a retried create that landed is
+// recognised by its token).
 func (l *Lease) keep(ctx context.Context) {
 	defer close(l.kept)
 	every := l.ttl / 4
-	wait := every
+	var retry time.Time // after a failed renewal: when to try again
 	for {
-		l.mu.Lock()
-		left := time.Until(l.deadline)
-		l.mu.Unlock()
+		deadline := l.deadlineNow()
+		left := time.Until(deadline)
 		if left <= 0 {
 			l.end(fmt.Errorf("%w: topic %s: no renewal succeeded within %s (TTL %s minus a %s safety margin); another process may take it over, so this one writes nothing more",
 				ErrLeaseLost, l.topic, l.ttl-l.margin, l.ttl, l.margin))
 			return
 		}
-		t := time.NewTimer(min(wait, left))
+		next := deadline.Add(every - (l.ttl - l.margin)) // last renewal sent + every
+		if !retry.IsZero() {
+			next = retry
+		}
+		t := time.NewTimer(min(time.Until(next), left))
 		select {
 		case <-ctx.Done():
 			t.Stop()
@@ -276,19 +286,23 @@ func (l *Lease) keep(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		if time.Until(l.deadline) <= 0 {
+		if time.Until(l.deadlineNow()) <= 0 {
 			continue // ends the lease at the top of the loop
 		}
-		rctx, cancel := context.WithDeadline(ctx, l.deadlineNow())
+		try := time.Now().Add(every)
+		if d := l.deadlineNow(); d.Before(try) {
+			try = d
+		}
+		rctx, cancel := context.WithDeadline(ctx, try)
 		err := l.Renew(rctx)
 		cancel()
 		switch {
 		case err == nil:
-			wait = every
+			retry = time.Time{}
 		case errors.Is(err, ErrLeaseLost):
 			return
 		default:
-			wait = min(every, max(time.Second, every/8)) // try again soon
+			retry = time.Now().Add(min(every, max(time.Second, every/8))) // try again soon
 		}
 	}
 }

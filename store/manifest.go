@@ -353,7 +353,15 @@ func (s *Store) commitManifest(ctx context.Context, l *Lease, seq int64, m *Mani
 		return err
 	}
 	dir := manifestsKey(topic)
-	err = s.createRegisterEntry(ctx, dir, m.Seq, b)
+	// Abandoned when the lease ends (see IndexWriter.commit).
+	lctx, cancel := l.Context(ctx)
+	err = s.createRegisterEntry(lctx, dir, m.Seq, b)
+	cancel()
+	if err != nil && !errors.Is(err, errExists) {
+		if lerr := l.Err(); lerr != nil {
+			return fmt.Errorf("manifest of %s not written: %w", topic, lerr)
+		}
+	}
 	if errors.Is(err, errExists) {
 		got, rerr := s.readRegisterEntry(ctx, dir, m.Seq, maxManifestBytes)
 		var other Manifest

@@ -42,10 +42,13 @@ func TestBackupFaults(t *testing.T) {
 		t.Run(e.Name, func(t *testing.T) {
 			host := e.Start(t)
 			addr, want := seededCluster(t)
-			proxy, phost := storetest.StartFaultProxy(t, host, 0.05)
+			proxy := storetest.StartFaultProxy(t, host)
+			proxy.SetFaults(0.05, storetest.Fault503, storetest.FaultReset, storetest.FaultResetAfter)
+			phost := proxy.Host
 			backupOnce(t, storetest.Opener(t, e.URL(t, phost, "&prefix="+storetest.Prefix))(), addr)
-			t.Logf("%d of %d requests failed by the proxy", proxy.Faults(), proxy.Requests())
-			if proxy.Faults() == 0 {
+			faults, total := proxy.Faults()
+			t.Logf("%d of %d requests failed by the proxy", faults, total)
+			if faults == 0 {
 				t.Fatal("the proxy injected no fault")
 			}
 			verifyBackup(t, storetest.Opener(t, e.URL(t, host, "&prefix="+storetest.Prefix))(), want)

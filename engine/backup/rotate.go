@@ -26,7 +26,15 @@ func (b *backup) adminHook(ctx context.Context, t *topicRun, live kafka.Topic) (
 	if b.opts.Once || t.loc.Version == 0 {
 		return t, nil
 	}
-	reason, reqs := b.cutReason(ctx, t)
+	// Reading the requests is abandoned when the lease ends: a stalled or
+	// failing storage must not keep the daemon from noticing (dropEnded
+	// then stops the topic).
+	lctx, cancel := t.lease.Context(ctx)
+	reason, reqs := b.cutReason(lctx, t)
+	cancel()
+	if t.lease.Err() != nil {
+		return t, nil
+	}
 	if reason != "" {
 		nt, err := b.cutSnapshot(ctx, t, live, reason)
 		if err != nil {
@@ -39,7 +47,9 @@ func (b *backup) adminHook(ctx context.Context, t *topicRun, live kafka.Topic) (
 	}
 	if b.opts.Retention > 0 && time.Since(b.admin.retained[t.name]) >= b.opts.RetentionInterval {
 		b.admin.retained[t.name] = time.Now()
-		res, err := ApplyRetention(ctx, b.st, t.lease, b.opts.Retention, time.Now(), t.expirerFor)
+		lctx, cancel := t.lease.Context(ctx)
+		res, err := ApplyRetention(lctx, b.st, t.lease, b.opts.Retention, time.Now(), t.expirerFor)
+		cancel()
 		if err != nil {
 			b.opts.Logger.Warn("retention pass failed (retrying later)", "topic", t.name, "err", err)
 		} else if len(res.Deleted) > 0 {

@@ -30,6 +30,10 @@ type Options struct {
 	SASL SASL
 	// TLS, when set, makes the broker speak TLS only.
 	TLS *tls.Config
+	// Brokers is how many brokers the cluster runs (0: one), on
+	// consecutive free ports; Port, if set, is the first broker's. Tests
+	// that move partition leaders need more than one.
+	Brokers int
 	// NoTopicIDs emulates a cluster older than Kafka 2.8 that exposes no
 	// topic IDs (KIP-516).
 	NoTopicIDs bool
@@ -49,7 +53,10 @@ func Start(o Options) (*Cluster, error) {
 	if _, err := rand.Read(id[:]); err != nil {
 		return nil, err
 	}
-	opts := []kfake.Opt{kfake.NumBrokers(1), kfake.Ports(o.Port), kfake.DefaultNumPartitions(1),
+	brokers := max(o.Brokers, 1)
+	ports := make([]int, brokers) // 0: any free port
+	ports[0] = o.Port
+	opts := []kfake.Opt{kfake.NumBrokers(brokers), kfake.Ports(ports...), kfake.DefaultNumPartitions(1),
 		kfake.ClusterID(base64.RawURLEncoding.EncodeToString(id[:]))}
 	if o.DataDir != "" {
 		opts = append(opts, kfake.DataDir(o.DataDir))
