@@ -359,8 +359,16 @@ func TestFault503Storm(t *testing.T) {
 		}
 	}
 	code := d.stop(t)
-	if code != 0 && (code != 3 || !strings.Contains(d.logs.String(), "lease lost")) {
-		t.Fatalf("daemon: exit %d, want 0 or the lease error (3)", code)
+	// It carries on (0), stops with the lease error (3), or stops with the
+	// storage error once the SDK's retries of one request are spent (1, one
+	// line naming the object): a clean stop in each case, which the checks
+	// below hold to nothing lost, duplicated or orphaned.
+	switch {
+	case code == 0:
+	case code == 3 && strings.Contains(d.logs.String(), "lease lost"):
+	case code == 1 && strings.Contains(d.logs.String(), "503"):
+	default:
+		t.Fatalf("daemon: exit %d, want 0, the lease error (3) or the storage error (1)", code)
 	}
 	checkFencedWrites(t, proxy.Requests(), ttl)
 	if code == 0 && !stored() {
