@@ -96,12 +96,10 @@ func fileAttr(a *fuse.Attr, size int64, t time.Time) {
 	setBlocks(a, size)
 }
 
-// setBlocks sets st_blocks to stored bytes (in 512-byte units): du tells
-// what storage holds while ls -l tells the size a read returns.
-// Setting Blksize keeps go-fuse from deriving the blocks from the size.
-func setBlocks(a *fuse.Attr, stored int64) {
+// setBlocks sets st_blocks to cover n bytes (in 512-byte units).
+func setBlocks(a *fuse.Attr, n int64) {
 	a.Blksize = 4096
-	a.Blocks = uint64(stored+511) / 512
+	a.Blocks = uint64(n+511) / 512
 }
 
 // writeFlags are open flags that would modify a file.
