@@ -27,6 +27,9 @@ var (
 	// ErrStopWalk, returned by a Walk callback, ends the walk without an
 	// error.
 	ErrStopWalk = errors.New("stop walk")
+	// ErrRecordRefused means a segment cannot take a record: beyond a
+	// format limit, or out of order. Trying again cannot help.
+	ErrRecordRefused = errors.New("record refused by the segment format")
 	// ErrNoBackup means storage opened with OpenExisting holds no backup.
 	ErrNoBackup = errors.New("no kbackup backup")
 )

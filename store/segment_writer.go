@@ -107,7 +107,7 @@ func (sw *SegmentWriter) Append(r *Record) error {
 		}
 	}
 	if sw.cur.Count == 0 && len(sw.info.Blocks) == MaxSegmentBlocks {
-		return fmt.Errorf("append offset %d to partition %d: segment holds %d blocks, the limit; roll it first", r.Offset, sw.info.Partition, MaxSegmentBlocks)
+		return fmt.Errorf("append offset %d to partition %d: segment holds %d blocks, the limit; roll it first: %w", r.Offset, sw.info.Partition, MaxSegmentBlocks, ErrRecordRefused)
 	}
 	ts := r.Timestamp.UnixMilli()
 	if sw.cur.Count == 0 {
@@ -143,12 +143,12 @@ func (sw *SegmentWriter) Append(r *Record) error {
 func (sw *SegmentWriter) check(r *Record) error {
 	switch {
 	case r.Offset < sw.info.NextOffset:
-		return fmt.Errorf("append offset %d to partition %d: below next offset %d", r.Offset, sw.info.Partition, sw.info.NextOffset)
+		return fmt.Errorf("append offset %d to partition %d: below next offset %d: %w", r.Offset, sw.info.Partition, sw.info.NextOffset, ErrRecordRefused)
 	case len(r.Headers) > MaxRecordHeaders:
-		return fmt.Errorf("append offset %d to partition %d: %d headers, above the limit of %d", r.Offset, sw.info.Partition, len(r.Headers), MaxRecordHeaders)
+		return fmt.Errorf("append offset %d to partition %d: %d headers, above the limit of %d: %w", r.Offset, sw.info.Partition, len(r.Headers), MaxRecordHeaders, ErrRecordRefused)
 	}
 	if n := encodedLen(r, r.Offset); n > MaxBlockLen {
-		return fmt.Errorf("append offset %d to partition %d: record is %d bytes encoded, above the limit of %d", r.Offset, sw.info.Partition, n, MaxBlockLen)
+		return fmt.Errorf("append offset %d to partition %d: record is %d bytes encoded, above the limit of %d: %w", r.Offset, sw.info.Partition, n, MaxBlockLen, ErrRecordRefused)
 	}
 	return nil
 }

@@ -54,6 +54,11 @@ type backup struct {
 	endedMu  sync.Mutex
 	ended    []*topicRun
 	endedSig chan struct{}
+	// broken lists topic runs stopped by a failed storage write
+	// (topicFailed, under endedMu); the Run goroutine restarts them
+	// from storage after a backoff (restart.go).
+	broken []brokenRun
+	retry  map[string]retryState // owned by the Run goroutine
 
 	topics map[string]*topicRun // owned by the Run goroutine
 	done   []*topicRun          // topics stopped by recreation, for the summary
@@ -68,6 +73,7 @@ type backup struct {
 func newBackup(wctx context.Context, st *store.Store, kcfg *kafka.Config, opts Options) *backup {
 	return &backup{st: st, kcfg: kcfg, opts: opts, wctx: wctx,
 		fatalErr: make(chan error, 1), endedSig: make(chan struct{}, 1), topics: map[string]*topicRun{}, lost: map[string]bool{},
+		retry: map[string]retryState{},
 		admin: adminState{created: map[store.Loc]time.Time{}, retained: map[string]time.Time{}}}
 }
 
@@ -228,6 +234,7 @@ func (b *backup) run(ctx context.Context) error {
 			return err
 		case <-b.endedSig:
 			b.dropEnded()
+			b.restartBroken()
 			if b.opts.Once && b.allReached() || len(b.topics) == 0 && len(b.failed) > 0 {
 				return nil // Run reports the lost topics
 			}
@@ -364,6 +371,9 @@ func (b *backup) discover(ctx context.Context, first bool) error {
 				// One-shot runs keep the topic set seen at start; a topic
 				// whose lease was lost stays with its new holder.
 				continue
+			}
+			if b.waiting(n) {
+				continue // restarting after a failed write (restart.go)
 			}
 			nt, err := b.openTopic(ctx, lt)
 			if !first && errors.Is(err, store.ErrLeaseHeld) {

@@ -65,15 +65,21 @@ func (w *partitionWriter) run(wctx context.Context) {
 }
 
 // fail records the writer's first error. A lost lease stops only this
-// topic (the lease's end reaches the backup through topicRun's watch);
-// anything else stops the backup.
+// topic (the lease's end reaches the backup through topicRun's watch); a
+// failed storage write in a daemon restarts the topic from what storage
+// holds (restart.go); anything else stops the backup.
 func (w *partitionWriter) fail(err error) {
 	if err != nil && w.err == nil {
 		w.err = err
 		if errors.Is(err, store.ErrLeaseLost) {
 			return
 		}
-		w.t.b.fatal(fmt.Errorf("topic %s partition %d: %w", w.t.name, w.partition, err))
+		err = fmt.Errorf("topic %s partition %d: %w", w.t.name, w.partition, err)
+		if w.t.b.restartable(err) {
+			w.t.b.topicFailed(w.t, err)
+			return
+		}
+		w.t.b.fatal(err)
 	}
 }
 
