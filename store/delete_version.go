@@ -35,6 +35,8 @@ func (s *Store) DeleteVersion(ctx context.Context, l *Lease, loc Loc) (objects i
 	if err != nil {
 		return 0, 0, err
 	}
+	ctx, cancel := l.Context(ctx)
+	defer cancel()
 	objs, err := s.b.ListAll(ctx, &blob.ListOptions{Prefix: loc.dir()})
 	if err != nil {
 		return 0, 0, fmt.Errorf("list %s: %w", loc.dir(), err)

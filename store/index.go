@@ -545,7 +545,7 @@ func (s *Store) OpenIndexWriter(ctx context.Context, l *Lease, loc Loc) (*IndexW
 				return nil, err
 			}
 		}
-		s.pruneRegister(ctx, loc.headsKey(), older...)
+		s.pruneRegister(ctx, l, loc.headsKey(), older...)
 		return w, nil
 	}
 	return nil, fmt.Errorf("%w: the index of %s keeps changing while this process takes it over: another process is writing it", ErrLeaseLost, loc)
@@ -602,7 +602,7 @@ func (w *IndexWriter) commit(ctx context.Context, h *indexHead) error {
 		return fmt.Errorf("write index head of %s: %w", w.loc, err)
 	}
 	w.head = h
-	w.s.pruneRegister(ctx, dir, h.Seq-3)
+	w.s.pruneRegister(ctx, w.lease, dir, h.Seq-3)
 	return nil
 }
 
@@ -715,6 +715,8 @@ func (w *IndexWriter) Rewrite(ctx context.Context, entries []SegmentEntry) error
 	if err := w.change(ctx, h); err != nil {
 		return err
 	}
+	ctx, cancel := w.lease.Context(ctx)
+	defer cancel()
 	for _, k := range old {
 		if err := w.lease.checkFor(w.loc.Topic); err != nil {
 			return nil //nolint:nilerr // the index is written; stale parts are only garbage

@@ -151,7 +151,7 @@ func (s *Store) AcquireLease(ctx context.Context, topic, holder string, ttl time
 			l.prev, l.tookOver = cur.doc.Holder, true
 		}
 		if cur != nil {
-			s.pruneRegister(ctx, dir, append(cur.older, gen-1)...)
+			s.pruneRegister(ctx, nil, dir, append(cur.older, gen-1)...)
 		}
 		return l, nil
 	}
@@ -403,7 +403,7 @@ func (l *Lease) Renew(ctx context.Context) error {
 		l.deadline = sent.Add(l.ttl - l.margin)
 	}
 	l.mu.Unlock()
-	l.s.pruneRegister(ctx, dir, next-2)
+	l.s.pruneRegister(ctx, nil, dir, next-2)
 	return nil
 }
 
@@ -431,7 +431,7 @@ func (l *Lease) Release(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("release lease of %s: %w", l.topic, err)
 	}
-	l.s.pruneRegister(ctx, leasesKey(l.topic), l.gen-1)
+	l.s.pruneRegister(ctx, nil, leasesKey(l.topic), l.gen-1)
 	return nil
 }
 

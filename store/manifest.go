@@ -374,7 +374,7 @@ func (s *Store) commitManifest(ctx context.Context, l *Lease, seq int64, m *Mani
 		return fmt.Errorf("write manifest of %s: %w", topic, err)
 	}
 	l.setManifestSeq(m.Seq)
-	s.pruneRegister(ctx, dir, m.Seq-3)
+	s.pruneRegister(ctx, l, dir, m.Seq-3)
 	return nil
 }
 

@@ -90,9 +90,21 @@ func (s *Store) createRegisterEntry(ctx context.Context, dir string, seq int64, 
 }
 
 // pruneRegister deletes the given entries of the register in dir. Failures
-// are ignored: a later prune retries them.
-func (s *Store) pruneRegister(ctx context.Context, dir string, seqs ...int64) {
+// are ignored: a later prune retries them. Under a lease (l not nil: the
+// index and manifest registers) every delete is a write like any other:
+// it runs under the lease's context, so that a delete retried on a failing
+// storage is abandoned when the lease ends, and none is sent after. The
+// lease register itself passes nil: it is its own fence.
+func (s *Store) pruneRegister(ctx context.Context, l *Lease, dir string, seqs ...int64) {
+	if l != nil {
+		var cancel context.CancelFunc
+		ctx, cancel = l.Context(ctx)
+		defer cancel()
+	}
 	for _, seq := range seqs {
+		if l != nil && l.Check() != nil {
+			return
+		}
 		if seq > 0 {
 			_ = s.delete(ctx, registerKey(dir, seq))
 		}

@@ -365,6 +365,8 @@ func (s *Store) DeleteSegment(ctx context.Context, l *Lease, loc Loc, id string)
 	if err := l.checkFor(loc.Topic); err != nil {
 		return fmt.Errorf("delete %s: %w", loc.segmentKey(id), err)
 	}
+	ctx, cancel := l.Context(ctx) // a retried delete is abandoned when the lease ends
+	defer cancel()
 	return s.delete(ctx, loc.segmentKey(id))
 }
 
