@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -31,7 +32,15 @@ type brokerFaults struct {
 	moves    atomic.Int64
 	mu       sync.Mutex
 	rnd      *rand.Rand
-	moved    map[int32]bool // partitions moved since their last new-epoch batch
+	moved    map[int32]bool // partitions moving, or moved and without a batch of the new epoch yet
+	fix      atomic.Pointer[epochFix]
+}
+
+// epochFix is what fixEpochAnswers gives the mover: after each move it
+// produces one record to the moved partition, counted in extra.
+type epochFix struct {
+	prod  *kgo.Client
+	extra *atomic.Int64
 }
 
 // startBrokerFaults installs the faults for requests of key (kmsg.Fetch or
@@ -75,18 +84,72 @@ func startBrokerFaults(t *testing.T, c *devcluster.Cluster, key int16, topic str
 			case <-time.After(300 * time.Millisecond):
 			}
 			if moves && f.on.Load() {
-				p := int32(i) % partitions
-				f.mu.Lock()
-				if kc.MoveTopicPartition(topic, p, int32(i/int(partitions))%int32(brokers)) == nil {
-					f.moves.Add(1)
-					f.moved[p] = true
-				}
-				f.mu.Unlock()
+				f.move(kc, topic, int32(i)%partitions, int32(i/int(partitions))%int32(brokers), stop)
 			}
 		}
 	}()
 	t.Cleanup(func() { close(stop); <-done })
 	return f
+}
+
+// move moves p's leader to broker to. f.mu is never held while kfake runs
+// the move: kfake's loop may be waiting for it in a control function. With
+// an epochFix, p is marked as moving before the move and unmarked only once
+// a record of the new epoch is in p, so that an epoch check handled in
+// between waits for that record.
+func (f *brokerFaults) move(kc *kfake.Cluster, topic string, p, to int32, stop <-chan struct{}) {
+	fix := f.fix.Load()
+	if fix != nil {
+		f.setMoved(p, true)
+	}
+	if kc.MoveTopicPartition(topic, p, to) == nil {
+		f.moves.Add(1)
+	}
+	if fix == nil {
+		return
+	}
+	for {
+		r := &kgo.Record{Topic: topic, Partition: p, Key: []byte(fmt.Sprintf("epoch-%d", fix.extra.Load())), Value: []byte("after a leader move")}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := fix.prod.ProduceSync(ctx, r).FirstErr()
+		cancel()
+		if err == nil {
+			fix.extra.Add(1)
+			break
+		}
+		select {
+		case <-stop:
+			f.setMoved(p, false) // the test is over: release any check still held
+			return
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	f.setMoved(p, false)
+}
+
+func (f *brokerFaults) setMoved(p int32, moving bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if moving {
+		f.moved[p] = true
+	} else {
+		delete(f.moved, p)
+	}
+}
+
+// anyMoved reports whether any partition of r is moving or lacks a batch of
+// its new epoch.
+func (f *brokerFaults) anyMoved(r *kmsg.OffsetForLeaderEpochRequest) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, rt := range r.Topics {
+		for _, rp := range rt.Partitions {
+			if f.moved[rp.Partition] {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // fixEpochAnswers makes kfake answer a consumer's leader-epoch check after
@@ -96,38 +159,30 @@ func startBrokerFaults(t *testing.T, c *devcluster.Cluster, key int16, topic str
 // with that epoch's end offset; franz-go then takes the log for diverged
 // and resets the partition to its start, which the daemon rightly refuses
 // ("offset went back": without this fix the test fails that way). Kafka's
-// answer needs a batch of the new epoch, so each check that follows a move
-// is held (kfake serves other requests meanwhile) until one record has
-// been produced to every moved partition; kfake then answers it as Kafka
-// would. extra counts those records: they are part of the topic, read back
-// by kcat like the others.
+// answer needs a batch of the new epoch, so the mover produces one record
+// to each partition it moves, and a check naming a partition that is
+// moving or still lacks that record is held (kfake serves other requests
+// meanwhile, the move and the record among them) until it has it; kfake
+// then answers it as Kafka would. The check is decided inside kfake's
+// loop, so no move can come between the decision and the answer. extra
+// counts those records: they are part of the topic, read back by kcat like
+// the others.
 func (f *brokerFaults) fixEpochAnswers(t *testing.T, c *devcluster.Cluster, topic string) (extra *atomic.Int64) {
 	t.Helper()
 	extra = new(atomic.Int64)
+	f.fix.Store(&epochFix{prod: client(t, c.Addr()), extra: extra})
 	kc := c.Kfake()
-	prod := client(t, c.Addr())
-	kc.ControlKey(kmsg.OffsetForLeaderEpoch.Int16(), func(kmsg.Request) (kmsg.Response, error, bool) {
+	kc.ControlKey(kmsg.OffsetForLeaderEpoch.Int16(), func(req kmsg.Request) (kmsg.Response, error, bool) {
 		kc.KeepControl()
-		f.mu.Lock()
-		var ps []int32
-		for p := range f.moved {
-			ps = append(ps, p)
-		}
-		clear(f.moved)
-		f.mu.Unlock()
-		if len(ps) == 0 {
-			return nil, nil, false
-		}
-		kc.SleepControl(func() {
-			for _, p := range ps {
-				r := &kgo.Record{Topic: topic, Partition: p, Key: []byte(fmt.Sprintf("epoch-%d", extra.Load())), Value: []byte("after a leader move")}
-				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-				if prod.ProduceSync(ctx, r).FirstErr() == nil {
-					extra.Add(1)
+		r := req.(*kmsg.OffsetForLeaderEpochRequest)
+		for f.anyMoved(r) {
+			kc.SleepControl(func() {
+				deadline := time.Now().Add(30 * time.Second)
+				for f.anyMoved(r) && time.Now().Before(deadline) {
+					time.Sleep(10 * time.Millisecond)
 				}
-				cancel()
-			}
-		})
+			})
+		}
 		return nil, nil, false
 	})
 	return extra
