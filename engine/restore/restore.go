@@ -101,6 +101,7 @@ func (r *restorer) run(ctx context.Context, spec *Spec) error {
 	}
 	r.setPhase(Initializing, "")
 	if err := r.initialize(ctx); err != nil {
+		r.closeProducers()
 		if errors.Is(context.Cause(ctx), ErrCancelled) {
 			r.cancelled = true
 			err = fmt.Errorf("%w before anything was produced", ErrCancelled)
@@ -116,10 +117,11 @@ func (r *restorer) run(ctx context.Context, spec *Spec) error {
 		r.setPhase(Ready, "")
 		return nil
 	}
-	defer r.closeProducers()
 	r.setPhase(Restoring, "")
 	stop := r.tick()
 	err := r.restoreAll(ctx)
+	// Before any final phase: a rerun may start as soon as it is reported.
+	r.closeProducers()
 	stop()
 	if err != nil {
 		if errors.Is(context.Cause(ctx), ErrCancelled) {
