@@ -88,11 +88,14 @@ func (p *producer) largeClient(ctx context.Context) (*kgo.Client, error) {
 // which an unanswered request is failed by the client too.
 const abortWait = 30 * time.Second
 
-// close fails the records still buffered, waits until every produce request
-// already sent has its answer (abortWait at most), and closes the clients.
-// Returning earlier would let a rerun read the target's end before those
-// requests are appended, resume from there and produce their records a
-// second time. close reports whether every request was answered.
+// close stops the producer once every produce request it sent has its
+// answer (abortWait at most), and closes the clients. Returning earlier
+// would let a rerun read the target's end before those requests are
+// appended, resume from there and produce their records a second time.
+// The idempotent producer fails a buffered batch only when nothing is in
+// flight ahead of it on its partition, so a partition whose requests keep
+// succeeding sends what it buffered (producerBuffer at most) before it
+// stops. close reports whether every request was answered.
 func (p *producer) close() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -200,7 +203,11 @@ func (r *restorer) newProducer(ctx context.Context, limit int32, codec string) (
 		)
 	}
 	batch := min(limit, maxBatch)
-	cl, err := newCl(ctx, batch, 5*time.Millisecond, producerBuffer)
+	buffer := producerBuffer
+	if r.opts.bufferBytes > 0 {
+		buffer = r.opts.bufferBytes
+	}
+	cl, err := newCl(ctx, batch, 5*time.Millisecond, buffer)
 	if err != nil {
 		return nil, err
 	}
