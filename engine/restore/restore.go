@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -167,19 +166,19 @@ func (r *restorer) initialize(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	var problems []string
+	var problems []error
 	for _, j := range r.jobs {
 		p, err := r.preflight(ctx, j, live)
 		if err != nil {
 			return fmt.Errorf("topic %s: %w", j.m.TargetName(), err)
 		}
 		problems = append(problems, p...)
-		if p := r.checkSelects(j); p != "" {
+		if p := r.checkSelects(j); p != nil {
 			problems = append(problems, p)
 		}
 	}
 	if len(problems) > 0 {
-		return fmt.Errorf("%w: %s", ErrPreflight, strings.Join(problems, "; "))
+		return joinFailures(ErrPreflight, problems)
 	}
 	if r.opts.DryRun {
 		return nil

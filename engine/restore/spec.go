@@ -236,7 +236,7 @@ func (s *Spec) validate(needTopics bool) error {
 	}
 	c := &s.Spec.Config
 	if needTopics && len(c.Topics) == 0 {
-		return specError("no topics to restore: add config.topics (or --topic SOURCE[:TARGET])")
+		return fmt.Errorf("%w: %w: add config.topics with a source for each topic to restore", ErrInvalidSpec, ErrNoTopics)
 	}
 	if c.Parallelism < 0 || c.MaxProducers < 0 {
 		return specError("parallelism and maxProducers must be positive")

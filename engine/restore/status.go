@@ -66,10 +66,10 @@ type Options struct {
 	// nothing is created or produced. The result (phase Ready) holds the
 	// plan: per partition, the records and bytes that would be restored.
 	DryRun bool
-	// SpecHints makes messages name restore spec fields instead of command
-	// line flags (restores started by a copy into the mount's restore/,
-	// where the flags do not exist).
-	SpecHints bool
+
+	// bufferBytes replaces producerBuffer (tests: an interrupted restore
+	// sends what it buffered before it stops).
+	bufferBytes int
 }
 
 // Status is a restore's status: its phase, the reason of a failure
