@@ -64,7 +64,7 @@ func TestRestoreDryRun(t *testing.T) {
 		t.Fatal("a dry run created its target")
 	}
 	ts := res.Topics[0]
-	if res.Phase != Ready || res.Produced != 0 || !ts.Created || ts.RecordsTotal != 20 || ts.BytesTotal == 0 || len(ts.Partitions) == 0 {
+	if res.Phase != Ready || res.Produced != 0 || !ts.Created || ts.RecordsTotal != 20 || ts.DecodedBytesTotal == 0 || len(ts.Partitions) == 0 {
 		t.Fatalf("dry run: phase %s, produced %d, topic %+v", res.Phase, res.Produced, ts)
 	}
 	// Preflight still fails a dry run.

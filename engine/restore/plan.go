@@ -187,10 +187,10 @@ func cloneBytes(b []byte) []byte {
 // index's decoded bytes.
 func (pp *partPlan) status() PartitionStatus {
 	recs := pp.recs.Load()
-	s := PartitionStatus{Partition: pp.p, Records: recs, RecordsTotal: max(pp.recsTotal, recs), BytesTotal: pp.bytesTotal, Resumed: pp.resumed}
+	s := PartitionStatus{Partition: pp.p, Records: recs, RecordsTotal: max(pp.recsTotal, recs), DecodedBytesTotal: pp.bytesTotal, Resumed: pp.resumed}
 	s.Expired, _ = pp.expiredSpans()
 	if pp.recsTotal > 0 {
-		s.Bytes = min(pp.bytesTotal, int64(float64(pp.bytesTotal)*float64(recs)/float64(pp.recsTotal)))
+		s.DecodedBytes = min(pp.bytesTotal, int64(float64(pp.bytesTotal)*float64(recs)/float64(pp.recsTotal)))
 	}
 	return s
 }
