@@ -67,6 +67,8 @@ func TestRestoreCommand(t *testing.T) {
 		{"--topic", "orders:o1", "--topic", "events", "--partition", "1"},
 		{"--topic", "orders:o1", "--from-time", "2026-13-01", "--create-topics"},
 		{"--topic", "orders:o1", "--snapshot", "vX"},
+		{"--topic", "orders:o1", "--snapshot", "v2..v1", "--create-topics"},
+		{"--topic", "orders:o1", "--snapshot", "v1..v2", "--partition", "0=5-", "--create-topics"},
 		{"--topic", "orders:o1", "-o", "xml"},
 		{"--topic", "orders:o1", "--retention", "sometimes"},
 		{},

@@ -45,12 +45,18 @@ func holdings(loc store.Loc, ix *store.Index) string {
 // most often a mistake (a time window outside the data, an empty version).
 // AllowEmpty accepts it.
 func (r *restorer) checkSelects(j *topicJob) error {
-	if !j.checks || r.cfg.AllowEmpty {
+	if !j.checks || r.cfg.AllowEmpty || j.leg > 0 {
 		return nil
 	}
-	for _, pp := range j.plans {
-		if pp.recsTotal > 0 {
-			return nil
+	legs := []*topicJob{j}
+	if j.legs != nil {
+		legs = j.legs // a chain selects nothing only if none of its versions does
+	}
+	for _, l := range legs {
+		for _, pp := range l.plans {
+			if pp.recsTotal > 0 {
+				return nil
+			}
 		}
 	}
 	return checkFailure(j.m.TargetName(), ErrNothingSelected, "the restore selects no record; %s; "+

@@ -60,6 +60,9 @@ type partPlan struct {
 	recs    atomic.Int64 // records restored (acknowledged), resumed included
 	payload atomic.Int64 // key+value+header bytes produced by this run
 
+	exact   int64 // records planned, exactly (count), once counted
+	counted bool
+
 	now     func() time.Time // the restore's clock (nil: time.Now)
 	mu      sync.Mutex
 	expired []ExpiredSpan // segments left out because retention deleted them

@@ -129,7 +129,11 @@ func (r *restorer) findResume(ctx context.Context, j *topicJob) ([]string, error
 			continue
 		}
 		held := at + 1 - starts[pp.p]
-		ours, err := r.resumeAfter(ctx, j, pp, lasts[pp.p], held)
+		resume := r.resumeAfter
+		if j.legs != nil {
+			resume = r.resumeLeg
+		}
+		ours, err := resume(ctx, j, pp, lasts[pp.p], held)
 		if err != nil {
 			return nil, err
 		}
@@ -161,6 +165,20 @@ func (r *restorer) resumeAfter(ctx context.Context, j *topicJob, pp *partPlan, l
 		pp.start, pp.resumed = max(pp.f.from, off+1), n
 		pp.recs.Store(n)
 		return true, nil
+	}
+	return r.resumeByPosition(ctx, j, pp, last, held)
+}
+
+// resumeByPosition moves pp's start past its held-th planned record when
+// last is a copy of it, and reports whether it is.
+func (r *restorer) resumeByPosition(ctx context.Context, j *topicJob, pp *partPlan, last *kgo.Record, held int64) (bool, error) {
+	if last == nil {
+		return false, nil
+	}
+	if h := r.cfg.LegacyOffsetHeader; h != "" && len(last.Headers) > 0 && last.Headers[len(last.Headers)-1].Key == h {
+		c := *last // a chain's copy carries the offset header this restore added
+		c.Headers = c.Headers[:len(c.Headers)-1]
+		last = &c
 	}
 	rec, err := pp.nth(ctx, r.st, j.loc, held)
 	if err != nil || rec == nil || !sameRecord(rec, last) {

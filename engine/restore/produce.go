@@ -121,6 +121,10 @@ func (p *producer) close() bool {
 // existing targets when the spec chose so.
 func (r *restorer) createTopics(ctx context.Context) error {
 	for _, j := range r.jobs {
+		if j.leg > 0 {
+			j.configs = j.legs[0].configs // created or extended by the first leg
+			continue
+		}
 		if !j.create {
 			if err := r.extendRetention(ctx, j); err != nil {
 				return err

@@ -60,6 +60,8 @@ type topicJob struct {
 	holds      string            // what the snapshot holds, for messages
 	prod       *producer
 	phase      atomic.Int32
+	legs       []*topicJob // a chain's legs in order, this one among them (chain.go); nil otherwise
+	leg        int         // this job's position in legs
 }
 
 // Run restores spec's topics from st into the cluster kcfg. It validates
@@ -153,7 +155,16 @@ func (r *restorer) initialize(ctx context.Context) error {
 		f.tUntil = tUntil.UnixMilli()
 	}
 	for i := range r.cfg.Topics {
-		j, err := r.plan(ctx, r.cfg.Topics[i], f)
+		m := r.cfg.Topics[i]
+		if from, to, ok := m.chain(); ok {
+			legs, err := r.planChain(ctx, m, from, to, f)
+			if err != nil {
+				return err
+			}
+			r.jobs = append(r.jobs, legs...)
+			continue
+		}
+		j, err := r.plan(ctx, m, f)
 		if err != nil {
 			return err
 		}
@@ -168,7 +179,11 @@ func (r *restorer) initialize(ctx context.Context) error {
 	}
 	var problems []error
 	for _, j := range r.jobs {
-		p, err := r.preflight(ctx, j, live)
+		preflight := r.preflight
+		if j.leg > 0 {
+			preflight = r.preflightLeg
+		}
+		p, err := preflight(ctx, j, live)
 		if err != nil {
 			return fmt.Errorf("topic %s: %w", j.m.TargetName(), err)
 		}
@@ -272,12 +287,16 @@ func (r *restorer) plan(ctx context.Context, m TopicMapping, base filter) (*topi
 	return j, nil
 }
 
-// restoreAll restores up to Parallelism topics at once.
+// restoreAll restores up to Parallelism topics at once; the legs of a
+// chain one after the other.
 func (r *restorer) restoreAll(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(max(1, r.cfg.Parallelism))
 	for _, j := range r.jobs {
-		g.Go(func() error { return r.restoreTopic(gctx, j) })
+		if j.leg > 0 {
+			continue // restored after the legs before it (restoreChain)
+		}
+		g.Go(func() error { return r.restoreChain(gctx, j) })
 	}
 	return g.Wait()
 }

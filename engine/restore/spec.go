@@ -162,11 +162,19 @@ func (v *SnapshotVersion) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
-// NormalizeSnapshot turns "1", "v1", "latest" or "" into "v1", "latest" or "".
+// NormalizeSnapshot turns "1", "v1", "latest" or "" into "v1", "latest" or
+// "", and a chain "1..3" or "v1..v3" into "v1..v3".
 func NormalizeSnapshot(s string) (string, error) {
 	s = strings.TrimSpace(s)
 	if s == "" || s == "latest" {
 		return s, nil
+	}
+	if strings.Contains(s, "..") {
+		from, to, ok := parseChain(s)
+		if !ok {
+			return "", fmt.Errorf("snapshot versions %q: a chain is vA..vB with A < B (v1..v3)", s)
+		}
+		return fmt.Sprintf("v%d..v%d", from, to), nil
 	}
 	n, err := strconv.Atoi(strings.TrimPrefix(s, "v"))
 	if err != nil || n < 0 {
@@ -270,6 +278,13 @@ func (t *TopicMapping) validate() error {
 	}
 	if err := store.ValidTopic(t.TargetName()); err != nil {
 		return specError("target of %s: %v", t.Source, err)
+	}
+	if _, _, chain := t.chain(); chain {
+		for _, p := range t.Partitions {
+			if p.RestoreFromOffset != nil || p.RestoreUntilOffset != nil {
+				return specError("topic %s: offset ranges cannot be combined with a chain of versions (%s): a recreated topic's offsets start again in each version; use a time window", t.Source, t.snapshotSel())
+			}
+		}
 	}
 	seen := map[int32]bool{}
 	for _, p := range t.Partitions {

@@ -1,0 +1,194 @@
+package restore
+
+import (
+	"context"
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kbackup/kbackup/kafka"
+	"github.com/kbackup/kbackup/store"
+)
+
+// A chained restore ("snapshot: {version: v1..v3}", --snapshot v1..v3)
+// restores the snapshot versions of one topic from the first to the last,
+// in order, into one target: a topic's history across versions. Each
+// version is planned as its own job (a leg), with its own status; the
+// legs share the target, which the first leg checks and creates, and run
+// one after the other.
+//
+// A chain resumes by position, like a single restore, over the
+// concatenation of its legs: a target partition holding k records holds
+// the first k records the chain plans for it. Each leg counts the planned
+// records of the legs before it exactly (from the index and segment
+// footers, decoding only the blocks a filter cuts), and the leg holding
+// the k-th record checks that the target's last record is a copy of it.
+
+// parseChain parses "vA..vB" (A < B).
+func parseChain(s string) (from, to int, ok bool) {
+	a, b, found := strings.Cut(s, "..")
+	if !found {
+		return 0, 0, false
+	}
+	from, err1 := strconv.Atoi(strings.TrimPrefix(strings.TrimSpace(a), "v"))
+	to, err2 := strconv.Atoi(strings.TrimPrefix(strings.TrimSpace(b), "v"))
+	if err1 != nil || err2 != nil || from < 1 || to <= from {
+		return 0, 0, false
+	}
+	return from, to, true
+}
+
+// chain returns the versions of a chained mapping.
+func (t *TopicMapping) chain() (from, to int, ok bool) {
+	return parseChain(t.snapshotSel())
+}
+
+// planChain plans one leg per version of m's chain. Every leg plans the
+// largest partition count of the chain, the target's.
+func (r *restorer) planChain(ctx context.Context, m TopicMapping, from, to int, f filter) ([]*topicJob, error) {
+	var legs []*topicJob
+	var parts int32
+	for v := from; v <= to; v++ {
+		leg := m
+		leg.Snapshot = &SnapshotRef{Version: SnapshotAt(v)}
+		j, err := r.plan(ctx, leg, f)
+		if err != nil {
+			return nil, err
+		}
+		j.leg = len(legs)
+		legs = append(legs, j)
+		parts = max(parts, j.partitions)
+	}
+	for _, j := range legs {
+		if len(m.Partitions) == 0 {
+			for p := j.partitions; p < parts; p++ { // partitions this version lacks
+				pp := newPartPlan(p, f, nil)
+				pp.now = r.now
+				j.plans = append(j.plans, pp)
+			}
+		}
+		j.legs, j.partitions = legs, parts
+	}
+	return legs, nil
+}
+
+// preflightLeg checks a leg after a chain's first: the first leg checked
+// the target (existence, partition count, cleanup.policy) and creates it.
+// A leg checks what depends on its own records (timestamps, retention)
+// and where it resumes.
+func (r *restorer) preflightLeg(ctx context.Context, j *topicJob, live map[string]kafka.Topic) ([]error, error) {
+	target, first := j.m.TargetName(), j.legs[0]
+	var probs []error
+	fail := func(check *CheckError, format string, a ...any) {
+		if j.checks {
+			probs = append(probs, checkFailure(target, check, format, a...))
+		}
+	}
+	j.configs = first.configs
+	if _, exists := live[target]; !exists {
+		if first.create {
+			return probs, r.checkRetention(ctx, j, fail)
+		}
+		return probs, nil // the first leg reports the missing target
+	}
+	r.checkTimestamps(j, fail)
+	if err := r.checkRetention(ctx, j, fail); err != nil {
+		return nil, err
+	}
+	foreign, err := r.findResume(ctx, j)
+	if err != nil {
+		return nil, err
+	}
+	if !r.cfg.AllowNonEmpty {
+		for _, f := range foreign {
+			fail(ErrTargetNotEmpty, "%s; to append anyway set allowNonEmpty: true", f)
+		}
+	}
+	return probs, nil
+}
+
+// resumeLeg is resumeAfter for a leg of a chain: the held records of the
+// target partition are the chain's first held planned records. It moves
+// pp's start past what the leg already restored, and reports false when
+// the held records cannot be the chain's (more than it plans, or a last
+// record that is not the planned one).
+func (r *restorer) resumeLeg(ctx context.Context, j *topicJob, pp *partPlan, last *kgo.Record, held int64) (bool, error) {
+	base, err := r.legBase(ctx, j, pp.p)
+	if err != nil {
+		return false, err
+	}
+	own := held - base
+	if own <= 0 {
+		return true, nil // not started; an earlier leg holds the last record and checks it
+	}
+	n, err := pp.count(ctx, r.st, j.loc)
+	if err != nil {
+		return false, err
+	}
+	if own > n {
+		if j.leg < len(j.legs)-1 {
+			pp.finish(n) // a later leg holds the last record and checks it
+			return true, nil
+		}
+		return false, nil
+	}
+	return r.resumeByPosition(ctx, j, pp, last, own)
+}
+
+// legBase returns the exact number of records the legs before j plan for
+// partition p.
+func (r *restorer) legBase(ctx context.Context, j *topicJob, p int32) (int64, error) {
+	var base int64
+	for _, l := range j.legs[:j.leg] {
+		for _, pp := range l.plans {
+			if pp.p != p {
+				continue
+			}
+			n, err := pp.count(ctx, r.st, l.loc)
+			if err != nil {
+				return 0, err
+			}
+			base += n
+		}
+	}
+	return base, nil
+}
+
+// count returns the exact number of records pp plans, reading only the
+// blocks its filter cuts. It counts once; it is called from preflight
+// only, which runs on one goroutine.
+func (pp *partPlan) count(ctx context.Context, st *store.Store, loc store.Loc) (int64, error) {
+	if pp.counted {
+		return pp.exact, nil
+	}
+	n, err := pp.walk(ctx, st, loc, pp.f.from,
+		func(_, _, _ int64) bool { return true },
+		func(int64, *store.Record) bool { return false })
+	if err != nil {
+		return 0, err
+	}
+	pp.exact, pp.counted = n, true
+	return n, nil
+}
+
+// finish marks pp as wholly restored by an earlier run: n records, nothing
+// left to produce.
+func (pp *partPlan) finish(n int64) {
+	pp.start, pp.resumed = math.MaxInt64, n
+	pp.recs.Store(n)
+}
+
+// restoreChain restores j's legs in order, or j alone.
+func (r *restorer) restoreChain(ctx context.Context, j *topicJob) error {
+	if j.legs == nil {
+		return r.restoreTopic(ctx, j)
+	}
+	for _, l := range j.legs {
+		if err := r.restoreTopic(ctx, l); err != nil {
+			return err
+		}
+	}
+	return nil
+}
