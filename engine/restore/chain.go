@@ -2,6 +2,7 @@ package restore
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"strconv"
 	"strings"
@@ -180,14 +181,45 @@ func (pp *partPlan) finish(n int64) {
 	pp.recs.Store(n)
 }
 
-// restoreChain restores j's legs in order, or j alone.
+// restoreChain restores j's legs in order, or j alone, then checks the
+// target's end offsets (checkEnds).
 func (r *restorer) restoreChain(ctx context.Context, j *topicJob) error {
-	if j.legs == nil {
-		return r.restoreTopic(ctx, j)
+	legs := j.legs
+	if legs == nil {
+		legs = []*topicJob{j}
 	}
-	for _, l := range j.legs {
+	for _, l := range legs {
 		if err := r.restoreTopic(ctx, l); err != nil {
 			return err
+		}
+	}
+	return r.checkEnds(ctx, legs)
+}
+
+// checkEnds fails with ErrTargetChanged when a planned partition of the
+// target does not end where it ended before the restore plus the records
+// the restore wrote: the idempotent producer appends each acknowledged
+// record once, so anything else was written by someone else, or twice.
+func (r *restorer) checkEnds(ctx context.Context, legs []*topicJob) error {
+	target := legs[0].m.TargetName()
+	_, ends, err := r.adm.LogRange(ctx, target)
+	if err != nil {
+		return fmt.Errorf("topic %s: check the restored end offsets: %w", target, err)
+	}
+	want := map[int32]int64{}
+	for _, l := range legs {
+		for _, pp := range l.plans {
+			want[pp.p] += pp.recs.Load() - pp.resumed
+		}
+	}
+	for p, n := range want {
+		if w := legs[0].endBefore[p] + n; ends[p] != w {
+			for _, l := range legs {
+				l.phase.Store(int32(Failed))
+			}
+			return fmt.Errorf("topic %s: %w: partition %d ends at offset %d, but held records up to %d before and the restore wrote %d: "+
+				"another producer wrote to it during the restore, or records were written twice; compare it with the backup (kbackup cat) before using it",
+				target, ErrTargetChanged, p, ends[p], legs[0].endBefore[p], n)
 		}
 	}
 	return nil

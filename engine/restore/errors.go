@@ -20,6 +20,11 @@ var (
 	// the same cluster is running on this machine; it comes wrapped with
 	// ErrPreflight.
 	ErrTargetBusy = errors.New("restore target busy")
+	// ErrTargetChanged means a target partition ended the restore holding
+	// other than the records it held before plus those the restore wrote:
+	// another producer wrote to it meanwhile, or records were written
+	// twice. The restore fails instead of reporting Done.
+	ErrTargetChanged = errors.New("target changed during the restore")
 	// ErrCancelled means the restore was cancelled on purpose (its
 	// folder in the mount's restore/ removed); what it produced stays and
 	// a restart resumes.

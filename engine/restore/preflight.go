@@ -109,6 +109,7 @@ func (r *restorer) findResume(ctx context.Context, j *topicJob) ([]string, error
 	if err != nil {
 		return nil, err
 	}
+	j.endBefore = ends
 	lastAt := map[int32]int64{}
 	for _, pp := range j.plans {
 		if ends[pp.p] > starts[pp.p] {

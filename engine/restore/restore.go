@@ -60,8 +60,9 @@ type topicJob struct {
 	holds      string            // what the snapshot holds, for messages
 	prod       *producer
 	phase      atomic.Int32
-	legs       []*topicJob // a chain's legs in order, this one among them (chain.go); nil otherwise
-	leg        int         // this job's position in legs
+	legs       []*topicJob     // a chain's legs in order, this one among them (chain.go); nil otherwise
+	leg        int             // this job's position in legs
+	endBefore  map[int32]int64 // the target's end offsets before producing (nil: created or empty)
 }
 
 // Run restores spec's topics from st into the cluster kcfg. It validates
