@@ -29,7 +29,7 @@ func restoreCommand() *cli.Command {
 			brokersFlag(), storageFlag(), encryptionKeyFlag(),
 			&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "restore spec `FILE` (YAML, kind: Restore); flags override it"},
 			&cli.StringSliceFlag{Name: "topic", Aliases: []string{"t"}, Usage: "restore `SOURCE[:TARGET]` (repeatable)"},
-			&cli.StringFlag{Name: "snapshot", Usage: "snapshot `VERSION`: N, vN or latest (default latest), or a chain vA..vB restoring versions A to B in order into one target"},
+			&cli.StringFlag{Name: "snapshot", Usage: "snapshot `VERSION`: N, vN or latest (default latest), or a chain vA..vB (or all) restoring versions A to B (or every version) in order into one target"},
 			&cli.StringFlag{Name: "from-time", Usage: "restore records with timestamps from `RFC3339` (inclusive)"},
 			&cli.StringFlag{Name: "until-time", Usage: "restore records with timestamps before `RFC3339` (exclusive)"},
 			&cli.StringSliceFlag{Name: "partition", Aliases: []string{"p"}, Usage: "restore only partition `P[=FROM-UNTIL]` of the single --topic (repeatable; FROM inclusive, UNTIL exclusive, either may be empty)"},

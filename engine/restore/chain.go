@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -41,17 +42,49 @@ func parseChain(s string) (from, to int, ok bool) {
 	return from, to, true
 }
 
-// chain returns the versions of a chained mapping.
-func (t *TopicMapping) chain() (from, to int, ok bool) {
-	return parseChain(t.snapshotSel())
+// allVersions selects every version of a topic as a chain.
+const allVersions = "all"
+
+// isChain reports whether t restores a chain of versions.
+func (t *TopicMapping) isChain() bool {
+	_, _, ok := parseChain(t.snapshotSel())
+	return ok || t.snapshotSel() == allVersions
+}
+
+// chainVersions returns the versions of a chained mapping in order, or nil
+// for a mapping of one version. "all" is every version in the manifest up
+// to the active one.
+func (r *restorer) chainVersions(ctx context.Context, m TopicMapping) ([]int, error) {
+	if from, to, ok := parseChain(m.snapshotSel()); ok {
+		var vs []int
+		for v := from; v <= to; v++ {
+			vs = append(vs, v)
+		}
+		return vs, nil
+	}
+	if m.snapshotSel() != allVersions {
+		return nil, nil
+	}
+	_, man, err := r.st.ResolveSnapshot(ctx, m.Source, "latest")
+	if err != nil {
+		return nil, fmt.Errorf("%w: source %s: %w", ErrPreflight, m.Source, err)
+	}
+	var vs []int
+	for _, s := range man.Snapshots {
+		if s.Version <= man.Active {
+			vs = append(vs, s.Version)
+		}
+	}
+	slices.Sort(vs)
+	return vs, nil
 }
 
 // planChain plans one leg per version of m's chain. Every leg plans the
 // largest partition count of the chain, the target's.
-func (r *restorer) planChain(ctx context.Context, m TopicMapping, from, to int, f filter) ([]*topicJob, error) {
+func (r *restorer) planChain(ctx context.Context, m TopicMapping, versions []int, f filter) ([]*topicJob, error) {
 	var legs []*topicJob
 	var parts int32
-	for v := from; v <= to; v++ {
+	for _, v := range versions {
 		leg := m
 		leg.Snapshot = &SnapshotRef{Version: SnapshotAt(v)}
 		j, err := r.plan(ctx, leg, f)

@@ -82,6 +82,14 @@ func TestRestoreChain(t *testing.T) {
 	}
 	check("all")
 
+	// "all" is the chain of every version.
+	every := mapping("t", "every")
+	every.Spec.Config.Topics[0].Snapshot = &SnapshotRef{Version: allVersions}
+	if res, err = e.restore(every, Options{}); err != nil || res.Produced != 70 || len(res.Topics) != 3 {
+		t.Fatalf("all: %v, produced %d, %d versions", err, res.Produced, len(res.Topics))
+	}
+	check("every")
+
 	// Prefixes a killed chain leaves: inside v2 and inside v1; at the end
 	// of v2 and empty.
 	for _, tc := range []struct {
@@ -136,7 +144,7 @@ func produceCopies(t *testing.T, e *env, topic string, p int32, rs []rec) {
 }
 
 func TestChainSpec(t *testing.T) {
-	for in, want := range map[string]string{"1..3": "v1..v3", "v2..v4": "v2..v4", " v1..2 ": "v1..v2"} {
+	for in, want := range map[string]string{"1..3": "v1..v3", "v2..v4": "v2..v4", " v1..2 ": "v1..v2", "all": "all"} {
 		if got, err := NormalizeSnapshot(in); err != nil || got != want {
 			t.Errorf("NormalizeSnapshot(%q) = %q, %v; want %q", in, got, err, want)
 		}

@@ -157,8 +157,12 @@ func (r *restorer) initialize(ctx context.Context) error {
 	}
 	for i := range r.cfg.Topics {
 		m := r.cfg.Topics[i]
-		if from, to, ok := m.chain(); ok {
-			legs, err := r.planChain(ctx, m, from, to, f)
+		versions, err := r.chainVersions(ctx, m)
+		if err != nil {
+			return err
+		}
+		if versions != nil {
+			legs, err := r.planChain(ctx, m, versions, f)
 			if err != nil {
 				return err
 			}

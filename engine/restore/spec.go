@@ -163,10 +163,11 @@ func (v *SnapshotVersion) UnmarshalYAML(n *yaml.Node) error {
 }
 
 // NormalizeSnapshot turns "1", "v1", "latest" or "" into "v1", "latest" or
-// "", and a chain "1..3" or "v1..v3" into "v1..v3".
+// "", a chain "1..3" or "v1..v3" into "v1..v3", and keeps "all" (every
+// version, as a chain).
 func NormalizeSnapshot(s string) (string, error) {
 	s = strings.TrimSpace(s)
-	if s == "" || s == "latest" {
+	if s == "" || s == "latest" || s == allVersions {
 		return s, nil
 	}
 	if strings.Contains(s, "..") {
@@ -279,7 +280,7 @@ func (t *TopicMapping) validate() error {
 	if err := store.ValidTopic(t.TargetName()); err != nil {
 		return specError("target of %s: %v", t.Source, err)
 	}
-	if _, _, chain := t.chain(); chain {
+	if t.isChain() {
 		for _, p := range t.Partitions {
 			if p.RestoreFromOffset != nil || p.RestoreUntilOffset != nil {
 				return specError("topic %s: offset ranges cannot be combined with a chain of versions (%s): a recreated topic's offsets start again in each version; use a time window", t.Source, t.snapshotSel())
