@@ -28,7 +28,11 @@ import (
 // footers, decoding only the blocks a filter cuts), and the leg holding
 // the k-th record checks that the target's last record is a copy of it.
 
-// parseChain parses "vA..vB" (A < B).
+// maxChain bounds the versions of one chain: a chain is planned version by
+// version, and a mistyped bound must not allocate without limit.
+const maxChain = 10000
+
+// parseChain parses "vA..vB" (A < B, at most maxChain versions).
 func parseChain(s string) (from, to int, ok bool) {
 	a, b, found := strings.Cut(s, "..")
 	if !found {
@@ -36,7 +40,7 @@ func parseChain(s string) (from, to int, ok bool) {
 	}
 	from, err1 := strconv.Atoi(strings.TrimPrefix(strings.TrimSpace(a), "v"))
 	to, err2 := strconv.Atoi(strings.TrimPrefix(strings.TrimSpace(b), "v"))
-	if err1 != nil || err2 != nil || from < 1 || to <= from {
+	if err1 != nil || err2 != nil || from < 1 || to <= from || to-from >= maxChain {
 		return 0, 0, false
 	}
 	return from, to, true
@@ -74,6 +78,9 @@ func (r *restorer) chainVersions(ctx context.Context, m TopicMapping) ([]int, er
 		if s.Version <= man.Active {
 			vs = append(vs, s.Version)
 		}
+	}
+	if len(vs) == 0 {
+		return nil, fmt.Errorf("%w: source %s: the manifest lists no version", ErrPreflight, m.Source)
 	}
 	slices.Sort(vs)
 	return vs, nil

@@ -149,7 +149,7 @@ func TestChainSpec(t *testing.T) {
 			t.Errorf("NormalizeSnapshot(%q) = %q, %v; want %q", in, got, err, want)
 		}
 	}
-	for _, in := range []string{"v3..v1", "v2..v2", "v0..v2", "v1..", "..v2", "v1..vx"} {
+	for _, in := range []string{"v3..v1", "v2..v2", "v0..v2", "v1..", "..v2", "v1..vx", "v1..v2000000000"} {
 		if _, err := NormalizeSnapshot(in); err == nil {
 			t.Errorf("NormalizeSnapshot(%q) accepted", in)
 		}

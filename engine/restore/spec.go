@@ -173,7 +173,7 @@ func NormalizeSnapshot(s string) (string, error) {
 	if strings.Contains(s, "..") {
 		from, to, ok := parseChain(s)
 		if !ok {
-			return "", fmt.Errorf("snapshot versions %q: a chain is vA..vB with A < B (v1..v3)", s)
+			return "", fmt.Errorf("snapshot versions %q: a chain is vA..vB with 1 ≤ A < B, at most %d versions (v1..v3)", s, maxChain)
 		}
 		return fmt.Sprintf("v%d..v%d", from, to), nil
 	}
