@@ -21,6 +21,10 @@ func newKeyURL() string {
 	return "base64key://" + base64.URLEncoding.EncodeToString(crypt.NewSalt())
 }
 
+// fastRetry is defaultRetry with millisecond back-offs, for tests whose
+// reads fail on purpose and are retried.
+var fastRetry = retryPolicy{attempts: defaultRetry.attempts, base: time.Millisecond, max: 4 * time.Millisecond, timeout: defaultRetry.timeout}
+
 // encStore opens a store on b with the KEK at key.
 func encStore(t testing.TB, b *blob.Bucket, key string) *Store {
 	t.Helper()
@@ -185,6 +189,10 @@ func TestEncryptedSegmentTamper(t *testing.T) {
 	ctx := context.Background()
 	b := memblob.OpenBucket(nil)
 	s := encStore(t, b, newKeyURL())
+	// A truncated object fails its ranged reads, which are retried as
+	// transient: the same attempts with millisecond back-offs (2.5 s per
+	// case with the default policy).
+	s.b.policy = fastRetry
 	loc := Loc{Topic: "t", Version: 1}
 	e := writeSeg(t, s, loc, "01JSEGMENT0000000000000001", secretRecords(40), 300)
 	other := writeSeg(t, s, Loc{Topic: "t", Version: 2}, "01JSEGMENT0000000000000002", secretRecords(40), 300)

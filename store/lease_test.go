@@ -158,6 +158,7 @@ func TestLeaseUnreadable(t *testing.T) {
 	ctx := context.Background()
 	for _, key := range []string{leaseKey("t"), registerKey(leasesKey("t"), 3)} {
 		t.Run(key, func(t *testing.T) {
+			t.Parallel() // each waits for its garbage to go stale
 			s := memStore(t)
 			if err := s.write(ctx, key, []byte("\x00not: [yaml")); err != nil {
 				t.Fatal(err)

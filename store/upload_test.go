@@ -19,6 +19,9 @@ import (
 // gocloud.dev v0.47.0's azureblob writer panicked with a nil pointer in
 // Close whenever an upload failed; v0.48.0 must not.
 func TestAzureUploadFailure(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts its own Azurite (about 6 s); skipped with -short, make test runs it")
+	}
 	host := startAzure(t)
 	ctx := context.Background()
 	b, err := blob.OpenBucket(ctx, azureURL(t, host, ""))

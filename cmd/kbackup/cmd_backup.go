@@ -207,14 +207,14 @@ func printSummary(w io.Writer, format string, sum *backup.Summary) {
 		return
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "TOPIC\tSNAPSHOT\tRECORDS\tBYTES\tSTORED")
+	fmt.Fprintln(tw, "TOPIC\tSNAPSHOT\tRECORDS\tPAYLOAD BYTES\tSTORED BYTES")
 	for _, t := range sum.Topics {
-		fmt.Fprintf(tw, "%s\tv%d\t%d\t%d\t%d\n", t.Topic, t.Snapshot, t.Records, t.Bytes, t.Stored)
+		fmt.Fprintf(tw, "%s\tv%d\t%d\t%d\t%d\n", t.Topic, t.Snapshot, t.Records, t.PayloadBytes, t.Stored)
 	}
 	secs := sum.Duration.Seconds()
-	fmt.Fprintf(tw, "total\t\t%d\t%d\t%d\n", sum.Records, sum.Bytes, sum.Stored)
+	fmt.Fprintf(tw, "total\t\t%d\t%d\t%d\n", sum.Records, sum.PayloadBytes, sum.Stored)
 	tw.Flush()
 	if secs > 0 {
-		fmt.Fprintf(w, "%d records, %.1f MB in %.1fs (%.0f records/s, %.1f MB/s)\n", sum.Records, float64(sum.Bytes)/1e6, secs, float64(sum.Records)/secs, float64(sum.Bytes)/1e6/secs)
+		fmt.Fprintf(w, "%d records, %.1f MB payload in %.1fs (%.0f records/s, %.1f MB/s)\n", sum.Records, float64(sum.PayloadBytes)/1e6, secs, float64(sum.Records)/secs, float64(sum.PayloadBytes)/1e6/secs)
 	}
 }

@@ -74,7 +74,7 @@ func indexTable(w io.Writer, iv *inspect.IndexView) error {
 		return err
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "PARTITION\tSEGMENT\tOFFSETS\tNEXT\tFROM\tTO\tRECORDS\tBYTES\tEXPIRES")
+	fmt.Fprintln(tw, "PARTITION\tSEGMENT\tOFFSETS\tNEXT\tFROM\tTO\tRECORDS\tSTORED BYTES\tEXPIRES")
 	for _, s := range iv.Segments {
 		exp := "never"
 		if s.Expires != nil {

@@ -29,7 +29,7 @@ func restoreCommand() *cli.Command {
 			brokersFlag(), storageFlag(), encryptionKeyFlag(),
 			&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "restore spec `FILE` (YAML, kind: Restore); flags override it"},
 			&cli.StringSliceFlag{Name: "topic", Aliases: []string{"t"}, Usage: "restore `SOURCE[:TARGET]` (repeatable)"},
-			&cli.StringFlag{Name: "snapshot", Usage: "snapshot `VERSION`: N, vN or latest (default latest)"},
+			&cli.StringFlag{Name: "snapshot", Usage: "snapshot `VERSION`: N, vN or latest (default latest), or a chain vA..vB (or all) restoring versions A to B (or every version) in order into one target"},
 			&cli.StringFlag{Name: "from-time", Usage: "restore records with timestamps from `RFC3339` (inclusive)"},
 			&cli.StringFlag{Name: "until-time", Usage: "restore records with timestamps before `RFC3339` (exclusive)"},
 			&cli.StringSliceFlag{Name: "partition", Aliases: []string{"p"}, Usage: "restore only partition `P[=FROM-UNTIL]` of the single --topic (repeatable; FROM inclusive, UNTIL exclusive, either may be empty)"},
@@ -265,8 +265,8 @@ func (p *restoreProgress) show(s restore.Status) {
 			eta = (time.Duration(float64(t.RecordsTotal-t.Records)/rate) * time.Second).Round(time.Second).String()
 		}
 		n := int(pct / 5)
-		fmt.Fprintf(p.w, "%-24s [%-20s] %5.1f%% %d/%d records %.1f/%.1f MB ETA %s %s\n", t.Target,
-			strings.Repeat("#", min(n, 20)), pct, t.Records, t.RecordsTotal, float64(t.Bytes)/1e6, float64(t.BytesTotal)/1e6, eta, t.Phase)
+		fmt.Fprintf(p.w, "%-24s [%-20s] %5.1f%% %d/%d records %.1f/%.1f MB decoded ETA %s %s\n", t.Target,
+			strings.Repeat("#", min(n, 20)), pct, t.Records, t.RecordsTotal, float64(t.DecodedBytes)/1e6, float64(t.DecodedBytesTotal)/1e6, eta, t.Phase)
 		p.lines++
 	}
 }
@@ -292,7 +292,7 @@ func printPlan(w io.Writer, format string, res *restore.Result) {
 		return
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SOURCE\tSNAPSHOT\tTARGET\tPARTITION\tRECORDS\tBYTES\tRESUMED\tEXPIRED")
+	fmt.Fprintln(tw, "SOURCE\tSNAPSHOT\tTARGET\tPARTITION\tRECORDS\tDECODED BYTES\tRESUMED\tEXPIRED")
 	var recs, bytes int64
 	for _, t := range res.Topics {
 		target := t.Target
@@ -304,13 +304,13 @@ func printPlan(w io.Writer, format string, res *restore.Result) {
 			for _, e := range p.Expired {
 				exp += e.Records
 			}
-			fmt.Fprintf(tw, "%s\tv%d\t%s\t%d\t%d\t%d\t%d\t%d\n", t.Source, t.Snapshot, target, p.Partition, p.RecordsTotal, p.BytesTotal, p.Resumed, exp)
+			fmt.Fprintf(tw, "%s\tv%d\t%s\t%d\t%d\t%d\t%d\t%d\n", t.Source, t.Snapshot, target, p.Partition, p.RecordsTotal, p.DecodedBytesTotal, p.Resumed, exp)
 		}
 		recs += t.RecordsTotal
-		bytes += t.BytesTotal
+		bytes += t.DecodedBytesTotal
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "Dry run: preflight passed; would restore %d records, %d bytes; nothing was created or produced\n", recs, bytes)
+	fmt.Fprintf(w, "Dry run: preflight passed; would restore %d records, %d decoded bytes; nothing was created or produced\n", recs, bytes)
 }
 
 func printRestore(w io.Writer, format string, res *restore.Result) {
@@ -329,7 +329,7 @@ func printRestore(w io.Writer, format string, res *restore.Result) {
 	}
 	tw.Flush()
 	if secs := res.Duration.Seconds(); secs > 0 {
-		fmt.Fprintf(w, "%s: %d records produced, %.1f MB in %.1fs (%.0f records/s, %.1f MB/s)\n", res.Phase, res.Produced,
+		fmt.Fprintf(w, "%s: %d records produced, %.1f MB payload in %.1fs (%.0f records/s, %.1f MB/s)\n", res.Phase, res.Produced,
 			float64(res.PayloadBytes)/1e6, secs, float64(res.Produced)/secs, float64(res.PayloadBytes)/1e6/secs)
 	}
 }

@@ -67,6 +67,8 @@ func TestRestoreCommand(t *testing.T) {
 		{"--topic", "orders:o1", "--topic", "events", "--partition", "1"},
 		{"--topic", "orders:o1", "--from-time", "2026-13-01", "--create-topics"},
 		{"--topic", "orders:o1", "--snapshot", "vX"},
+		{"--topic", "orders:o1", "--snapshot", "v2..v1", "--create-topics"},
+		{"--topic", "orders:o1", "--snapshot", "v1..v2", "--partition", "0=5-", "--create-topics"},
 		{"--topic", "orders:o1", "-o", "xml"},
 		{"--topic", "orders:o1", "--retention", "sometimes"},
 		{},
@@ -84,8 +86,10 @@ func TestRestoreCommand(t *testing.T) {
 		{[]string{"--topic", "orders:o1", "--snapshot", "7", "--create-topics"}, "no snapshot v7; available: v1"},
 		{[]string{"--topic", "ghost:o1", "--create-topics"}, "ghost"},
 		{[]string{"--topic", "orders:events"}, "topic events: partition count"},
-		{[]string{"--topic", "orders:o1"}, "topic o1: target exists"},
+		// The engine names the spec field, the command line adds its flag.
+		{[]string{"--topic", "orders:o1"}, "topic o1: target exists: the topic does not exist in the cluster; create it with 3 partitions or set createTopics: true (on the command line createTopics is --create-topics)"},
 		{[]string{"--topic", "orders:o1", "--from-time", "2099-01-01T00:00:00Z", "--create-topics"}, "the restore selects no record; snapshot orders/v1 holds"},
+		{[]string{"--topic", "orders:o1", "--from-time", "2099-01-01T00:00:00Z", "--create-topics"}, "allowEmpty is --allow-empty"},
 	} {
 		code, _, stderr := runCtx(ctx, append(append([]string{"restore"}, common...), tc.args...)...)
 		if code != exitFailure || !strings.Contains(stderr, tc.msg) {

@@ -80,8 +80,8 @@ func BenchmarkBackup(b *testing.B) {
 				}
 				err = m.MBps("MB/s", payload, func() error {
 					sum := backupOnce(b, st, addr)
-					if sum.Bytes != payload {
-						return fmt.Errorf("backed up %d bytes, want %d", sum.Bytes, payload)
+					if sum.PayloadBytes != payload {
+						return fmt.Errorf("backed up %d payload bytes, want %d", sum.PayloadBytes, payload)
 					}
 					return nil
 				})

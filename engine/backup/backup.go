@@ -16,22 +16,24 @@ import (
 	"github.com/kbackup/kbackup/store"
 )
 
-// TopicSummary is what a backup stored for one topic.
+// TopicSummary is what a backup stored for one topic: PayloadBytes are the
+// records' payload bytes (keys, values, headers), Stored the stored bytes
+// of their segments (docs/cli.md, "Byte counts").
 type TopicSummary struct {
-	Topic    string `json:"topic"`
-	Snapshot int    `json:"snapshot"`
-	Records  int64  `json:"records"`
-	Bytes    int64  `json:"bytes"`
-	Stored   int64  `json:"stored_bytes"`
+	Topic        string `json:"topic"`
+	Snapshot     int    `json:"snapshot"`
+	Records      int64  `json:"records"`
+	PayloadBytes int64  `json:"payload_bytes"`
+	Stored       int64  `json:"stored_bytes"`
 }
 
 // Summary is the result of a backup run.
 type Summary struct {
-	Topics   []TopicSummary `json:"topics"`
-	Records  int64          `json:"records"`
-	Bytes    int64          `json:"bytes"`
-	Stored   int64          `json:"stored_bytes"`
-	Duration time.Duration  `json:"duration_ns"`
+	Topics       []TopicSummary `json:"topics"`
+	Records      int64          `json:"records"`
+	PayloadBytes int64          `json:"payload_bytes"`
+	Stored       int64          `json:"stored_bytes"`
+	Duration     time.Duration  `json:"duration_ns"`
 }
 
 type backup struct {
@@ -269,7 +271,7 @@ func (b *backup) logSummary() {
 			}
 		}
 		b.opts.Logger.Info("backup progress", "topic", t.name, "snapshot", t.loc.String(),
-			"records", t.records.Load(), "bytes", t.payload.Load(), "stored", t.stored.Load(), "lag", lag)
+			"records", t.records.Load(), "payload_bytes", t.payload.Load(), "stored_bytes", t.stored.Load(), "lag", lag)
 	}
 }
 
@@ -484,10 +486,10 @@ func (b *backup) stopAll() error {
 func (b *backup) summary(d time.Duration) *Summary {
 	s := &Summary{Duration: d}
 	for _, t := range b.done {
-		ts := TopicSummary{Topic: t.name, Snapshot: t.loc.Version, Records: t.records.Load(), Bytes: t.payload.Load(), Stored: t.stored.Load()}
+		ts := TopicSummary{Topic: t.name, Snapshot: t.loc.Version, Records: t.records.Load(), PayloadBytes: t.payload.Load(), Stored: t.stored.Load()}
 		s.Topics = append(s.Topics, ts)
 		s.Records += ts.Records
-		s.Bytes += ts.Bytes
+		s.PayloadBytes += ts.PayloadBytes
 		s.Stored += ts.Stored
 	}
 	sort.Slice(s.Topics, func(i, j int) bool {

@@ -169,7 +169,7 @@ func (w *partitionWriter) roll(ctx context.Context) error {
 	w.t.b.opts.Observer.SegmentStored(w.t.name, e)
 	w.t.addSummary(e.Records, w.payload, e.StoredBytes)
 	w.t.b.opts.Logger.Debug("segment stored", "topic", w.t.name, "snapshot", w.t.loc.String(), "partition", w.partition,
-		"offsets", fmt.Sprintf("%d-%d", e.FirstOffset, e.LastOffset), "records", e.Records, "bytes", w.payload, "stored", e.StoredBytes)
+		"offsets", fmt.Sprintf("%d-%d", e.FirstOffset, e.LastOffset), "records", e.Records, "payload_bytes", w.payload, "stored_bytes", e.StoredBytes)
 	w.payload = 0
 	return nil
 }

@@ -92,11 +92,11 @@ func (c *restoreCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(c.progress, prometheus.GaugeValue, ratio, t.Source, t.Target)
 		if !m.opts.PartitionLabels {
-			c.emit(ch, t.Records, t.Bytes, t.RecordsTotal, t.BytesTotal, t.Source, t.Target)
+			c.emit(ch, t.Records, t.DecodedBytes, t.RecordsTotal, t.DecodedBytesTotal, t.Source, t.Target)
 			continue
 		}
 		for _, p := range t.Partitions {
-			c.emit(ch, p.Records, p.Bytes, p.RecordsTotal, p.BytesTotal, t.Source, t.Target, strconv.Itoa(int(p.Partition)))
+			c.emit(ch, p.Records, p.DecodedBytes, p.RecordsTotal, p.DecodedBytesTotal, t.Source, t.Target, strconv.Itoa(int(p.Partition)))
 		}
 	}
 }

@@ -14,10 +14,10 @@ func TestRestoreSeries(t *testing.T) {
 	status := func(ph restore.Phase, p0, p1 int64) restore.Status {
 		return restore.Status{Phase: ph, Topics: []restore.TopicStatus{{
 			Source: "orders", Target: "orders-copy", Phase: ph,
-			Records: p0 + p1, RecordsTotal: 200, Bytes: 10 * (p0 + p1), BytesTotal: 2000,
+			Records: p0 + p1, RecordsTotal: 200, DecodedBytes: 10 * (p0 + p1), DecodedBytesTotal: 2000,
 			Partitions: []restore.PartitionStatus{
-				{Partition: 0, Records: p0, RecordsTotal: 100, Bytes: 10 * p0, BytesTotal: 1000},
-				{Partition: 1, Records: p1, RecordsTotal: 100, Bytes: 10 * p1, BytesTotal: 1000},
+				{Partition: 0, Records: p0, RecordsTotal: 100, DecodedBytes: 10 * p0, DecodedBytesTotal: 1000},
+				{Partition: 1, Records: p1, RecordsTotal: 100, DecodedBytes: 10 * p1, DecodedBytesTotal: 1000},
 			},
 		}}}
 	}

@@ -44,17 +44,21 @@ func holdings(loc store.Loc, ix *store.Index) string {
 // ranges or retention leave nothing of what the backup holds, which is
 // most often a mistake (a time window outside the data, an empty version).
 // AllowEmpty accepts it.
-func (r *restorer) checkSelects(j *topicJob) string {
-	if !j.checks || r.cfg.AllowEmpty {
-		return ""
+func (r *restorer) checkSelects(j *topicJob) error {
+	if !j.checks || r.cfg.AllowEmpty || j.leg > 0 {
+		return nil
 	}
-	for _, pp := range j.plans {
-		if pp.recsTotal > 0 {
-			return ""
+	legs := []*topicJob{j}
+	if j.legs != nil {
+		legs = j.legs // a chain selects nothing only if none of its versions does
+	}
+	for _, l := range legs {
+		for _, pp := range l.plans {
+			if pp.recsTotal > 0 {
+				return nil
+			}
 		}
 	}
-	return fmt.Sprintf("topic %s: records selected: the restore selects no record; %s; %s",
-		j.m.TargetName(), j.holds, r.hint(
-			"widen the time window, offsets or partitions, pick another --snapshot, or pass --allow-empty to restore nothing",
-			"copy a snapshot that holds records, or widen the spec's time window, offsets or partitions, or set allowEmpty: true in the spec to restore nothing"))
+	return checkFailure(j.m.TargetName(), ErrNothingSelected, "the restore selects no record; %s; "+
+		"restore a snapshot that holds records, widen the time window, offsets or partitions, or set allowEmpty: true to restore nothing", j.holds)
 }

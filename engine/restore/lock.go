@@ -52,6 +52,7 @@ func (r *restorer) lockTargets(ctx context.Context) error {
 		targets = append(targets, j.m.TargetName())
 	}
 	slices.Sort(targets)
+	targets = slices.Compact(targets) // a chain's legs share their target
 	for _, t := range targets {
 		l, err := lockTarget(dir, cluster, t)
 		if err != nil {

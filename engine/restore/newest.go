@@ -36,8 +36,8 @@ func (r *restorer) newestWithRecords(ctx context.Context, topic string, man *sto
 			return s.Version, nil
 		}
 		if active != nil && s.TopicID != active.TopicID {
-			return 0, fmt.Errorf("v%d, the active version, holds no record yet, and v%d, the newest with records, is an earlier incarnation of the topic (%s): pass --snapshot v%d to restore it",
-				man.Active, s.Version, reasonOf(active), s.Version)
+			return 0, fmt.Errorf("%w: v%d, the active version, holds no record yet, and v%d, the newest with records, is an earlier incarnation of the topic (%s): set snapshot: v%d to restore it",
+				ErrEarlierIncarnation, man.Active, s.Version, reasonOf(active), s.Version)
 		}
 		r.log.Info("restoring the newest version with records", "source", topic, "snapshot", fmt.Sprintf("v%d", s.Version),
 			"why", fmt.Sprintf("v%d, the active version, holds no record yet", man.Active))

@@ -60,6 +60,9 @@ type partPlan struct {
 	recs    atomic.Int64 // records restored (acknowledged), resumed included
 	payload atomic.Int64 // key+value+header bytes produced by this run
 
+	exact   int64 // records planned, exactly (count), once counted
+	counted bool
+
 	now     func() time.Time // the restore's clock (nil: time.Now)
 	mu      sync.Mutex
 	expired []ExpiredSpan // segments left out because retention deleted them
@@ -187,10 +190,10 @@ func cloneBytes(b []byte) []byte {
 // index's decoded bytes.
 func (pp *partPlan) status() PartitionStatus {
 	recs := pp.recs.Load()
-	s := PartitionStatus{Partition: pp.p, Records: recs, RecordsTotal: max(pp.recsTotal, recs), BytesTotal: pp.bytesTotal, Resumed: pp.resumed}
+	s := PartitionStatus{Partition: pp.p, Records: recs, RecordsTotal: max(pp.recsTotal, recs), DecodedBytesTotal: pp.bytesTotal, Resumed: pp.resumed}
 	s.Expired, _ = pp.expiredSpans()
 	if pp.recsTotal > 0 {
-		s.Bytes = min(pp.bytesTotal, int64(float64(pp.bytesTotal)*float64(recs)/float64(pp.recsTotal)))
+		s.DecodedBytes = min(pp.bytesTotal, int64(float64(pp.bytesTotal)*float64(recs)/float64(pp.recsTotal)))
 	}
 	return s
 }

@@ -14,22 +14,25 @@ import (
 	"github.com/kbackup/kbackup/store"
 )
 
+// failFunc records a failed preflight check.
+type failFunc func(check *CheckError, format string, a ...any)
+
 // preflight checks one topic's target and finds where each partition
-// resumes. It returns one line per failed check (none when the topic's
-// checks are disabled) and an error only when the cluster cannot be asked.
-func (r *restorer) preflight(ctx context.Context, j *topicJob, live map[string]kafka.Topic) ([]string, error) {
+// resumes. It returns one error per failed check (none when the topic's
+// checks are disabled), each wrapping its CheckError, and an error only
+// when the cluster cannot be asked.
+func (r *restorer) preflight(ctx context.Context, j *topicJob, live map[string]kafka.Topic) ([]error, error) {
 	target := j.m.TargetName()
-	var probs []string
-	fail := func(check, format string, a ...any) {
+	var probs []error
+	fail := func(check *CheckError, format string, a ...any) {
 		if j.checks {
-			probs = append(probs, fmt.Sprintf("topic %s: %s: %s", target, check, fmt.Sprintf(format, a...)))
+			probs = append(probs, checkFailure(target, check, format, a...))
 		}
 	}
 	lt, exists := live[target]
 	if !exists {
 		if !r.cfg.CreateTopics {
-			fail("target exists", "the topic does not exist in the cluster; create it with %d partitions or %s", j.partitions,
-				r.hint("pass --create-topics", "set createTopics: true in the spec"))
+			fail(ErrTargetMissing, "the topic does not exist in the cluster; create it with %d partitions or set createTopics: true", j.partitions)
 			return probs, nil
 		}
 		j.create, j.createCfg = true, createConfigs(j.snap.Configs)
@@ -38,7 +41,7 @@ func (r *restorer) preflight(ctx context.Context, j *topicJob, live map[string]k
 			return nil, err
 		}
 		if problem != "" {
-			fail("target exists", "%s", problem)
+			fail(ErrTargetMissing, "%s", problem)
 		}
 		j.configs = cfgs
 		if err := r.checkRetention(ctx, j, fail); err != nil {
@@ -52,7 +55,7 @@ func (r *restorer) preflight(ctx context.Context, j *topicJob, live map[string]k
 		return probs, nil
 	}
 	if lt.Partitions != j.partitions {
-		fail("partition count", "the target has %d partitions, snapshot %s has %d", lt.Partitions, j.loc, j.partitions)
+		fail(ErrPartitionCount, "the target has %d partitions, snapshot %s has %d", lt.Partitions, j.loc, j.partitions)
 	}
 	cfgs, err := targetConfigs(ctx, r.adm, target)
 	if err != nil {
@@ -61,7 +64,7 @@ func (r *restorer) preflight(ctx context.Context, j *topicJob, live map[string]k
 	j.configs = cfgs
 	src, dst := policy(j.snap.Configs), policy(cfgs)
 	if strings.Contains(src, "compact") != strings.Contains(dst, "compact") {
-		fail("cleanup.policy", "the target's cleanup.policy is %q but the source's was %q: compaction would %s", dst, src,
+		fail(ErrCleanupPolicy, "the target's cleanup.policy is %q but the source's was %q: compaction would %s", dst, src,
 			map[bool]string{true: "drop records of the restored history", false: "not be applied"}[strings.Contains(dst, "compact")])
 	}
 	r.checkTimestamps(j, fail)
@@ -74,8 +77,7 @@ func (r *restorer) preflight(ctx context.Context, j *topicJob, live map[string]k
 	}
 	if !r.cfg.AllowNonEmpty {
 		for _, f := range foreign {
-			fail("target empty", "%s; %s", f, r.hint("pass --allow-nonempty to append anyway",
-				"to append anyway, copy a spec with allowNonEmpty: true into restore/ (the mount must run with --restore-allow-nonempty)"))
+			fail(ErrTargetNotEmpty, "%s; to append anyway set allowNonEmpty: true", f)
 		}
 	}
 	return probs, nil
@@ -107,6 +109,7 @@ func (r *restorer) findResume(ctx context.Context, j *topicJob) ([]string, error
 	if err != nil {
 		return nil, err
 	}
+	j.endBefore = ends
 	lastAt := map[int32]int64{}
 	for _, pp := range j.plans {
 		if ends[pp.p] > starts[pp.p] {
@@ -127,7 +130,11 @@ func (r *restorer) findResume(ctx context.Context, j *topicJob) ([]string, error
 			continue
 		}
 		held := at + 1 - starts[pp.p]
-		ours, err := r.resumeAfter(ctx, j, pp, lasts[pp.p], held)
+		resume := r.resumeAfter
+		if j.legs != nil {
+			resume = r.resumeLeg
+		}
+		ours, err := resume(ctx, j, pp, lasts[pp.p], held)
 		if err != nil {
 			return nil, err
 		}
@@ -159,6 +166,20 @@ func (r *restorer) resumeAfter(ctx context.Context, j *topicJob, pp *partPlan, l
 		pp.start, pp.resumed = max(pp.f.from, off+1), n
 		pp.recs.Store(n)
 		return true, nil
+	}
+	return r.resumeByPosition(ctx, j, pp, last, held)
+}
+
+// resumeByPosition moves pp's start past its held-th planned record when
+// last is a copy of it, and reports whether it is.
+func (r *restorer) resumeByPosition(ctx context.Context, j *topicJob, pp *partPlan, last *kgo.Record, held int64) (bool, error) {
+	if last == nil {
+		return false, nil
+	}
+	if h := r.cfg.LegacyOffsetHeader; h != "" && len(last.Headers) > 0 && last.Headers[len(last.Headers)-1].Key == h {
+		c := *last // a chain's copy carries the offset header this restore added
+		c.Headers = c.Headers[:len(c.Headers)-1]
+		last = &c
 	}
 	rec, err := pp.nth(ctx, r.st, j.loc, held)
 	if err != nil || rec == nil || !sameRecord(rec, last) {
@@ -227,13 +248,4 @@ func readLast(ctx context.Context, kcfg *kafka.Config, topic string, at map[int3
 		return nil, err
 	}
 	return got, nil
-}
-
-// hint returns cli, the advice naming command line flags, or spec, the
-// same advice naming restore spec fields, for restores without flags.
-func (r *restorer) hint(cli, spec string) string {
-	if r.opts.SpecHints {
-		return spec
-	}
-	return cli
 }

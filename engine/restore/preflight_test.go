@@ -2,6 +2,7 @@ package restore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -39,14 +40,14 @@ func TestRestorePreflightAndInvalid(t *testing.T) {
 		phase    Phase
 		msg      []string
 	}{
-		{"target missing", func(c *Config) { c.Topics[0].Target, c.CreateTopics = "nope", false }, ErrPreflight, Failed,
-			[]string{"topic nope: target exists", "--create-topics"}},
-		{"partition count", func(c *Config) { c.Topics[0].Target = "three" }, ErrPreflight, Failed,
+		{"target missing", func(c *Config) { c.Topics[0].Target, c.CreateTopics = "nope", false }, ErrTargetMissing, Failed,
+			[]string{"preflight check failed: topic nope: target exists", "createTopics: true"}},
+		{"partition count", func(c *Config) { c.Topics[0].Target = "three" }, ErrPartitionCount, Failed,
 			[]string{"topic three: partition count", "3 partitions", "has 2"}},
-		{"cleanup policy", func(c *Config) { c.Topics[0].Target = "compacted" }, ErrPreflight, Failed,
+		{"cleanup policy", func(c *Config) { c.Topics[0].Target = "compacted" }, ErrCleanupPolicy, Failed,
 			[]string{"topic compacted: cleanup.policy"}},
-		{"not empty", func(c *Config) { c.Topics[0].Target = "full" }, ErrPreflight, Failed,
-			[]string{"topic full: target empty", "partition 1 holds 1 records", "--allow-nonempty"}},
+		{"not empty", func(c *Config) { c.Topics[0].Target = "full" }, ErrTargetNotEmpty, Failed,
+			[]string{"topic full: target empty", "partition 1 holds 1 records", "allowNonEmpty: true"}},
 		{"two failures in one message", func(c *Config) {
 			c.Topics = append(c.Topics, TopicMapping{Source: "src", Target: "three"})
 			c.Topics[0].Target = "full"
@@ -63,7 +64,7 @@ func TestRestorePreflightAndInvalid(t *testing.T) {
 		{"bad range", func(c *Config) {
 			c.Topics[0].Partitions = []PartitionRange{{Number: 0, RestoreFromOffset: i64(10), RestoreUntilOffset: i64(5)}}
 		}, ErrInvalidSpec, Invalid, []string{"restoreUntilOffset 5 must be greater than restoreFromOffset 10"}},
-		{"no topics", func(c *Config) { c.Topics = nil }, ErrInvalidSpec, Invalid, []string{"no topics"}},
+		{"no topics", func(c *Config) { c.Topics = nil }, ErrNoTopics, Invalid, []string{"invalid restore spec: no topics"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -73,6 +74,12 @@ func TestRestorePreflightAndInvalid(t *testing.T) {
 			var phases []Phase
 			res, err := e.restore(spec, Options{OnStatus: func(s Status) { phases = append(phases, s.Phase) }})
 			errContains(t, err, tc.sentinel, tc.msg...)
+			if !errors.Is(err, ErrPreflight) && !errors.Is(err, ErrInvalidSpec) {
+				t.Fatalf("error %q wraps neither ErrPreflight nor ErrInvalidSpec", err)
+			}
+			if strings.Contains(err.Error(), "--") {
+				t.Fatalf("error %q names a command line flag", err)
+			}
 			if res.Phase != tc.phase || phases[len(phases)-1] != tc.phase || res.Reason != err.Error() {
 				t.Fatalf("phase %s (seen %v), reason %q", res.Phase, phases, res.Reason)
 			}
@@ -126,7 +133,9 @@ func TestRestoreResume(t *testing.T) {
 		spec.Spec.Config.LegacyOffsetHeader = hdr
 		for run := 0; ; run++ {
 			ctx, cancel := context.WithCancel(e.ctx)
-			res, err := Run(ctx, e.st, e.kcfg, spec, Options{StatusInterval: time.Millisecond, OnStatus: func(s Status) {
+			// A small producer buffer: an interrupted run sends what it
+			// buffered before it stops.
+			res, err := Run(ctx, e.st, e.kcfg, spec, Options{bufferBytes: 1 << 20, StatusInterval: time.Millisecond, OnStatus: func(s Status) {
 				var produced int64
 				for _, t := range s.Topics {
 					for _, p := range t.Partitions {

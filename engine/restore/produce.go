@@ -83,17 +83,36 @@ func (p *producer) largeClient(ctx context.Context) (*kgo.Client, error) {
 	return p.large, nil
 }
 
-// close closes the producer's clients. Records still buffered fail at
-// once, so an interrupted restore stops promptly; produce requests already
-// sent may still be appended by the broker just after (see docs/restore.md,
-// "One restore per target").
-func (p *producer) close() {
+// abortWait bounds how long close waits for the broker to answer the
+// produce requests already sent: about franz-go's request timeout, after
+// which an unanswered request is failed by the client too.
+const abortWait = 30 * time.Second
+
+// close stops the producer once every produce request it sent has its
+// answer (abortWait at most), and closes the clients. Returning earlier
+// would let a rerun read the target's end before those requests are
+// appended, resume from there and produce their records a second time.
+// The idempotent producer fails a buffered batch only when nothing is in
+// flight ahead of it on its partition, so a partition whose requests keep
+// succeeding sends what it buffered (producerBuffer at most) before it
+// stops. close reports whether every request was answered.
+func (p *producer) close() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), abortWait)
+	defer cancel()
+	clients := []*kgo.Client{p.cl}
 	if p.large != nil {
-		p.large.Close()
+		clients = append(clients, p.large)
 	}
+	answered := true
+	for _, cl := range clients {
+		if cl.AbortBufferedRecords(ctx) != nil {
+			answered = false
+		}
+		cl.Close()
+	}
+	return answered
 }
 
 // createTopics creates the targets that preflight found missing, with the
@@ -102,6 +121,10 @@ func (p *producer) close() {
 // existing targets when the spec chose so.
 func (r *restorer) createTopics(ctx context.Context) error {
 	for _, j := range r.jobs {
+		if j.leg > 0 {
+			j.configs = j.legs[0].configs // created or extended by the first leg
+			continue
+		}
 		if !j.create {
 			if err := r.extendRetention(ctx, j); err != nil {
 				return err
@@ -184,7 +207,11 @@ func (r *restorer) newProducer(ctx context.Context, limit int32, codec string) (
 		)
 	}
 	batch := min(limit, maxBatch)
-	cl, err := newCl(ctx, batch, 5*time.Millisecond, producerBuffer)
+	buffer := producerBuffer
+	if r.opts.bufferBytes > 0 {
+		buffer = r.opts.bufferBytes
+	}
+	cl, err := newCl(ctx, batch, 5*time.Millisecond, buffer)
 	if err != nil {
 		return nil, err
 	}
@@ -207,10 +234,16 @@ func compression(codec string) kgo.CompressionCodec {
 	return kgo.Lz4Compression()
 }
 
+// closeProducers closes every producer once its requests in flight are
+// answered (producer.close); r.prods is empty afterwards.
 func (r *restorer) closeProducers() {
 	for _, p := range r.prods {
-		p.close()
+		if !p.close() {
+			r.log.Warn("the broker did not answer every produce request sent before the restore stopped; "+
+				"wait a minute before a rerun, or the rerun may write their records again", "wait", abortWait)
+		}
 	}
+	r.prods = nil
 }
 
 // restorePartition produces pp's records from its start, one block in
@@ -264,8 +297,9 @@ func (r *restorer) restorePartition(ctx context.Context, j *topicJob, pp *partPl
 	drained := make(chan struct{})
 	go func() { wg.Wait(); close(drained) }()
 	// An interrupted partition does not wait for its buffered records:
-	// closing the producer fails those not yet sent, and the idempotent
-	// producer leaves the target holding a prefix of the plan.
+	// closing the producer fails those not yet sent, waits for the answers
+	// to those sent, and the idempotent producer leaves the target holding
+	// a prefix of the plan.
 	select {
 	case <-drained:
 	case <-pctx.Done():

@@ -74,13 +74,13 @@ func (j *topicJob) status() TopicStatus {
 	for _, pp := range j.plans {
 		ps := pp.status()
 		if ph == Done {
-			ps.RecordsTotal, ps.Bytes = ps.Records, ps.BytesTotal
+			ps.RecordsTotal, ps.DecodedBytes = ps.Records, ps.DecodedBytesTotal
 		}
 		ts.Partitions = append(ts.Partitions, ps)
 		ts.Records += ps.Records
 		ts.RecordsTotal += ps.RecordsTotal
-		ts.Bytes += ps.Bytes
-		ts.BytesTotal += ps.BytesTotal
+		ts.DecodedBytes += ps.DecodedBytes
+		ts.DecodedBytesTotal += ps.DecodedBytesTotal
 		for _, e := range ps.Expired {
 			ts.ExpiredRecords += e.Records
 		}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -61,6 +60,9 @@ type topicJob struct {
 	holds      string            // what the snapshot holds, for messages
 	prod       *producer
 	phase      atomic.Int32
+	legs       []*topicJob     // a chain's legs in order, this one among them (chain.go); nil otherwise
+	leg        int             // this job's position in legs
+	endBefore  map[int32]int64 // the target's end offsets before producing (nil: created or empty)
 }
 
 // Run restores spec's topics from st into the cluster kcfg. It validates
@@ -101,6 +103,7 @@ func (r *restorer) run(ctx context.Context, spec *Spec) error {
 	}
 	r.setPhase(Initializing, "")
 	if err := r.initialize(ctx); err != nil {
+		r.closeProducers()
 		if errors.Is(context.Cause(ctx), ErrCancelled) {
 			r.cancelled = true
 			err = fmt.Errorf("%w before anything was produced", ErrCancelled)
@@ -116,10 +119,11 @@ func (r *restorer) run(ctx context.Context, spec *Spec) error {
 		r.setPhase(Ready, "")
 		return nil
 	}
-	defer r.closeProducers()
 	r.setPhase(Restoring, "")
 	stop := r.tick()
 	err := r.restoreAll(ctx)
+	// Before any final phase: a rerun may start as soon as it is reported.
+	r.closeProducers()
 	stop()
 	if err != nil {
 		if errors.Is(context.Cause(ctx), ErrCancelled) {
@@ -152,7 +156,20 @@ func (r *restorer) initialize(ctx context.Context) error {
 		f.tUntil = tUntil.UnixMilli()
 	}
 	for i := range r.cfg.Topics {
-		j, err := r.plan(ctx, r.cfg.Topics[i], f)
+		m := r.cfg.Topics[i]
+		versions, err := r.chainVersions(ctx, m)
+		if err != nil {
+			return err
+		}
+		if versions != nil {
+			legs, err := r.planChain(ctx, m, versions, f)
+			if err != nil {
+				return err
+			}
+			r.jobs = append(r.jobs, legs...)
+			continue
+		}
+		j, err := r.plan(ctx, m, f)
 		if err != nil {
 			return err
 		}
@@ -165,19 +182,23 @@ func (r *restorer) initialize(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	var problems []string
+	var problems []error
 	for _, j := range r.jobs {
-		p, err := r.preflight(ctx, j, live)
+		preflight := r.preflight
+		if j.leg > 0 {
+			preflight = r.preflightLeg
+		}
+		p, err := preflight(ctx, j, live)
 		if err != nil {
 			return fmt.Errorf("topic %s: %w", j.m.TargetName(), err)
 		}
 		problems = append(problems, p...)
-		if p := r.checkSelects(j); p != "" {
+		if p := r.checkSelects(j); p != nil {
 			problems = append(problems, p)
 		}
 	}
 	if len(problems) > 0 {
-		return fmt.Errorf("%w: %s", ErrPreflight, strings.Join(problems, "; "))
+		return joinFailures(ErrPreflight, problems)
 	}
 	if r.opts.DryRun {
 		return nil
@@ -271,12 +292,16 @@ func (r *restorer) plan(ctx context.Context, m TopicMapping, base filter) (*topi
 	return j, nil
 }
 
-// restoreAll restores up to Parallelism topics at once.
+// restoreAll restores up to Parallelism topics at once; the legs of a
+// chain one after the other.
 func (r *restorer) restoreAll(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(max(1, r.cfg.Parallelism))
 	for _, j := range r.jobs {
-		g.Go(func() error { return r.restoreTopic(gctx, j) })
+		if j.leg > 0 {
+			continue // restored after the legs before it (restoreChain)
+		}
+		g.Go(func() error { return r.restoreChain(gctx, j) })
 	}
 	return g.Wait()
 }

@@ -133,9 +133,9 @@ func configInt(cfgs map[string]string, key string, def int64) int64 {
 // checkTimestamps fails a target that would not keep the records'
 // timestamps: LogAppendTime rewrites them (and a rerun could then not
 // recognise what it restored), a timestamp age limit refuses old records.
-func (r *restorer) checkTimestamps(j *topicJob, fail func(check, format string, a ...any)) {
+func (r *restorer) checkTimestamps(j *topicJob, fail failFunc) {
 	if t := j.configs["message.timestamp.type"]; strings.EqualFold(t, "LogAppendTime") {
-		fail("timestamp type", "the target's message.timestamp.type is LogAppendTime: the broker would replace every record's timestamp "+
+		fail(ErrTimestampType, "the target's message.timestamp.type is LogAppendTime: the broker would replace every record's timestamp "+
 			"with the time of the restore (and a rerun could not recognise what was restored); set it to CreateTime")
 	}
 	oldest, ok := j.oldest()
@@ -145,7 +145,7 @@ func (r *restorer) checkTimestamps(j *topicJob, fail func(check, format string, 
 	age := r.now().Sub(oldest).Milliseconds()
 	for _, k := range timestampConfigs[1:] {
 		if limit := configInt(j.configs, k, math.MaxInt64); limit >= 0 && age > limit {
-			fail("timestamp age", "the target's %s is %d ms but the oldest planned record is %d ms old: the broker would refuse it; raise %s or restore a later time window",
+			fail(ErrTimestampAge, "the target's %s is %d ms but the oldest planned record is %d ms old: the broker would refuse it; raise %s or restore a later time window",
 				k, limit, age, k)
 		}
 	}
@@ -167,7 +167,7 @@ func (j *topicJob) oldest() (time.Time, bool) {
 // checkRetention counts the planned records the target's retention would
 // delete soon after the restore writes them and applies the spec's choice
 // (RetentionPolicy); with no choice, any such record fails the check.
-func (r *restorer) checkRetention(ctx context.Context, j *topicJob, fail func(check, format string, a ...any)) error {
+func (r *restorer) checkRetention(ctx context.Context, j *topicJob, fail failFunc) error {
 	choice := r.cfg.Filters.Time.Retention
 	rep := &RetentionReport{Policy: choice, RetentionMs: configInt(j.configs, "retention.ms", -1), RetentionBytes: configInt(j.configs, "retention.bytes", -1)}
 	j.retention = rep
@@ -208,7 +208,7 @@ func (r *restorer) checkRetention(ctx context.Context, j *topicJob, fail func(ch
 	switch choice {
 	case ApplyTargetTopicRetention:
 		if len(rep.OverBytes) > 0 {
-			fail("retention", "%s; %s skips only records older than retention.ms: choose %s or %s", msg,
+			fail(ErrRetention, "%s; %s skips only records older than retention.ms: choose %s or %s", msg,
 				ApplyTargetTopicRetention, ExtendTargetTopicRetention, IgnoreTargetTopicRetention)
 			return nil
 		}
@@ -233,7 +233,7 @@ func (r *restorer) checkRetention(ctx context.Context, j *topicJob, fail func(ch
 		if !j.checks {
 			r.log.Warn("restoring records the target's retention will delete (preflight checks disabled)", "target", j.m.TargetName(), "reason", msg)
 		}
-		fail("retention", "%s; choose filters.time.retention (--retention): %s (apply) skips them, %s (extend) raises the target's retention to keep them, %s (ignore) restores them anyway",
+		fail(ErrRetention, "%s; choose filters.time.retention: %s (apply) skips them, %s (extend) raises the target's retention to keep them, %s (ignore) restores them anyway",
 			msg, ApplyTargetTopicRetention, ExtendTargetTopicRetention, IgnoreTargetTopicRetention)
 	}
 	return nil

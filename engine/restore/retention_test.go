@@ -47,7 +47,7 @@ func TestRestoreRetentionAndTimestamps(t *testing.T) {
 	}
 
 	_, err := e.restore(with("none", ""), Options{})
-	errContains(t, err, ErrPreflight, "topic none: retention: 15 planned records", "retention.ms 604800000", "ApplyTargetTopicRetention", "--retention")
+	errContains(t, err, ErrRetention, "topic none: retention: 15 planned records", "retention.ms 604800000", "ApplyTargetTopicRetention", "filters.time.retention")
 	if e.topicExists("none") {
 		t.Fatal("a restore that failed its retention check created its target")
 	}
@@ -90,7 +90,7 @@ func TestRestoreRetentionAndTimestamps(t *testing.T) {
 	// short retention is extended in place when asked.
 	e.createTopic("appendtime", 2, map[string]string{"message.timestamp.type": "LogAppendTime", "retention.ms": "-1"})
 	_, err = e.restore(with("appendtime", ""), Options{})
-	errContains(t, err, ErrPreflight, "topic appendtime: timestamp type", "LogAppendTime", "CreateTime")
+	errContains(t, err, ErrTimestampType, "topic appendtime: timestamp type", "LogAppendTime", "CreateTime")
 	e.createTopic("week", 2, map[string]string{"retention.ms": "604800000", "retention.bytes": "100"})
 	_, err = e.restore(with("week", ApplyTargetTopicRetention), Options{})
 	errContains(t, err, ErrPreflight, "topic week: retention", "retention.bytes 100", "ExtendTargetTopicRetention")

@@ -106,7 +106,7 @@ func (rs *Runs) Start(name string, spec *Spec) error {
 		defer rs.wg.Done()
 		defer close(run.done)
 		defer cancel()
-		res, err := Run(ctx, rs.st, rs.kcfg, spec, Options{Logger: log, OnStatus: run.update, LockDir: rs.opts.LockDir, SpecHints: true})
+		res, err := Run(ctx, rs.st, rs.kcfg, spec, Options{Logger: log, OnStatus: run.update, LockDir: rs.opts.LockDir})
 		run.end(res, err)
 	}()
 	select {

@@ -162,11 +162,20 @@ func (v *SnapshotVersion) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
-// NormalizeSnapshot turns "1", "v1", "latest" or "" into "v1", "latest" or "".
+// NormalizeSnapshot turns "1", "v1", "latest" or "" into "v1", "latest" or
+// "", a chain "1..3" or "v1..v3" into "v1..v3", and keeps "all" (every
+// version, as a chain).
 func NormalizeSnapshot(s string) (string, error) {
 	s = strings.TrimSpace(s)
-	if s == "" || s == "latest" {
+	if s == "" || s == "latest" || s == allVersions {
 		return s, nil
+	}
+	if strings.Contains(s, "..") {
+		from, to, ok := parseChain(s)
+		if !ok {
+			return "", fmt.Errorf("snapshot versions %q: a chain is vA..vB with 1 ≤ A < B, at most %d versions (v1..v3)", s, maxChain)
+		}
+		return fmt.Sprintf("v%d..v%d", from, to), nil
 	}
 	n, err := strconv.Atoi(strings.TrimPrefix(s, "v"))
 	if err != nil || n < 0 {
@@ -236,7 +245,7 @@ func (s *Spec) validate(needTopics bool) error {
 	}
 	c := &s.Spec.Config
 	if needTopics && len(c.Topics) == 0 {
-		return specError("no topics to restore: add config.topics (or --topic SOURCE[:TARGET])")
+		return fmt.Errorf("%w: %w: add config.topics with a source for each topic to restore", ErrInvalidSpec, ErrNoTopics)
 	}
 	if c.Parallelism < 0 || c.MaxProducers < 0 {
 		return specError("parallelism and maxProducers must be positive")
@@ -270,6 +279,13 @@ func (t *TopicMapping) validate() error {
 	}
 	if err := store.ValidTopic(t.TargetName()); err != nil {
 		return specError("target of %s: %v", t.Source, err)
+	}
+	if t.isChain() {
+		for _, p := range t.Partitions {
+			if p.RestoreFromOffset != nil || p.RestoreUntilOffset != nil {
+				return specError("topic %s: offset ranges cannot be combined with a chain of versions (%s): a recreated topic's offsets start again in each version; use a time window", t.Source, t.snapshotSel())
+			}
+		}
 	}
 	seen := map[int32]bool{}
 	for _, p := range t.Partitions {

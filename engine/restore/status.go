@@ -66,10 +66,10 @@ type Options struct {
 	// nothing is created or produced. The result (phase Ready) holds the
 	// plan: per partition, the records and bytes that would be restored.
 	DryRun bool
-	// SpecHints makes messages name restore spec fields instead of command
-	// line flags (restores started by a copy into the mount's restore/,
-	// where the flags do not exist).
-	SpecHints bool
+
+	// bufferBytes replaces producerBuffer (tests: an interrupted restore
+	// sends what it buffered before it stops).
+	bufferBytes int
 }
 
 // Status is a restore's status: its phase, the reason of a failure
@@ -83,7 +83,7 @@ type Status struct {
 // TopicStatus is one topic's progress. Totals come from the storage index
 // before anything is produced; when a time window cuts through a segment
 // they are an upper bound, and they are set to the exact count once the
-// topic is done. Bytes are decoded record bytes (the index's unit).
+// topic is done.
 type TopicStatus struct {
 	Source       string `json:"source"`
 	Target       string `json:"target"`
@@ -92,8 +92,11 @@ type TopicStatus struct {
 	Created      bool   `json:"created,omitempty"`
 	Records      int64  `json:"records"`
 	RecordsTotal int64  `json:"records_total"`
-	Bytes        int64  `json:"bytes"`
-	BytesTotal   int64  `json:"bytes_total"`
+	// DecodedBytes and DecodedBytesTotal are decoded bytes
+	// (docs/cli.md, "Byte counts"): the records as the mount's
+	// records.jsonl shows them, the unit of the storage index.
+	DecodedBytes      int64 `json:"decoded_bytes"`
+	DecodedBytesTotal int64 `json:"decoded_bytes_total"`
 	// ExpiredRecords counts the records of the partitions' Expired spans.
 	ExpiredRecords int64 `json:"expired_records,omitempty"`
 	// Retention is what preflight found about the target's retention.
@@ -107,18 +110,19 @@ type TopicStatus struct {
 // (not restored, not in the totals), found when planning or, for segments
 // deleted during the restore, when reading them.
 type PartitionStatus struct {
-	Partition    int32         `json:"partition"`
-	Records      int64         `json:"records"`
-	RecordsTotal int64         `json:"records_total"`
-	Bytes        int64         `json:"bytes"`
-	BytesTotal   int64         `json:"bytes_total"`
-	Resumed      int64         `json:"resumed,omitempty"`
-	Expired      []ExpiredSpan `json:"expired,omitempty"`
+	Partition         int32         `json:"partition"`
+	Records           int64         `json:"records"`
+	RecordsTotal      int64         `json:"records_total"`
+	DecodedBytes      int64         `json:"decoded_bytes"`
+	DecodedBytesTotal int64         `json:"decoded_bytes_total"`
+	Resumed           int64         `json:"resumed,omitempty"`
+	Expired           []ExpiredSpan `json:"expired,omitempty"`
 }
 
 // Result is the outcome of Run: the final status plus totals.
 // Produced counts records produced by this run (excluding resumed ones);
-// PayloadBytes are their key, value and header bytes.
+// PayloadBytes are their payload bytes: keys, values and headers
+// (docs/cli.md, "Byte counts").
 type Result struct {
 	Status
 	Produced     int64         `json:"produced"`

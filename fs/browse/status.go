@@ -32,10 +32,12 @@ type TopicStatus struct {
 	Phase                 string
 	Created               bool
 	Records, RecordsTotal int64
-	Bytes, BytesTotal     int64
-	ExpiredRecords        int64
-	Retention             *RetentionStatus
-	Partitions            []PartitionStatus
+	// DecodedBytes, DecodedBytesTotal are decoded bytes (docs/cli.md,
+	// "Byte counts").
+	DecodedBytes, DecodedBytesTotal int64
+	ExpiredRecords                  int64
+	Retention                       *RetentionStatus
+	Partitions                      []PartitionStatus
 }
 
 // RetentionStatus is what preflight found about the target's retention,
@@ -83,7 +85,7 @@ type topicDoc struct {
 	Phase      string         `yaml:"phase"`
 	Created    bool           `yaml:"created,omitempty"`
 	Records    string         `yaml:"records"`
-	Bytes      string         `yaml:"bytes"`
+	Decoded    string         `yaml:"decoded_bytes"`
 	Expired    int64          `yaml:"expired_records,omitempty"`
 	Retention  *retentionDoc  `yaml:"retention,omitempty"`
 	Partitions []partitionDoc `yaml:"partitions,omitempty"`
@@ -126,7 +128,7 @@ func (s *RestoreStatus) Render() []byte {
 	of := func(n, total int64) string { return fmt.Sprintf("%d of %d", n, total) }
 	for _, t := range s.Topics {
 		td := topicDoc{Source: t.Source, Snapshot: "v" + fmt.Sprint(t.Snapshot), Target: t.Target, Phase: t.Phase, Created: t.Created,
-			Records: of(t.Records, t.RecordsTotal), Bytes: of(t.Bytes, t.BytesTotal), Expired: t.ExpiredRecords}
+			Records: of(t.Records, t.RecordsTotal), Decoded: of(t.DecodedBytes, t.DecodedBytesTotal), Expired: t.ExpiredRecords}
 		if r := t.Retention; r != nil {
 			rd := &retentionDoc{Policy: r.Policy, RetentionMs: r.RetentionMs, Older: r.Older, Skipped: r.Skipped, OverBytes: r.OverBytes, Extended: r.Extended}
 			if r.Cutoff != nil {

@@ -26,12 +26,12 @@ func TestRenderStatus(t *testing.T) {
 	produced := int64(30)
 	st := RestoreStatus{Name: "by-copy", Phase: "Done", Started: base, Finished: base.Add(time.Minute), Produced: &produced,
 		Topics: []TopicStatus{{Source: "orders", Snapshot: 1, Target: "v1-copy", Phase: "Done", Created: true, Records: 30, RecordsTotal: 30,
-			Bytes: 900, BytesTotal: 900, ExpiredRecords: 50, Retention: &RetentionStatus{Policy: "extend", RetentionMs: 3600000, Cutoff: &cutoff, Older: 5},
+			DecodedBytes: 900, DecodedBytesTotal: 900, ExpiredRecords: 50, Retention: &RetentionStatus{Policy: "extend", RetentionMs: 3600000, Cutoff: &cutoff, Older: 5},
 			Partitions: []PartitionStatus{{Partition: 0, Records: 0, RecordsTotal: 0, Expired: []ExpiredSpan{{FirstOffset: 0, LastOffset: 49,
 				MinTimestamp: base, MaxTimestamp: base.Add(49 * time.Second), Records: 50}}}, {Partition: 1, Records: 30, RecordsTotal: 30, Resumed: 3}}}}}
 	got := string(st.Render())
 	for _, want := range []string{"restore: by-copy\nphase: Done\nstarted: \"2026-01-15T10:00:00Z\"\nfinished: \"2026-01-15T10:01:00Z\"\nproduced: 30\n",
-		"snapshot: v1", "records: 30 of 30", "bytes: 900 of 900", "expired_records: 50", "created: true",
+		"snapshot: v1", "records: 30 of 30", "decoded_bytes: 900 of 900", "expired_records: 50", "created: true",
 		"offsets: 0-49", "times: 2026-01-15T10:00:00Z/2026-01-15T10:00:49Z", "records: 50\n", "resumed: 3",
 		"target_retention_ms: 3600000", "cutoff: \"2026-01-15T09:00:00Z\"", "older_records: 5", "policy: extend"} {
 		if !strings.Contains(got, want) {
