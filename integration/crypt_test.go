@@ -2,9 +2,7 @@ package integration
 
 import (
 	"bytes"
-	"context"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -95,7 +93,7 @@ func TestEncryptedMountAndServe(t *testing.T) {
 		} {
 			// A command that wrongly starts would serve until killed:
 			// give it 30s, then unmount what it may have left.
-			r := kbackupWithin(t, 30*time.Second, tc.args...)
+			r := kbackupEnv(t, 30*time.Second, nil, tc.args...)
 			if mp := tc.args[len(tc.args)-1]; tc.args[0] == "mount" {
 				_ = exec.Command("fusermount3", "-u", "-z", mp).Run()
 			}
@@ -169,25 +167,6 @@ func TestEncryptedMountAndServe(t *testing.T) {
 			}
 		}
 	})
-}
-
-// kbackupWithin runs the binary to completion or kills it after d.
-func kbackupWithin(t *testing.T, d time.Duration, args ...string) result {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, args...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	var ee *exec.ExitError
-	switch {
-	case errors.As(err, &ee):
-		return result{ee.ExitCode(), out.String(), errb.String()}
-	case err != nil:
-		t.Fatalf("run kbackup %v: %v", args, err)
-	}
-	return result{0, out.String(), errb.String()}
 }
 
 // stopServe stops `kbackup serve` with SIGINT and expects exit 0.
