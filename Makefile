@@ -109,8 +109,9 @@ emulators:
 
 # bench measures kbackup beside peers in the same run (docs/performance.md):
 # backup vs kcat -C and a raw franz-go consumer, restore vs kcat -P and a
-# franz-go producer, the mount vs direct decoding, mount and ls at scale, and
-# backup to each storage emulator vs the file backend. Every contender warms
+# franz-go producer, the mount vs direct decoding, mount and ls at scale,
+# backup to each storage emulator vs the file backend, and encrypted vs
+# plain backup and restore (BENCH=Encryption). Every contender warms
 # up once, then they alternate for at least 5 rounds (integration/benchtab);
 # packages run one at a time (-p 1) so that no benchmark shares the machine
 # with another. Each figure is appended to $(BENCH_OUT) and the run ends with

@@ -46,22 +46,29 @@ func OpenWith(ctx context.Context, rawURL string, o Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	if o.EncryptionKey != "" {
-		if err := s.useKey(ctx, o.EncryptionKey); err != nil {
-			s.Close()
-			return nil, err
-		}
+	if err := s.applyKey(ctx, o.EncryptionKey); err != nil {
+		s.Close()
+		return nil, err
 	}
 	return s, nil
+}
+
+// applyKey opens the storage's key with kekURL (useKey) or, without one,
+// fails with ErrEncrypted on encrypted storage: a command then stops at
+// start in one line naming --encryption-key, instead of mounting or
+// serving a tree whose every read fails.
+func (s *Store) applyKey(ctx context.Context, kekURL string) error {
+	if kekURL == "" {
+		return s.checkPlain(ctx)
+	}
+	return s.useKey(ctx, kekURL)
 }
 
 // NewWith wraps an open bucket (New) with options o.
 func NewWith(ctx context.Context, b *blob.Bucket, o Options) (*Store, error) {
 	s := New(b)
-	if o.EncryptionKey != "" {
-		if err := s.useKey(ctx, o.EncryptionKey); err != nil {
-			return nil, err
-		}
+	if err := s.applyKey(ctx, o.EncryptionKey); err != nil {
+		return nil, err
 	}
 	return s, nil
 }

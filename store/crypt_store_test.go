@@ -321,6 +321,15 @@ func TestEncryptionKeys(t *testing.T) {
 		if _, err := p.CheckSegment(ctx, loc, "01JSEGMENT0000000000000001", -1); !errors.Is(err, ErrEncrypted) {
 			t.Fatalf("plain check of an encrypted segment: %v", err)
 		}
+		// Opened through NewWith (as every command opens storage), a
+		// missing key fails at once, before anything reads or mounts.
+		_, err = NewWith(ctx, b, Options{})
+		if !errors.Is(err, ErrEncrypted) || !strings.Contains(err.Error(), "--encryption-key") || !strings.Contains(err.Error(), "base64key://…") {
+			t.Fatalf("NewWith without a key on encrypted storage: %v", err)
+		}
+		if _, err := NewWith(ctx, memblob.OpenBucket(nil), Options{}); err != nil {
+			t.Fatalf("NewWith without a key on empty storage: %v", err)
+		}
 	})
 	t.Run("key for a plain backup", func(t *testing.T) {
 		pb := memblob.OpenBucket(nil)

@@ -121,7 +121,7 @@ func TestKeySchemes(t *testing.T) {
 	if code == 0 || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
 		t.Fatalf("exit %d, stderr %q: want one line", code, stderr)
 	}
-	for _, scheme := range []string{"base64key", "awskms", "gcpkms", "azurekeyvault"} {
+	for _, scheme := range []string{"base64key", "awskms", "gcpkms", "azurekeyvault", "hashivault"} {
 		if !strings.Contains(stderr, scheme) {
 			t.Errorf("stderr %q does not list scheme %s", stderr, scheme)
 		}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"strings"
 
@@ -24,9 +25,15 @@ const (
 	maxWrappedKey = 8 << 10
 )
 
-// ErrWrongKey means the key-encryption key cannot unwrap the backup's
-// master key, or unwraps a key that fails the check value.
-var ErrWrongKey = errors.New("wrong encryption key")
+// Errors of the key-encryption key.
+var (
+	// ErrWrongKey means the key-encryption key cannot unwrap the backup's
+	// master key, or unwraps a key that fails the check value.
+	ErrWrongKey = errors.New("wrong encryption key")
+	// ErrKeyUnreachable means the key service (a KMS, Vault) could not be
+	// reached to unwrap the backup's key: the key may well be right.
+	ErrKeyUnreachable = errors.New("key service unreachable")
+)
 
 // Marker is a backup's encryption marker: the master key wrapped by the
 // KEK, the KEK's name (never the key) and a check value. It is JSON.
@@ -89,12 +96,16 @@ func Wrap(ctx context.Context, kek *secrets.Keeper, kekURL string, k *Keyring) (
 // Unwrap returns the keyring of marker m, unwrapped by the KEK keeper
 // opened from kekURL. A key that cannot unwrap it, or unwraps a key that
 // fails the check, gives an error wrapping ErrWrongKey that names both
-// keys.
+// keys; a key service that cannot be reached, one wrapping
+// ErrKeyUnreachable.
 func Unwrap(ctx context.Context, kek *secrets.Keeper, kekURL string, m *Marker) (*Keyring, error) {
 	plain, err := kek.Decrypt(ctx, m.WrappedKey)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
+		}
+		if unreachable(err) {
+			return nil, fmt.Errorf("%w: encryption key %s: the key service did not answer: %v", ErrKeyUnreachable, KEKName(kekURL), err)
 		}
 		return nil, fmt.Errorf("%w: %s cannot unwrap the backup's key, wrapped by %s (%v)", ErrWrongKey, KEKName(kekURL), m.KEK, err)
 	}
@@ -107,6 +118,15 @@ func Unwrap(ctx context.Context, kek *secrets.Keeper, kekURL string, m *Marker) 
 		return nil, fmt.Errorf("%w: %s unwraps a key that fails the backup's check value (wrapped by %s)", ErrWrongKey, KEKName(kekURL), m.KEK)
 	}
 	return k, nil
+}
+
+// unreachable reports whether err of a keeper is a network failure (no
+// connection, a timeout, a failed TLS handshake) rather than the key
+// service's answer.
+func unreachable(err error) bool {
+	var ne net.Error
+	var ue *url.Error
+	return errors.As(err, &ne) || errors.As(err, &ue)
 }
 
 // OpenKEK opens the key-encryption key at a gocloud.dev/secrets URL. Its
