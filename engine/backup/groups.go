@@ -113,8 +113,13 @@ func (g *groupCapturer) capture(ctx context.Context, ts []captureTarget) {
 	}
 	start := time.Now()
 	groups, stored, err := g.captureOnce(ctx, ts)
-	if err != nil && ctx.Err() == nil {
+	if err != nil && ctx.Err() != nil {
+		return // the daemon is stopping: not a failure
+	}
+	if err != nil {
 		g.b.opts.Logger.Warn("consumer-group capture failed (the data backup goes on; retrying at the next interval)", "err", err)
+	} else {
+		g.b.opts.Logger.Debug("consumer groups captured", "groups", groups, "stored", stored, "took", time.Since(start))
 	}
 	if o, ok := g.b.opts.Observer.(GroupObserver); ok {
 		o.GroupsCaptured(groups, stored, time.Since(start), err)
