@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -15,6 +17,7 @@ import (
 
 	"github.com/kbackup/kbackup/kafka"
 	"github.com/kbackup/kbackup/store"
+	fixture "github.com/kbackup/kbackup/store/storetest"
 )
 
 // consumeAndCommit runs a franz-go group consumer of topic in group until
@@ -283,4 +286,56 @@ func openTestStore(t testing.TB) *store.Store {
 	}
 	t.Cleanup(func() { st.Close() })
 	return st
+}
+
+// TestRetentionPrunesGroupCaptures: a retention pass deletes the captures
+// older than the policy but the newest of them, so that the offsets as of
+// any time the policy keeps are unchanged; without a policy it keeps all.
+func TestRetentionPrunesGroupCaptures(t *testing.T) {
+	ctx := context.Background()
+	st, _ := fixture.KnownStore(t)
+	t0 := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	err := fixture.WithLease(ctx, st, "orders", func(l *store.Lease) error {
+		for i := range 4 {
+			c := store.GroupCapture{Time: t0.Add(time.Duration(i) * time.Hour), Offsets: []store.GroupOffset{{Group: "g", Partition: 0, Offset: int64(i)}}}
+			if err := st.PutGroupCapture(ctx, l, v1, c); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := t0.Add(3*time.Hour + 30*time.Minute)
+	asOf := func(at time.Time) int64 {
+		c, err := st.GroupCaptureAt(ctx, v1, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.Offsets[0].Offset
+	}
+	retain(t, st, "orders", 0, now) // (deletes the fixture's expired segment)
+	refs, _ := st.GroupCaptures(ctx, v1)
+	if len(refs) != 4 {
+		t.Fatalf("%d captures left by a pass without a policy, want 4", len(refs))
+	}
+	res := retain(t, st, "orders", 90*time.Minute, now) // keeps from t0+2h
+	var captures []string
+	for _, k := range res.Deleted {
+		if strings.Contains(k, "/groups/") {
+			captures = append(captures, k)
+		}
+	}
+	if want := []string{refs[0].Key()}; !reflect.DeepEqual(captures, want) {
+		t.Fatalf("deleted captures %v, want only the oldest %v", captures, want)
+	}
+	for _, tt := range []struct {
+		at   time.Duration
+		want int64
+	}{{2 * time.Hour, 2}, {2*time.Hour - time.Second, 1}, {90 * time.Minute, 1}, {4 * time.Hour, 3}} {
+		if got := asOf(t0.Add(tt.at)); got != tt.want {
+			t.Errorf("offsets as of t0+%s: %d, want %d", tt.at, got, tt.want)
+		}
+	}
 }
