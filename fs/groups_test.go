@@ -64,3 +64,29 @@ func TestGroupsFiles(t *testing.T) {
 		t.Fatalf("stat size %s, cat read %d bytes", sz, len(got))
 	}
 }
+
+// TestRestoreByCopyWithGroups: a snapshot with groups/ still restores by
+// cp -r (the group files copy along and start nothing of their own), and
+// cp -r of groups/ alone restores nothing.
+func TestRestoreByCopyWithGroups(t *testing.T) {
+	b := newBackup(t)
+	ctx := context.Background()
+	l := lease(t, b.st, "orders")
+	err := b.st.PutGroupCapture(ctx, l, store.Loc{Topic: "orders", Version: 2}, store.GroupCapture{Time: baseTime.Add(2 * time.Hour),
+		Offsets: []store.GroupOffset{{Group: "billing", Partition: 1, Offset: 3, LeaderEpoch: -1, LogStart: 0, LogEnd: 130}}})
+	l.Release(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fr := &fakeRestorer{reqs: map[string]RestoreRequest{}}
+	mp := mountStore(t, b.st, Options{Restorer: fr})
+	snap := mp + "/topics/orders/snapshots/v2"
+	sh(t, "cp -r "+snap+" "+mp+"/restore/")
+	if got := sh(t, "cat "+mp+"/restore/v2/status"); !strings.Contains(got, "source: orders/v2 target: orders partitions: [] ") {
+		t.Errorf("cp -r vN restore/ with groups/: %s", got)
+	}
+	out, err := runErr("cp", "-r", snap+"/groups", mp+"/restore/G")
+	if names, _ := fr.List(ctx); len(names) != 1 {
+		t.Errorf("cp -r groups/ restore/G (%v: %s) started restores: %v", err, out, names)
+	}
+}
