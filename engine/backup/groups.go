@@ -23,6 +23,9 @@ type GroupObserver interface {
 	GroupsCaptured(groups, stored int, took time.Duration, err error)
 }
 
+// minCaptureTimeout bounds a capture that runs more often than this.
+const minCaptureTimeout = 30 * time.Second
+
 // captureTarget is a topic whose groups are captured, in the snapshot it
 // is backed up into, under its lease.
 type captureTarget struct {
@@ -112,7 +115,11 @@ func (g *groupCapturer) capture(ctx context.Context, ts []captureTarget) {
 		return
 	}
 	start := time.Now()
-	groups, stored, err := g.captureOnce(ctx, ts)
+	// A coordinator that never answers must not stop captures for good:
+	// start skips a capture while one runs.
+	cctx, cancel := context.WithTimeout(ctx, max(g.b.opts.GroupInterval, minCaptureTimeout))
+	defer cancel()
+	groups, stored, err := g.captureOnce(cctx, ts)
 	if err != nil && ctx.Err() != nil {
 		return // the daemon is stopping: not a failure
 	}

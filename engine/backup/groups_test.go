@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/kbackup/kbackup/kafka"
+	"github.com/kbackup/kbackup/kafka/devcluster"
 	"github.com/kbackup/kbackup/store"
 	fixture "github.com/kbackup/kbackup/store/storetest"
 )
@@ -337,5 +339,111 @@ func TestRetentionPrunesGroupCaptures(t *testing.T) {
 		if got := asOf(t0.Add(tt.at)); got != tt.want {
 			t.Errorf("offsets as of t0+%s: %d, want %d", tt.at, got, tt.want)
 		}
+	}
+}
+
+// TestGroupCaptureManyCoordinators: with three brokers the groups are
+// spread over three coordinators; one capture holds every group's offsets.
+func TestGroupCaptureManyCoordinators(t *testing.T) {
+	c, err := devcluster.Start(devcluster.Options{Brokers: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.Addr()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	if _, err := adm.CreateTopic(ctx, 2, 1, nil, "orders"); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "orders", Value: []byte("x")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]map[int32]int64{}
+	coordinators := map[int32]bool{}
+	for g := range 30 {
+		name := fmt.Sprintf("group-%02d", g)
+		var os kadm.Offsets
+		os.Add(kadm.Offset{Topic: "orders", Partition: int32(g % 2), At: int64(g), LeaderEpoch: -1})
+		if _, err := adm.CommitOffsets(ctx, name, os); err != nil {
+			t.Fatal(err)
+		}
+		want[name] = map[int32]int64{int32(g % 2): int64(g)}
+		dg, err := adm.DescribeGroups(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		coordinators[dg[name].Coordinator.NodeID] = true
+	}
+	if len(coordinators) < 2 {
+		t.Fatalf("30 groups share %d coordinator(s): the test needs several", len(coordinators))
+	}
+	st := openTestStore(t)
+	if _, err := Run(ctx, st, &kafka.Config{Brokers: []string{c.Addr()}}, Options{Once: true, Holder: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.GroupCaptureAt(ctx, activeLoc(t, st, "orders"), time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(captureOffsets(got)) != fmt.Sprint(want) {
+		t.Fatalf("capture over %d coordinators holds %v, want %v", len(coordinators), captureOffsets(got), want)
+	}
+}
+
+// TestGroupCaptureRecovers: a daemon whose first captures fail (the
+// coordinator answers errors) keeps backing up and captures once the
+// coordinator answers again.
+func TestGroupCaptureRecovers(t *testing.T) {
+	c := testCluster(t, "orders", 1, 10)
+	addr := c.Addr()
+	consumeAndCommit(t, addr, "readers", "orders", 4)
+	var failures atomic.Int32
+	c.Kfake().ControlKey(int16(kmsg.OffsetFetch), func(kr kmsg.Request) (kmsg.Response, error, bool) {
+		c.Kfake().KeepControl()
+		if failures.Add(1) > 3 {
+			return nil, nil, false // the coordinator answers again
+		}
+		req := kr.(*kmsg.OffsetFetchRequest)
+		resp := req.ResponseKind().(*kmsg.OffsetFetchResponse)
+		resp.Version = req.Version
+		for _, g := range req.Groups {
+			rg := kmsg.NewOffsetFetchResponseGroup()
+			rg.Group, rg.ErrorCode = g.Group, kerr.UnknownServerError.Code
+			resp.Groups = append(resp.Groups, rg)
+		}
+		resp.ErrorCode = kerr.UnknownServerError.Code
+		return resp, nil, true
+	})
+	st := openTestStore(t)
+	obs := &groupObs{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := Run(ctx, st, &kafka.Config{Brokers: []string{addr}}, Options{Holder: "test", GroupInterval: 100 * time.Millisecond,
+			Observer: obs, Logger: testLogger(t)})
+		done <- err
+	}()
+	waitUntil(t, "a capture after the failures", func() bool {
+		m, err := st.ReadManifest(context.Background(), "orders")
+		if err != nil {
+			return false
+		}
+		gc, err := st.GroupCaptureAt(context.Background(), store.Loc{Topic: "orders", Version: m.Active}, time.Time{})
+		return err == nil && captureOffsets(gc)["readers"][0] == 4
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	obs.mu.Lock()
+	defer obs.mu.Unlock()
+	if len(obs.errs) < 2 || obs.errs[0] == nil {
+		t.Fatalf("observer saw %v, want failures first, then a capture", obs.errs)
 	}
 }
