@@ -7,11 +7,14 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kbackup/kbackup/store"
 )
 
 // TestGroupOffsetsBackedUp: a franz-go group consumer reads part of a topic
@@ -126,5 +129,70 @@ func TestGroupOffsetsBackedUp(t *testing.T) {
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("mount shows offsets %v, Kafka reports %v committed", got, want)
+	}
+}
+
+// TestGroupCaptureDaemonMetrics: the daemon captures on --group-interval,
+// a later commit shows in a later capture, /metrics counts the captures,
+// and SIGTERM still exits 0.
+func TestGroupCaptureDaemonMetrics(t *testing.T) {
+	c := startCluster(t)
+	addr := c.Addr()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	createTopic(t, addr, "live", 1, nil)
+	if err := client(t, addr).ProduceSync(ctx, &kgo.Record{Topic: "live", Value: []byte("x")}, &kgo.Record{Topic: "live", Value: []byte("y")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	adm := kadm.NewClient(client(t, addr))
+	commit := func(at int64) {
+		t.Helper()
+		var os kadm.Offsets
+		os.Add(kadm.Offset{Topic: "live", Partition: 0, At: at, LeaderEpoch: -1})
+		if _, err := adm.CommitOffsets(ctx, "app", os); err != nil {
+			t.Fatal(err)
+		}
+	}
+	commit(1)
+	dir := t.TempDir()
+	maddr := freeAddr(t)
+	d, logs := startKbackup(t, "backup", "--brokers", addr, "--storage", dir, "--group-interval", "1s", "--discovery-interval", "300ms",
+		"--metrics-addr", maddr)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("daemon log:\n%s", logs)
+		}
+	})
+	st, err := store.Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	newest := func() int64 {
+		m, err := st.ReadManifest(ctx, "live")
+		if err != nil {
+			return -1
+		}
+		gc, err := st.GroupCaptureAt(ctx, store.Loc{Topic: "live", Version: m.Active}, time.Time{})
+		if err != nil || len(gc.Offsets) != 1 {
+			return -1
+		}
+		return gc.Offsets[0].Offset
+	}
+	waitFor(t, 30*time.Second, "a capture of app at 1", func() bool { return newest() == 1 })
+	commit(2)
+	waitFor(t, 30*time.Second, "a capture of app at 2", func() bool { return newest() == 2 })
+	s := scrapeMetrics(t, "http://"+maddr)
+	if n := s.values("kbackup_backup_group_captures_total", nil)[""]; n < 2 {
+		t.Errorf("kbackup_backup_group_captures_total = %v, want at least 2", n)
+	}
+	if n := s.values("kbackup_backup_group_capture_failures_total", nil)[""]; n != 0 {
+		t.Errorf("kbackup_backup_group_capture_failures_total = %v, want 0", n)
+	}
+	if err := d.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Wait(); err != nil {
+		t.Fatalf("daemon did not exit 0 on SIGTERM: %v", err)
 	}
 }
