@@ -151,13 +151,17 @@ func (g *groupCapturer) captureOnce(ctx context.Context, ts []captureTarget) (gr
 	if len(offs.Denied) > 0 {
 		g.b.opts.Logger.Warn("not authorized to read the offsets of some consumer groups; they are not captured", "groups", offs.Denied)
 	}
-	topics := make([]string, 0, len(ts))
+	var topics []string // those some group committed on
 	for _, t := range ts {
-		topics = append(topics, t.topic)
+		if len(offs.Offsets[t.topic]) > 0 {
+			topics = append(topics, t.topic)
+		}
 	}
-	starts, ends, err := g.b.adm.LogRanges(ctx, topics)
-	if err != nil {
-		return len(sel), 0, err
+	var starts, ends map[string]map[int32]int64
+	if len(topics) > 0 {
+		if starts, ends, err = g.b.adm.LogRanges(ctx, topics); err != nil {
+			return len(sel), 0, err
+		}
 	}
 	now := time.Now().UTC()
 	var errs []error
