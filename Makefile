@@ -23,6 +23,7 @@ FUZZ += ./store:FuzzManifest
 FUZZ += ./store:FuzzLeaseEntry
 FUZZ += ./store:FuzzSnapshotRequest
 FUZZ += ./store:FuzzSealedSegment
+FUZZ += ./store:FuzzGroupCapture
 FUZZ += ./store/crypt:FuzzParseMarker
 FUZZ += ./store/crypt:FuzzOpenObject
 FUZZ += ./store/crypt:FuzzSegmentOpen

@@ -10,6 +10,7 @@
 //	<prefix>/<topic>/snapshots/v<N>/<topic>/index.d/heads/<REG> index head (YAML register)
 //	<prefix>/<topic>/snapshots/v<N>/<topic>/index.d/<EPOCH>/   sealed, immutable index parts
 //	<prefix>/<topic>/snapshots/v<N>/<topic>/<ULID>.kan         segments
+//	<prefix>/<topic>/snapshots/v<N>/<topic>/groups/<NANOS>-<RAND>.json  consumer-group captures (groups.go)
 //
 // A topic whose cluster exposes no topic IDs uses the flat layout: the
 // index and the segments sit directly under <prefix>/<topic>/. Callers see

@@ -166,3 +166,6 @@ func (s *Store) GroupCaptureAt(ctx context.Context, loc Loc, at time.Time) (*Gro
 	}
 	return nil, fmt.Errorf("consumer-group offsets of %s as of %s: %w", loc, at.Format(time.RFC3339), ErrNotFound)
 }
+
+// Key is the capture's object key, for reports naming it.
+func (r GroupCaptureRef) Key() string { return r.key }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"text/tabwriter"
 	"time"
 
@@ -36,6 +37,10 @@ func backupCommand() *cli.Command {
 			&cli.DurationFlag{Name: "snapshot-every", Usage: "cut a new snapshot version of each topic this often, e.g. 24h", DefaultText: "never"},
 			&cli.DurationFlag{Name: "discovery-interval", Usage: "how often to look for new or recreated topics", DefaultText: "5s"},
 			&cli.DurationFlag{Name: "summary-interval", Usage: "how often the daemon logs, per topic, the records and bytes stored and the lag", DefaultText: "1m"},
+			&cli.StringSliceFlag{Name: "group", Usage: "capture the committed offsets of consumer groups matching `REGEX` (anchored; repeatable; default: all)"},
+			&cli.StringSliceFlag{Name: "exclude-group", Usage: "do not capture consumer groups matching `REGEX` (repeatable)"},
+			&cli.DurationFlag{Name: "group-interval", Usage: "how often the daemon captures consumer-group offsets (--once: at its end); 0 turns captures off", DefaultText: "1m"},
+			&cli.BoolFlag{Name: "no-groups", Usage: "do not capture consumer-group offsets"},
 			outputFlag(),
 		}, append(metricsFlags(metrics.DefaultAddr, true), logFlags()...)...),
 		Action: runBackup,
@@ -44,7 +49,17 @@ func backupCommand() *cli.Command {
 
 func backupOptions(c *cli.Context, fc *fileConfig) (backup.Options, error) {
 	bc := fc.Backup
-	o := backup.Options{Topics: bc.Topics, Exclude: bc.Exclude, Once: bc.Once}
+	o := backup.Options{Topics: bc.Topics, Exclude: bc.Exclude, Once: bc.Once,
+		Groups: bc.Groups, ExcludeGroups: bc.ExcludeGroups, NoGroups: bc.NoGroups}
+	if c.IsSet("group") {
+		o.Groups = c.StringSlice("group")
+	}
+	if c.IsSet("exclude-group") {
+		o.ExcludeGroups = c.StringSlice("exclude-group")
+	}
+	if c.IsSet("no-groups") {
+		o.NoGroups = c.Bool("no-groups")
+	}
 	if c.IsSet("topic") {
 		o.Topics = c.StringSlice("topic")
 	}
@@ -82,6 +97,7 @@ func backupOptions(c *cli.Context, fc *fileConfig) (backup.Options, error) {
 		{"discovery-interval", bc.Discovery, &o.Discovery},
 		{"snapshot-every", bc.SnapshotEvery, &o.SnapshotEvery},
 		{"summary-interval", bc.SummaryInterval, &o.SummaryInterval},
+		{"group-interval", bc.GroupInterval, &o.GroupInterval},
 	}
 	for _, d := range durs {
 		if *d.dst, err = duration(d.flag, d.file); err != nil {
@@ -89,6 +105,15 @@ func backupOptions(c *cli.Context, fc *fileConfig) (backup.Options, error) {
 		}
 		if c.IsSet(d.flag) {
 			*d.dst = c.Duration(d.flag)
+		}
+	}
+	groupsOff := c.IsSet("group-interval") || bc.GroupInterval != ""
+	if groupsOff && o.GroupInterval == 0 {
+		o.NoGroups = true // an interval of 0 turns captures off
+	}
+	for _, p := range append(append([]string{}, o.Groups...), o.ExcludeGroups...) {
+		if _, err := regexp.Compile(p); err != nil {
+			return o, fmt.Errorf("%w: consumer group pattern %q is not a valid regular expression: %v", errUsage, p, err)
 		}
 	}
 	return o, nil

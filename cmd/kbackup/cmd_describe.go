@@ -111,6 +111,11 @@ func describeTable(out io.Writer, tds []*inspect.TopicDescription) error {
 		if err := tw.Flush(); err != nil {
 			return err
 		}
+		for _, s := range td.Snapshots {
+			if err := groupsTable(&w, s.Version, s.Groups); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }

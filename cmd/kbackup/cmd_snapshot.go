@@ -90,6 +90,9 @@ func snapshotTable(w io.Writer, topics []*inspect.TopicSnapshots) error {
 		}
 		if ts.Layout == "flat" {
 			fmt.Fprintf(w, "Topic: %s (flat layout: snapshots disabled)\n", ts.Topic)
+			for _, s := range ts.Snapshots {
+				groupsSummary(w, s.Version, s.Groups)
+			}
 			continue
 		}
 		fmt.Fprintf(w, "Topic: %s (active: v%d)\n", ts.Topic, ts.Active)
@@ -111,6 +114,9 @@ func snapshotTable(w io.Writer, topics []*inspect.TopicSnapshots) error {
 		}
 		if err := tw.Flush(); err != nil {
 			return err
+		}
+		for _, s := range ts.Snapshots {
+			groupsSummary(w, s.Version, s.Groups)
 		}
 	}
 	return nil

@@ -51,6 +51,12 @@ type backupConfig struct {
 	Discovery         string `yaml:"discovery_interval"`
 	SnapshotEvery     string `yaml:"snapshot_every"`
 	SummaryInterval   string `yaml:"summary_interval"`
+	// Groups, ExcludeGroups, GroupInterval and NoGroups select the
+	// consumer groups whose committed offsets are captured.
+	Groups        []string `yaml:"groups"`
+	ExcludeGroups []string `yaml:"exclude_groups"`
+	GroupInterval string   `yaml:"group_interval"`
+	NoGroups      bool     `yaml:"no_groups"`
 }
 
 // loadConfig reads the --config file, if any. Unknown keys are errors.

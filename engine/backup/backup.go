@@ -68,6 +68,8 @@ type backup struct {
 	lost   map[string]bool      // their names: discovery leaves them alone
 
 	admin adminState // snapshot requests, --snapshot-every, retention (admin_rotate.go)
+
+	groups *groupCapturer // consumer-group captures (groups.go); nil when off
 }
 
 // newBackup is the one constructor of a backup's state; wctx bounds its
@@ -99,8 +101,15 @@ func Run(ctx context.Context, st *store.Store, kcfg *kafka.Config, opts Options)
 	defer cancelWrites()
 	b := newBackup(wctx, st, kcfg, opts)
 	b.adm, b.admCl, b.match = kafka.NewAdmin(admCl), admCl, m
+	if b.groups, err = newGroupCapturer(b); err != nil {
+		return nil, err
+	}
 	start := time.Now()
 	err = b.run(ctx)
+	b.groups.wait() // it writes under the leases stopAll releases
+	if err == nil && opts.Once {
+		b.groups.now(ctx)
+	}
 	if !opts.Once && ctx.Err() != nil && errors.Is(err, context.Canceled) {
 		err = nil // a daemon told to stop while it was still starting
 	}
@@ -226,10 +235,19 @@ func (b *backup) run(ctx context.Context) error {
 	defer disc.Stop()
 	sum := time.NewTicker(b.opts.SummaryInterval)
 	defer sum.Stop()
+	groups := time.NewTicker(b.opts.GroupInterval)
+	defer groups.Stop()
+	if !b.opts.Once {
+		b.groups.start(ctx)
+	}
 	for {
 		select {
 		case <-sum.C:
 			b.logSummary()
+		case <-groups.C:
+			if !b.opts.Once {
+				b.groups.start(ctx)
+			}
 		case <-ctx.Done():
 			return nil
 		case err := <-b.fatalErr:

@@ -56,6 +56,17 @@ type Options struct {
 	// holds once its context is cancelled (default 30s); what it does not
 	// store is fetched again by the next run.
 	FlushTimeout time.Duration
+	// Groups are regular expressions (anchored) of the consumer groups
+	// whose committed offsets on the backed-up topics are captured; empty
+	// means every group.
+	Groups []string
+	// ExcludeGroups are regular expressions of groups not captured.
+	ExcludeGroups []string
+	// GroupInterval is how often the daemon captures the groups' committed
+	// offsets (default 1m); a one-shot run captures them once, at its end.
+	GroupInterval time.Duration
+	// NoGroups turns consumer-group captures off.
+	NoGroups bool
 	// Holder names this process in leases (default host:pid).
 	Holder string
 	// Logger receives progress and warnings (default: discard).
@@ -141,6 +152,9 @@ func (o *Options) defaults() error {
 	}
 	if o.Discovery <= 0 {
 		o.Discovery = 5 * time.Second
+	}
+	if o.GroupInterval <= 0 {
+		o.GroupInterval = time.Minute
 	}
 	if o.SummaryInterval <= 0 {
 		o.SummaryInterval = time.Minute

@@ -53,6 +53,16 @@ func ApplyRetention(ctx context.Context, st *store.Store, lease *store.Lease, po
 		if err := retainSnapshot(ctx, st, lease, loc, policy, now, open, res); err != nil {
 			return res, fmt.Errorf("retention of %s: %w", loc, err)
 		}
+		// Consumer-group captures older than the policy go too, but for
+		// the newest of them (store.PruneGroupCaptures).
+		if policy <= 0 {
+			continue
+		}
+		pruned, err := st.PruneGroupCaptures(ctx, lease, loc, now.Add(-policy))
+		res.Deleted = append(res.Deleted, pruned...)
+		if err != nil {
+			return res, fmt.Errorf("retention of %s: %w", loc, err)
+		}
 	}
 	return res, nil
 }

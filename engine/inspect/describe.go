@@ -49,6 +49,8 @@ type SnapshotDescription struct {
 	MinTime         *time.Time             `json:"min_timestamp" yaml:"min_timestamp"`
 	MaxTime         *time.Time             `json:"max_timestamp" yaml:"max_timestamp"`
 	Partitions      []PartitionDescription `json:"partitions" yaml:"partitions"`
+	// Groups summarises the consumer-group captures (absent without any).
+	Groups *GroupsDescription `json:"groups,omitempty" yaml:"groups,omitempty"`
 }
 
 // TopicDescription describes every snapshot of one topic. Lag is only
@@ -77,6 +79,7 @@ func Describe(ctx context.Context, st *store.Store, topic string, live EndOffset
 			return nil, err
 		}
 		sd.Active = s.Active
+		sd.Groups = s.Groups
 		if s.Active && live != nil {
 			if err := addLag(ctx, live, topic, sd); err != nil {
 				return nil, err

@@ -21,6 +21,8 @@ type SnapshotView struct {
 	Partitions   int32           `json:"partitions" yaml:"partitions"`
 	StartOffsets map[int32]int64 `json:"start_offsets,omitempty" yaml:"start_offsets,omitempty"`
 	Active       bool            `json:"active" yaml:"active"`
+	// Groups summarises the consumer-group captures (absent without any).
+	Groups *GroupsDescription `json:"groups,omitempty" yaml:"groups,omitempty"`
 }
 
 // TopicSnapshots is one topic's snapshot list. Flat-layout topics have
@@ -50,9 +52,14 @@ func ListSnapshots(ctx context.Context, st *store.Store, topic string) (*TopicSn
 		ts.Layout = "flat"
 	}
 	for _, s := range m.Snapshots {
+		gd, err := describeGroups(ctx, st, store.Loc{Topic: topic, Version: s.Version})
+		if err != nil {
+			return nil, err
+		}
 		ts.Snapshots = append(ts.Snapshots, SnapshotView{
 			Version: s.Version, TopicID: s.TopicID, Created: s.Created.UTC(), Archived: s.Archived,
 			Reason: s.Reason, Partitions: s.Partitions, StartOffsets: s.StartOffsets, Active: s.Version == m.Active,
+			Groups: gd,
 		})
 	}
 	return ts, nil

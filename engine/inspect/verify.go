@@ -40,6 +40,8 @@ type SnapshotCheck struct {
 	Records  int64     `json:"records" yaml:"records"`
 	Bytes    int64     `json:"bytes_read" yaml:"bytes_read"`
 	Problems []Problem `json:"problems" yaml:"problems"`
+	// GroupCaptures counts the consumer-group captures read.
+	GroupCaptures int `json:"group_captures,omitempty" yaml:"group_captures,omitempty"`
 }
 
 // VerifyReport is the result of Verify.
@@ -177,6 +179,11 @@ func (p *verifyPlan) run(ctx context.Context, st *store.Store, now time.Time, ti
 			tick()
 		}
 	}
+	probs, err := checkGroups(ctx, st, p.loc, sc)
+	if err != nil {
+		return nil, err
+	}
+	sc.Problems = append(sc.Problems, probs...)
 	for _, id := range sortedIDs(p.listed) {
 		if !ref[id] {
 			sc.Problems = append(sc.Problems, Problem{Object: p.loc.SegmentKey(id), Kind: ProblemUnindexed,

@@ -44,6 +44,7 @@ type Backup struct {
 	stopping   bool
 	pollErrors int64
 	polled     time.Time // last successful poll of Kafka
+	groups     groupStats
 }
 
 type topicState struct {
@@ -300,6 +301,7 @@ type backupDescs struct {
 	lag, rpo, end, next, newest                            *prometheus.Desc
 	held, takeovers, lost, assigned, ready, pollErrors     *prometheus.Desc
 	polled                                                 *prometheus.Desc
+	groups                                                 groupDescs
 }
 
 func newBackupDescs(partitionLabels bool) backupDescs {
@@ -325,6 +327,7 @@ func newBackupDescs(partitionLabels bool) backupDescs {
 		ready:         desc("kbackup_backup_ready", "1 when every assigned topic holds its lease and is consuming (/readyz).", nil),
 		pollErrors:    desc("kbackup_backup_offset_poll_errors_total", "Failed measurements of end offsets and newest timestamps in Kafka.", nil),
 		polled:        desc("kbackup_backup_offset_poll_timestamp_seconds", "When end offsets and newest timestamps were last measured.", nil),
+		groups:        newGroupDescs(),
 	}
 }
 
@@ -344,6 +347,7 @@ func (c *backupCollector) Describe(ch chan<- *prometheus.Desc) {
 		d.end, d.next, d.newest, d.held, d.takeovers, d.lost, d.assigned, d.ready, d.pollErrors, d.polled} {
 		ch <- x
 	}
+	d.groups.describe(ch)
 }
 
 // sample is one partition's values, or a topic's aggregate.
@@ -435,4 +439,5 @@ func (c *backupCollector) Collect(ch chan<- prometheus.Metric) {
 	if !m.polled.IsZero() {
 		ch <- prometheus.MustNewConstMetric(d.polled, prometheus.GaugeValue, float64(m.polled.UnixMilli())/1e3)
 	}
+	d.groups.collect(ch, &m.groups)
 }

@@ -24,6 +24,7 @@ type catalog struct {
 	topics  map[string]*cached[*store.Manifest]
 	raws    map[string]*cached[[]byte]
 	indexes map[store.Loc]*indexState
+	gcache  groupsCache // consumer-group files per snapshot (groups.go)
 }
 
 func newCatalog(st *store.Store, refresh time.Duration, s *Stats) *catalog {

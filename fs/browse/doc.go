@@ -8,6 +8,7 @@
 //	topics/<topic>/snapshots/v<N>/index          the full index (YAML)
 //	topics/<topic>/snapshots/v<N>/<p>/records.jsonl
 //	topics/<topic>/snapshots/v<N>/<p>/segments/<first>-<last>.jsonl
+//	topics/<topic>/snapshots/v<N>/groups/<group>.jsonl  a consumer group's offsets
 //	restore/<name>/status                        a restore's status
 //
 // Path is the grammar of that tree: Parse and Path.String are inverse, and

@@ -26,13 +26,15 @@ const (
 	KindRecords                   // topics/T/snapshots/vN/P/records.jsonl
 	KindSegments                  // topics/T/snapshots/vN/P/segments
 	KindSegment                   // topics/T/snapshots/vN/P/segments/FIRST-LAST.jsonl
+	KindGroups                    // topics/T/snapshots/vN/groups
+	KindGroup                     // topics/T/snapshots/vN/groups/GROUP.jsonl
 	KindRestores                  // restore
 	KindRestore                   // restore/NAME (restore/README without a Restorer)
 	KindRestoreStatus             // restore/NAME/status
 )
 
 var kindNames = [...]string{"root", "topics", "topic", "manifest", "latest", "snapshots", "snapshot", "snapshot.yaml",
-	"index", "partition", "records", "segments", "segment", "restores", "restore", "restore status"}
+	"index", "partition", "records", "segments", "segment", "groups", "group", "restores", "restore", "restore status"}
 
 // String names the kind for messages.
 func (k Kind) String() string {
@@ -61,6 +63,8 @@ type Path struct {
 	First, Last int64
 	// Name is a restore's name under restore/.
 	Name string
+	// Group is a consumer group's name (KindGroup).
+	Group string
 }
 
 // Fixed names of the tree.
@@ -75,6 +79,7 @@ const (
 	recordsFile  = "records.jsonl"
 	segmentsDir  = "segments"
 	statusFile   = "status"
+	groupsDir    = "groups"
 	// ReadmeName is restore/README, shown when nothing can be restored.
 	ReadmeName = "README"
 	// LatestName is topics/T/latest, the link to T's active snapshot; a
@@ -107,7 +112,7 @@ func RestorePath(name string) Path { return Path{Kind: KindRestore, Name: name} 
 func (p Path) Loc() store.Loc { return store.Loc{Topic: p.Topic, Version: p.Version} }
 
 // InSnapshot reports whether the path is a snapshot or below one.
-func (p Path) InSnapshot() bool { return p.Kind >= KindSnapshot && p.Kind <= KindSegment }
+func (p Path) InSnapshot() bool { return p.Kind >= KindSnapshot && p.Kind <= KindGroup }
 
 // InRestore reports whether the path is restore/ or below.
 func (p Path) InRestore() bool { return p.Kind >= KindRestores }
@@ -127,8 +132,10 @@ func (p Path) Parent() Path {
 		q = TopicPath(p.Topic)
 	case KindSnapshot:
 		q = Path{Kind: KindSnapshots, Topic: p.Topic}
-	case KindSnapshotYAML, KindIndex, KindPartition:
+	case KindSnapshotYAML, KindIndex, KindPartition, KindGroups:
 		q.Kind, q.Partition = KindSnapshot, 0
+	case KindGroup:
+		q.Kind, q.Group = KindGroups, ""
 	case KindRecords, KindSegments:
 		q.Kind = KindPartition
 	case KindSegment:
@@ -217,6 +224,12 @@ func (p Path) format(b *strings.Builder) {
 		return
 	case KindIndex:
 		b.WriteString("/" + indexFile)
+		return
+	case KindGroups, KindGroup:
+		b.WriteString("/" + groupsDir)
+		if p.Kind == KindGroup {
+			b.WriteString("/" + GroupFileName(p.Group))
+		}
 		return
 	}
 	b.WriteString("/")
@@ -383,6 +396,17 @@ func parseTopics(orig string, el []string) (Path, error) {
 	case indexFile:
 		p.Kind = KindIndex
 		return p, only(orig, el, 1)
+	case groupsDir:
+		p.Kind = KindGroups
+		if len(el) == 1 {
+			return p, nil
+		}
+		g, ok := parseGroupFileName(el[1])
+		if !ok {
+			return Path{}, badPath(orig, fmt.Sprintf("%.60q is not a consumer group's file (GROUP.jsonl, GROUP escaped)", el[1]))
+		}
+		p.Kind, p.Group = KindGroup, g
+		return p, only(orig, el, 2)
 	}
 	part, ok := ParsePartition(el[0])
 	if !ok {

@@ -101,7 +101,7 @@ func TestParent(t *testing.T) {
 // accepted path has an element that leaves the tree.
 func FuzzPath(f *testing.F) {
 	for _, s := range []string{"", "topics/t/snapshots/v1/0/records.jsonl", "topics/t/latest/0/segments/00000000000000000000-00000000000000000009.jsonl",
-		"restore/x/status", "topics/../x", "topics/t/snapshots/v01"} {
+		"restore/x/status", "topics/../x", "topics/t/snapshots/v01", "topics/t/latest/groups/a%2Fb.jsonl"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {

@@ -197,6 +197,8 @@ func (t *Tree) stat(ctx context.Context, p Path) (Entry, error) {
 			return Entry{}, err
 		}
 		return t.text(p, b), nil
+	case KindGroups, KindGroup:
+		return t.statGroups(ctx, p)
 	}
 	v, err := t.partition(ctx, p.Loc(), p.Partition, s)
 	if err != nil {
@@ -312,6 +314,13 @@ func (t *Tree) Subdirs(ctx context.Context, p Path) (int, error) {
 			return 0, store.ErrNotFound
 		}
 		ps, err := t.partitions(ctx, r.Loc(), s)
+		if err != nil {
+			return 0, err
+		}
+		g, err := t.hasGroups(ctx, r)
+		if g {
+			return len(ps) + 1, err
+		}
 		return len(ps), err
 	}
 	return 0, nil
@@ -415,7 +424,20 @@ func (t *Tree) List(ctx context.Context, p Path) ([]Entry, error) {
 			}
 			es = append(es, e)
 		}
+		if g, err := t.hasGroups(ctx, r); err != nil {
+			return nil, err
+		} else if g {
+			c := p
+			c.Kind = KindGroups
+			e, err := t.Stat(ctx, c)
+			if err != nil {
+				return nil, err
+			}
+			es = append(es, e)
+		}
 		return es, nil
+	case KindGroups:
+		return t.listGroups(ctx, p, r)
 	case KindSegments:
 		v, err := t.partition(ctx, r.Loc(), r.Partition, s)
 		if err != nil {
@@ -531,6 +553,8 @@ func (t *Tree) content(ctx context.Context, p Path) ([]byte, error) {
 		return []byte(ReadOnlyREADME), nil
 	case KindRestoreStatus:
 		return t.restoreStatus(ctx, p.Name)
+	case KindGroup:
+		return t.groupContent(ctx, p)
 	}
 	return nil, ErrNotFile
 }

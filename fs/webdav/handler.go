@@ -145,7 +145,7 @@ func isDir(e browse.Entry) bool { return e.Type == browse.TypeDir || e.Type == b
 
 func contentType(p browse.Path) string {
 	switch p.Kind {
-	case browse.KindRecords, browse.KindSegment:
+	case browse.KindRecords, browse.KindSegment, browse.KindGroup:
 		return "application/x-ndjson"
 	case browse.KindManifest, browse.KindSnapshotYAML, browse.KindIndex, browse.KindRestoreStatus:
 		return "application/yaml; charset=utf-8"

@@ -1,0 +1,198 @@
+package integration
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kbackup/kbackup/store"
+)
+
+// TestGroupOffsetsBackedUp: a franz-go group consumer reads part of a topic
+// and commits; `kbackup backup --once` captures the group; `kbackup
+// describe` names it and the mount's groups/<group>.jsonl holds exactly
+// the offsets Kafka reports as committed (kadm), with the log end.
+func TestGroupOffsetsBackedUp(t *testing.T) {
+	c := startCluster(t)
+	addr := c.Addr()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	createTopic(t, addr, "orders", 3, nil)
+	var rs []*kgo.Record
+	for i := range 60 {
+		rs = append(rs, &kgo.Record{Topic: "orders", Partition: int32(i % 3), Value: []byte(fmt.Sprint(i))})
+	}
+	if err := client(t, addr).ProduceSync(ctx, rs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	consume := func(group string, n int) {
+		t.Helper()
+		cl := client(t, addr, kgo.ConsumerGroup(group), kgo.ConsumeTopics("orders"), kgo.DisableAutoCommit(),
+			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+		var got []*kgo.Record
+		for len(got) < n {
+			fs := cl.PollRecords(ctx, n-len(got))
+			if err := fs.Err0(); err != nil {
+				t.Fatalf("%s: poll: %v", group, err)
+			}
+			got = append(got, fs.Records()...)
+		}
+		if err := cl.CommitRecords(ctx, got...); err != nil {
+			t.Fatalf("%s: commit: %v", group, err)
+		}
+		cl.Close() // leaves the group
+	}
+	consume("readers", 25)
+	consume("skipped", 10)
+
+	dir := t.TempDir()
+	if r := kbackup(t, "backup", "--once", "--brokers", addr, "--storage", dir, "--exclude-group", "skip.*"); r.code != 0 {
+		t.Fatalf("backup exit %d: %s", r.code, r.stderr)
+	}
+	// Kafka's own answer, independent of kbackup.
+	committed, err := kadm.NewClient(client(t, addr)).FetchOffsets(ctx, "readers")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[int32]int64{}
+	committed.Each(func(o kadm.OffsetResponse) { want[o.Partition] = o.At })
+	if len(want) == 0 {
+		t.Fatal("kadm reports no offsets committed by readers")
+	}
+
+	r := kbackup(t, "describe", "--storage", dir, "-o", "json", "orders")
+	if r.code != 0 {
+		t.Fatalf("describe exit %d: %s", r.code, r.stderr)
+	}
+	var desc struct {
+		Topics []struct {
+			Snapshots []struct {
+				Groups *struct {
+					Captures int
+					Groups   []struct {
+						Group      string
+						Partitions int
+					}
+				}
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &desc); err != nil {
+		t.Fatalf("describe output %q: %v", r.stdout, err)
+	}
+	g := desc.Topics[0].Snapshots[0].Groups
+	if g == nil || g.Captures != 1 || len(g.Groups) != 1 || g.Groups[0].Group != "readers" || g.Groups[0].Partitions != len(want) {
+		t.Fatalf("describe shows groups %+v; want one capture of readers on %d partitions", g, len(want))
+	}
+	if r := kbackup(t, "describe", "--storage", dir, "orders"); !strings.Contains(r.stdout, "readers") {
+		t.Fatalf("describe text does not name the group:\n%s", r.stdout)
+	}
+	if r := kbackup(t, "verify", "--storage", dir); r.code != 0 {
+		t.Fatalf("verify exit %d: %s%s", r.code, r.stdout, r.stderr)
+	}
+
+	mp := mountKbackup(t, dir)
+	gdir := filepath.Join(mp, "topics", "orders", "latest", "groups")
+	if got := shell(t, "ls "+gdir); got != "readers.jsonl\n" {
+		t.Fatalf("ls groups = %q, want readers.jsonl only (skipped is excluded)", got)
+	}
+	file := filepath.Join(gdir, "readers.jsonl")
+	b := []byte(shell(t, "cat "+file))
+	if fi, err := os.Stat(file); err != nil || fi.Size() != int64(len(b)) {
+		t.Fatalf("stat size %v (%v), cat read %d bytes", fi, err, len(b))
+	}
+	got := map[int32]int64{}
+	for _, l := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
+		var line struct {
+			Group     string
+			Partition int32
+			Offset    int64
+			LogEnd    int64 `json:"log_end"`
+			Lag       int64
+		}
+		if err := json.Unmarshal([]byte(l), &line); err != nil {
+			t.Fatalf("line %q: %v", l, err)
+		}
+		if line.Group != "readers" || line.LogEnd != 20 || line.Lag != 20-line.Offset {
+			t.Errorf("line %s: want group readers, log end 20, lag = 20 - offset", l)
+		}
+		got[line.Partition] = line.Offset
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("mount shows offsets %v, Kafka reports %v committed", got, want)
+	}
+}
+
+// TestGroupCaptureDaemonMetrics: the daemon captures on --group-interval,
+// a later commit shows in a later capture, /metrics counts the captures,
+// and SIGTERM still exits 0.
+func TestGroupCaptureDaemonMetrics(t *testing.T) {
+	c := startCluster(t)
+	addr := c.Addr()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	createTopic(t, addr, "live", 1, nil)
+	if err := client(t, addr).ProduceSync(ctx, &kgo.Record{Topic: "live", Value: []byte("x")}, &kgo.Record{Topic: "live", Value: []byte("y")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	adm := kadm.NewClient(client(t, addr))
+	commit := func(at int64) {
+		t.Helper()
+		var os kadm.Offsets
+		os.Add(kadm.Offset{Topic: "live", Partition: 0, At: at, LeaderEpoch: -1})
+		if _, err := adm.CommitOffsets(ctx, "app", os); err != nil {
+			t.Fatal(err)
+		}
+	}
+	commit(1)
+	dir := t.TempDir()
+	maddr := freeAddr(t)
+	d, logs := startKbackup(t, "backup", "--brokers", addr, "--storage", dir, "--group-interval", "1s", "--discovery-interval", "300ms",
+		"--metrics-addr", maddr)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("daemon log:\n%s", logs)
+		}
+	})
+	st, err := store.Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	newest := func() int64 {
+		m, err := st.ReadManifest(ctx, "live")
+		if err != nil {
+			return -1
+		}
+		gc, err := st.GroupCaptureAt(ctx, store.Loc{Topic: "live", Version: m.Active}, time.Time{})
+		if err != nil || len(gc.Offsets) != 1 {
+			return -1
+		}
+		return gc.Offsets[0].Offset
+	}
+	waitFor(t, 30*time.Second, "a capture of app at 1", func() bool { return newest() == 1 })
+	commit(2)
+	waitFor(t, 30*time.Second, "a capture of app at 2", func() bool { return newest() == 2 })
+	s := scrapeMetrics(t, "http://"+maddr)
+	if n := s.values("kbackup_backup_group_captures_total", nil)[""]; n < 2 {
+		t.Errorf("kbackup_backup_group_captures_total = %v, want at least 2", n)
+	}
+	if n := s.values("kbackup_backup_group_capture_failures_total", nil)[""]; n != 0 {
+		t.Errorf("kbackup_backup_group_capture_failures_total = %v, want 0", n)
+	}
+	if err := d.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Wait(); err != nil {
+		t.Fatalf("daemon did not exit 0 on SIGTERM: %v", err)
+	}
+}
