@@ -60,6 +60,9 @@ type partPlan struct {
 	recs    atomic.Int64 // records restored (acknowledged), resumed included
 	payload atomic.Int64 // key+value+header bytes produced by this run
 
+	tEnd int64        // the target partition's end offset before this run
+	om   *offsetTrack // source → target offsets of the restored records
+
 	now     func() time.Time // the restore's clock (nil: time.Now)
 	mu      sync.Mutex
 	expired []ExpiredSpan // segments left out because retention deleted them

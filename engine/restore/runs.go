@@ -232,7 +232,8 @@ func (rs *Runs) Copy(req CopyRequest) error {
 	}
 	spec := &Spec{Kind: "Restore"}
 	spec.Metadata.Name = req.Name
-	spec.Spec.Config = Config{Topics: []TopicMapping{tm}, CreateTopics: true}
+	groups := copyGroups
+	spec.Spec.Config = Config{Topics: []TopicMapping{tm}, CreateTopics: true, ConsumerGroups: &groups}
 	return rs.Start(req.Name, spec)
 }
 
