@@ -20,6 +20,9 @@ type GroupState struct {
 // GroupState describes group.
 func (a *Admin) GroupState(ctx context.Context, group string) (GroupState, error) {
 	ds, err := a.adm.DescribeGroups(ctx, group)
+	if errors.Is(err, kerr.GroupIDNotFound) {
+		return GroupState{State: "Dead"}, nil
+	}
 	if err != nil {
 		return GroupState{}, fmt.Errorf("describe consumer group %s: %w", group, err)
 	}
@@ -45,11 +48,17 @@ type CommittedOffset struct {
 // GroupOffsets returns group's committed offsets on topic by partition.
 func (a *Admin) GroupOffsets(ctx context.Context, group, topic string) (map[int32]CommittedOffset, error) {
 	rs, err := a.adm.FetchOffsets(ctx, group)
+	if errors.Is(err, kerr.GroupIDNotFound) {
+		return map[int32]CommittedOffset{}, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("fetch offsets of consumer group %s: %w", group, err)
 	}
 	out := map[int32]CommittedOffset{}
 	for p, r := range rs[topic] {
+		if errors.Is(r.Err, kerr.GroupIDNotFound) {
+			continue
+		}
 		if r.Err != nil {
 			return nil, fmt.Errorf("fetch offsets of consumer group %s on %s partition %d: %w", group, topic, p, r.Err)
 		}
