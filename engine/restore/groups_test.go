@@ -474,4 +474,3 @@ func TestGroupsActiveTarget(t *testing.T) {
 		t.Fatalf("offsets committed into an active group: %v", c)
 	}
 }
-
