@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"reflect"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -472,5 +474,114 @@ func TestGroupsActiveTarget(t *testing.T) {
 	}
 	if c := e.committed("busy", "dst"); len(c) != 0 {
 		t.Fatalf("offsets committed into an active group: %v", c)
+	}
+}
+
+// TestOffsetMapSurvivesResume interrupts restores mid-produce and resumes
+// them, once with the saved state and once with the state file removed
+// (rebuilt from the plan): both end with the map of an uninterrupted
+// restore of the same snapshot.
+func TestOffsetMapSurvivesResume(t *testing.T) {
+	e := newEnv(t)
+	e.createTopic("src", 3, nil)
+	var recs []*kgo.Record
+	for i := 0; i < 3000; i++ {
+		recs = append(recs, &kgo.Record{Topic: "src", Partition: int32(i % 3), Key: []byte(fmt.Sprint("k", i)),
+			Value: []byte(fmt.Sprintf("value %d %0200d", i, i)), Timestamp: base.Add(time.Duration(i) * time.Millisecond)})
+		if i == 1500 { // a gap in the source offsets
+			e.produce(recs...)
+			recs = nil
+			e.abortedTxn("src", 30)
+		}
+	}
+	e.produce(recs...)
+	e.backup("src")
+	id, err := kafkaClusterID(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stateDir, lockDir := t.TempDir(), t.TempDir()
+	if _, err := e.restore(mapping("src", "ref"), Options{StateDir: stateDir, LockDir: lockDir}); err != nil {
+		t.Fatal(err)
+	}
+	ref, err := LoadState(stateDir, id, "ref")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := ref.OffsetMaps()
+	if len(want) != 3 || want[0].Records() == 0 {
+		t.Fatalf("reference map %v", want)
+	}
+	e.slowProduce(20 * time.Millisecond)
+	for _, tc := range []struct {
+		target    string
+		dropState bool
+	}{{"kept", false}, {"rebuilt", true}} {
+		// Small batches, so that progress comes in small steps.
+		e.createTopic(tc.target, 3, map[string]string{"max.message.bytes": "4096", "retention.ms": "-1"})
+		spec := mapping("src", tc.target)
+		interrupted := false
+		for run := 0; run < 30; run++ {
+			ctx, cancel := context.WithCancel(e.ctx)
+			_, err := Run(ctx, e.st, e.kcfg, spec, Options{StateDir: stateDir, LockDir: lockDir, StatusInterval: time.Millisecond,
+				OnStatus: func(s Status) {
+					for _, ts := range s.Topics {
+						var produced int64
+						for _, p := range ts.Partitions {
+							produced += p.Records - p.Resumed
+						}
+						if produced >= 700 {
+							cancel()
+						}
+					}
+				}})
+			cancel()
+			if err == nil {
+				break
+			}
+			interrupted = true
+			if tc.dropState {
+				if err := os.Remove(statePath(stateDir, id, tc.target)); err != nil && !os.IsNotExist(err) {
+					t.Fatal(err)
+				}
+			}
+		}
+		if !interrupted {
+			t.Fatalf("%s: the restore was never interrupted", tc.target)
+		}
+		got, err := LoadState(stateDir, id, tc.target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		maps, _ := got.OffsetMaps()
+		if !reflect.DeepEqual(maps, want) {
+			for p := range want {
+				t.Logf("partition %d: got %+v want %+v", p, maps[p], want[p])
+			}
+			t.Fatalf("%s: the map after resumes differs from the uninterrupted one", tc.target)
+		}
+	}
+}
+
+// abortedTxn writes n records over topic's 3 partitions in a transaction
+// and aborts it.
+func (e *env) abortedTxn(topic string, n int) {
+	e.t.Helper()
+	tx, err := kgo.NewClient(kgo.SeedBrokers(e.addr), kgo.TransactionalID("abort-"+topic), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer tx.Close()
+	if err := tx.BeginTransaction(); err != nil {
+		e.t.Fatal(err)
+	}
+	for i := 0; i < n; i++ {
+		r := &kgo.Record{Topic: topic, Partition: int32(i % 3), Value: []byte("aborted"), Timestamp: base}
+		if err := tx.ProduceSync(e.ctx, r).FirstErr(); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+	if err := tx.EndTransaction(e.ctx, kgo.TryAbort); err != nil {
+		e.t.Fatal(err)
 	}
 }
