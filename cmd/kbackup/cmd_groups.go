@@ -48,11 +48,11 @@ func consumerGroups(c *cli.Context) (*restore.ConsumerGroups, error) {
 func groupsCommand() *cli.Command {
 	flags := func(extra ...cli.Flag) []cli.Flag {
 		return append(append(adminFlags(brokersFlag(), stateDirFlag(), outputFlag(),
-			&cli.StringFlag{Name: "target", Aliases: []string{"t"}, Usage: "the restored target `TOPIC`", Required: true},
+			&cli.StringFlag{Name: "target", Aliases: []string{"t"}, Usage: "the restored target `TOPIC` (required)"},
 		), extra...), logFlags()[1:]...)
 	}
 	sel := []cli.Flag{
-		&cli.StringSliceFlag{Name: "groups", Usage: "consumer groups `REGEX[:TARGET]` (repeatable; TARGET renames, $1 expands)", Required: true},
+		&cli.StringSliceFlag{Name: "groups", Usage: "consumer groups `REGEX[:TARGET]` (required, repeatable; TARGET renames, $1 expands)"},
 		&cli.StringFlag{Name: "at", Usage: "use the newest capture at or before `RFC3339` (default: the newest)"},
 		&cli.BoolFlag{Name: "allow-rewind", Usage: "commit translated offsets behind what a group already committed"},
 		&cli.BoolFlag{Name: "skip-active", Usage: "leave groups with members alone instead of failing"},
@@ -72,7 +72,13 @@ func groupsCommand() *cli.Command {
 }
 
 func groupsOptions(c *cli.Context) (restore.GroupsOptions, error) {
+	if c.NArg() > 0 {
+		return restore.GroupsOptions{}, fmt.Errorf("%w: unexpected argument %q", errUsage, c.Args().First())
+	}
 	o := restore.GroupsOptions{Target: c.String("target"), StateDir: c.String("state-dir")}
+	if o.Target == "" {
+		return o, fmt.Errorf("%w: name the restored topic with --target TOPIC", errUsage)
+	}
 	if s := c.String("at"); s != "" {
 		t, err := time.Parse(time.RFC3339Nano, s)
 		if err != nil {
@@ -97,6 +103,9 @@ func runGroups(c *cli.Context, run groupsFunc) error {
 	g, err := consumerGroups(c)
 	if err != nil {
 		return err
+	}
+	if g == nil {
+		return fmt.Errorf("%w: select consumer groups with --groups REGEX[:TARGET] (.* for every group)", errUsage)
 	}
 	o.Groups = *g
 	fc, _, kc, err := loadEnv(c)
