@@ -84,6 +84,8 @@ type GroupsReport struct {
 	Note      string   `json:"note,omitempty"`
 }
 
+var _ groupAdmin = (*kafka.Admin)(nil)
+
 // groupAdmin is what committing offsets needs from the target cluster.
 type groupAdmin interface {
 	GroupState(ctx context.Context, group string) (kafka.GroupState, error)

@@ -585,3 +585,58 @@ func (e *env) abortedTxn(topic string, n int) {
 		e.t.Fatal(err)
 	}
 }
+
+// TestGroupsCopyDefault: a restore by copy (the mount's restore/, no spec)
+// commits every captured group that is idle on the target and skips, and
+// reports, one with members; the restore is Done.
+func TestGroupsCopyDefault(t *testing.T) {
+	e := newEnv(t)
+	e.seedDataset("src")
+	e.commitAt("idle", "src", map[int32]int64{0: 7, 1: 8, 2: 9})
+	e.commitAt("busy", "src", map[int32]int64{0: 7, 1: 8, 2: 9})
+	e.backup("src")
+	e.capture(store.Loc{Topic: "src", Version: 1}, time.Now(), "idle", "busy")
+	cl, err := kgo.NewClient(kgo.SeedBrokers(e.addr), kgo.ConsumerGroup("busy"), kgo.ConsumeTopics("src"), kgo.DisableAutoCommit())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		ctx, cancel := context.WithTimeout(e.ctx, 200*time.Millisecond)
+		cl.PollFetches(ctx)
+		cancel()
+		if ds, _ := e.adm.DescribeGroups(e.ctx, "busy"); ds["busy"].State == "Stable" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("group busy never became Stable")
+		}
+	}
+	rs := NewRuns(e.ctx, e.st, e.kcfg, RunsOptions{StateDir: t.TempDir(), LockDir: t.TempDir(), Retention: ExtendTargetTopicRetention})
+	defer rs.Close()
+	if err := rs.Copy(CopyRequest{Name: "c1", Source: store.Loc{Topic: "src", Version: 1}, Target: "copy"}); err != nil {
+		t.Fatal(err)
+	}
+	var rep Report
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
+		if rep, err = rs.Report("c1"); err != nil {
+			t.Fatal(err)
+		}
+		if rep.Status.Phase == Done || rep.Status.Phase == Failed || time.Now().After(deadline) {
+			break
+		}
+	}
+	if rep.Status.Phase != Done {
+		t.Fatalf("copy: %s %s", rep.Status.Phase, rep.Status.Reason)
+	}
+	g := rep.Status.Topics[0].Groups
+	if g == nil || g.Committed != 3 || len(g.Active) != 1 || g.Active[0] != "busy" || !g.Selection.SkipActive {
+		t.Fatalf("groups report %+v, want idle committed and busy skipped", g)
+	}
+	if c := e.committed("idle", "copy"); len(c) != 3 || c[0] != 7 || c[1] != 8 || c[2] != 9 {
+		t.Fatalf("idle on the copy: %v, want the source's offsets (the copy's offsets are the source's)", c)
+	}
+	if c := e.committed("busy", "copy"); len(c) != 0 {
+		t.Fatalf("busy on the copy: %v, want nothing", c)
+	}
+}
