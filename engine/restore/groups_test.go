@@ -478,9 +478,10 @@ func TestGroupsActiveTarget(t *testing.T) {
 }
 
 // TestOffsetMapSurvivesResume interrupts restores mid-produce and resumes
-// them, once with the saved state and once with the state file removed
-// (rebuilt from the plan): both end with the map of an uninterrupted
-// restore of the same snapshot.
+// them: with the saved state, with the saved maps cut short (as a kill
+// leaves them: saved before the last acknowledgements; extended from the
+// plan) and with the state file removed (rebuilt from the plan). All end
+// with the map of an uninterrupted restore of the same snapshot.
 func TestOffsetMapSurvivesResume(t *testing.T) {
 	e := newEnv(t)
 	e.createTopic("src", 3, nil)
@@ -514,9 +515,9 @@ func TestOffsetMapSurvivesResume(t *testing.T) {
 	}
 	e.slowProduce(20 * time.Millisecond)
 	for _, tc := range []struct {
-		target    string
-		dropState bool
-	}{{"kept", false}, {"rebuilt", true}} {
+		target           string
+		dropState, trunc bool
+	}{{"kept", false, false}, {"behind", false, true}, {"rebuilt", true, false}} {
 		// Small batches, so that progress comes in small steps.
 		e.createTopic(tc.target, 3, map[string]string{"max.message.bytes": "4096", "retention.ms": "-1"})
 		spec := mapping("src", tc.target)
@@ -544,6 +545,9 @@ func TestOffsetMapSurvivesResume(t *testing.T) {
 				if err := os.Remove(statePath(stateDir, id, tc.target)); err != nil && !os.IsNotExist(err) {
 					t.Fatal(err)
 				}
+			}
+			if tc.trunc {
+				truncateSaved(t, stateDir, id, tc.target, 7)
 			}
 		}
 		if !interrupted {
@@ -638,5 +642,32 @@ func TestGroupsCopyDefault(t *testing.T) {
 	}
 	if c := e.committed("busy", "copy"); len(c) != 0 {
 		t.Fatalf("busy on the copy: %v, want nothing", c)
+	}
+}
+
+// truncateSaved forgets the last n records of every saved partition map of
+// target, as if they were acknowledged after the state was saved.
+func truncateSaved(t *testing.T, dir, cluster, target string, n int64) {
+	t.Helper()
+	st, err := LoadState(dir, cluster, target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	maps, _ := st.OffsetMaps()
+	for _, m := range maps {
+		for drop := n; drop > 0 && len(m.Ranges) > 0; {
+			last := &m.Ranges[len(m.Ranges)-1]
+			d := min(drop, last.Len)
+			last.Len -= d
+			m.End -= d
+			drop -= d
+			if last.Len == 0 {
+				m.Ranges = m.Ranges[:len(m.Ranges)-1]
+			}
+		}
+	}
+	st.Maps = EncodeOffsetMaps(maps)
+	if err := SaveState(dir, st); err != nil {
+		t.Fatal(err)
 	}
 }

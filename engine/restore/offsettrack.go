@@ -82,11 +82,18 @@ func (r *restorer) initOffsetMaps(ctx context.Context) error {
 				continue
 			}
 			resumed = true
-			if m := saved[pp.p]; m != nil && m.End == pp.tEnd && m.Records() == pp.resumed && lastSource(m) == pp.start-1 {
-				pp.om.m = *m
+			base := saved[pp.p]
+			if base != nil && base.End == pp.tEnd && base.Records() == pp.resumed && lastSource(base) == pp.start-1 {
+				pp.om.m = *base
 				continue
 			}
-			m, err := r.rebuildMap(ctx, j, pp)
+			// A saved map behind the target (saved before the last
+			// acknowledgements of a killed run) is extended; any other
+			// is rebuilt from the start.
+			if base != nil && (base.Records() > pp.resumed || base.End+pp.resumed-base.Records() != pp.tEnd) {
+				base = nil
+			}
+			m, err := r.rebuildMap(ctx, j, pp, base)
 			if err != nil {
 				return fmt.Errorf("topic %s partition %d: rebuild the offset map: %w", target, pp.p, err)
 			}
@@ -108,13 +115,21 @@ func lastSource(m *PartitionMap) int64 {
 }
 
 // rebuildMap maps the first pp.resumed planned records to the last as many
-// offsets of the target partition.
-func (r *restorer) rebuildMap(ctx context.Context, j *topicJob, pp *partPlan) (*PartitionMap, error) {
+// offsets of the target partition, extending base (a map of the first of
+// them, nil: none).
+func (r *restorer) rebuildMap(ctx context.Context, j *topicJob, pp *partPlan, base *PartitionMap) (*PartitionMap, error) {
 	m := &PartitionMap{}
-	dst := pp.tEnd - pp.resumed
-	var k int64
+	dst, from, k := pp.tEnd-pp.resumed, pp.f.from, int64(0)
+	if base != nil && len(base.Ranges) > 0 {
+		m = &PartitionMap{End: base.End, Ranges: append([]OffsetRange(nil), base.Ranges...)}
+		k = m.Records()
+		dst, from = base.End-k, lastSource(base)+1
+	}
+	if k >= pp.resumed {
+		return m, nil
+	}
 	var addErr error
-	_, err := pp.walk(ctx, r.st, j.loc, pp.f.from,
+	_, err := pp.walk(ctx, r.st, j.loc, from,
 		func(_, _, _ int64) bool { return false },
 		func(_ int64, rec *store.Record) bool {
 			if addErr = m.Add(rec.Offset, dst+k); addErr != nil {
@@ -136,6 +151,31 @@ func (r *restorer) rebuildMap(ctx context.Context, j *topicJob, pp *partPlan) (*
 		m.End = pp.tEnd
 	}
 	return m, nil
+}
+
+// stateSaveInterval is how often a running restore saves its offset maps,
+// so that a killed one extends the saved map instead of rebuilding it.
+const stateSaveInterval = 5 * time.Second
+
+// saveStateEvery saves the state every d until stop is called.
+func (r *restorer) saveStateEvery(d time.Duration) (stop func()) {
+	done, finished := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(d)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				if err := r.saveState(); err != nil {
+					r.log.Warn("cannot save the restore's offset maps", "err", err)
+				}
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
 }
 
 // saveState saves every topic's offset maps and group commits. A

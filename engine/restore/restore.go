@@ -122,8 +122,9 @@ func (r *restorer) run(ctx context.Context, spec *Spec) error {
 	}
 	defer r.closeProducers()
 	r.setPhase(Restoring, "")
-	stop := r.tick()
+	stop, stopSaving := r.tick(), r.saveStateEvery(stateSaveInterval)
 	err := r.restoreAll(ctx)
+	stopSaving()
 	stop()
 	if serr := r.saveState(); serr != nil {
 		r.log.Warn("cannot save the restore's offset maps; a rerun rebuilds them", "err", serr)
