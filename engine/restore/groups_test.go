@@ -671,3 +671,46 @@ func truncateSaved(t *testing.T, dir, cluster, target string, n int64) {
 		t.Fatal(err)
 	}
 }
+
+// TestGroupsBeforeBackupStart: the source's retention deleted the first
+// records before the backup ran, and a group had committed inside them:
+// it resumes at the first restored record, flagged, and receives every
+// record the backup holds.
+func TestGroupsBeforeBackupStart(t *testing.T) {
+	e := newEnv(t)
+	e.createTopic("src", 3, nil)
+	var recs []*kgo.Record
+	for i := 0; i < 300; i++ {
+		recs = append(recs, &kgo.Record{Topic: "src", Partition: int32(i % 3), Key: []byte(fmt.Sprint("k", i)),
+			Value: []byte(fmt.Sprint("v", i)), Timestamp: base.Add(time.Duration(i) * time.Second)})
+	}
+	e.produce(recs...)
+	var del kadm.Offsets
+	for p := int32(0); p < 3; p++ {
+		del.Add(kadm.Offset{Topic: "src", Partition: p, At: 50})
+	}
+	if rs, err := e.adm.DeleteRecords(e.ctx, del); err != nil || rs.Error() != nil {
+		t.Fatalf("delete records: %v %v", err, rs.Error())
+	}
+	e.commitAt("late", "src", map[int32]int64{0: 10, 1: 49, 2: 50})
+	e.backup("src")
+	e.capture(store.Loc{Topic: "src", Version: 1}, time.Now(), "late")
+	all := e.readAll("src")
+	if all[0][0].Offset != 50 {
+		t.Fatalf("source starts at %d, want 50", all[0][0].Offset)
+	}
+	spec := mapping("src", "dst")
+	spec.Spec.Config.ConsumerGroups = &ConsumerGroups{Include: []GroupMapping{{Source: "late"}}}
+	res, err := e.restore(spec, Options{StateDir: t.TempDir(), LockDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := res.Topics[0].Groups; g == nil || g.Before != 2 || g.Committed != 3 {
+		t.Fatalf("groups report %+v, want 3 committed, 2 flagged before (partition 2 committed exactly at the first record)", g)
+	}
+	want, n := rest(all, map[int32]int64{0: 10, 1: 49, 2: 50}, func(rec) bool { return true })
+	compareRest(t, "late", want, e.consumeRest("late", "dst", n))
+	if c := e.committed("late", "dst"); c[0] != 0 || c[1] != 0 || c[2] != 0 {
+		t.Fatalf("late on dst: %v, want the target's start on every partition", c)
+	}
+}
