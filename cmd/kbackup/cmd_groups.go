@@ -191,14 +191,5 @@ func runGroupsRollback(c *cli.Context) error {
 
 // printGroupsReport prints one line of what a restore did with groups.
 func printGroupsReport(w io.Writer, target string, g *restore.GroupsReport) {
-	if g.Note != "" {
-		fmt.Fprintf(w, "%s: consumer groups: %s\n", target, g.Note)
-		return
-	}
-	fmt.Fprintf(w, "%s: consumer groups (capture of %s): %d groups, %d offsets committed, %d already there, %d kept ahead, %d before the restored records",
-		target, utc(g.Captured), g.Groups, g.Committed, g.Kept, g.Behind, g.Before)
-	if len(g.Active) > 0 {
-		fmt.Fprintf(w, ", active and skipped: %v", g.Active)
-	}
-	fmt.Fprintln(w)
+	fmt.Fprintf(w, "%s: consumer groups: %s\n", target, g.Summary())
 }

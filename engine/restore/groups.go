@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/kbackup/kbackup/kafka"
@@ -316,6 +317,19 @@ func translateGroups(ctx context.Context, st *store.Store, adm groupAdmin, loc s
 	}
 	gs.Captured = c.Time
 	return rows, c, commitGroupRows(ctx, adm, rows, gs, save)
+}
+
+// Summary says in one line what the restore did with consumer groups.
+func (g *GroupsReport) Summary() string {
+	if g.Note != "" {
+		return g.Note
+	}
+	s := fmt.Sprintf("%d groups from the capture of %s: %d offsets committed, %d already there, %d kept ahead, %d before the restored records",
+		g.Groups, g.Captured.UTC().Format(time.RFC3339), g.Committed, g.Kept, g.Behind, g.Before)
+	if len(g.Active) > 0 {
+		s += fmt.Sprintf("; active on the target, left alone: %s", strings.Join(g.Active, ", "))
+	}
+	return s
 }
 
 // groupsReport summarises rows for the status.

@@ -35,7 +35,10 @@ type TopicStatus struct {
 	Bytes, BytesTotal     int64
 	ExpiredRecords        int64
 	Retention             *RetentionStatus
-	Partitions            []PartitionStatus
+	// ConsumerGroups says in one line what the restore did with consumer
+	// groups ("" when it did nothing).
+	ConsumerGroups string
+	Partitions     []PartitionStatus
 }
 
 // RetentionStatus is what preflight found about the target's retention,
@@ -86,6 +89,7 @@ type topicDoc struct {
 	Bytes      string         `yaml:"bytes"`
 	Expired    int64          `yaml:"expired_records,omitempty"`
 	Retention  *retentionDoc  `yaml:"retention,omitempty"`
+	Groups     string         `yaml:"consumer_groups,omitempty"`
 	Partitions []partitionDoc `yaml:"partitions,omitempty"`
 }
 
@@ -126,7 +130,7 @@ func (s *RestoreStatus) Render() []byte {
 	of := func(n, total int64) string { return fmt.Sprintf("%d of %d", n, total) }
 	for _, t := range s.Topics {
 		td := topicDoc{Source: t.Source, Snapshot: "v" + fmt.Sprint(t.Snapshot), Target: t.Target, Phase: t.Phase, Created: t.Created,
-			Records: of(t.Records, t.RecordsTotal), Bytes: of(t.Bytes, t.BytesTotal), Expired: t.ExpiredRecords}
+			Records: of(t.Records, t.RecordsTotal), Bytes: of(t.Bytes, t.BytesTotal), Expired: t.ExpiredRecords, Groups: t.ConsumerGroups}
 		if r := t.Retention; r != nil {
 			rd := &retentionDoc{Policy: r.Policy, RetentionMs: r.RetentionMs, Older: r.Older, Skipped: r.Skipped, OverBytes: r.OverBytes, Extended: r.Extended}
 			if r.Cutoff != nil {
