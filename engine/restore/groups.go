@@ -82,7 +82,10 @@ type GroupsReport struct {
 	Behind    int      `json:"behind,omitempty"`
 	Before    int      `json:"before,omitempty"`
 	Active    []string `json:"active,omitempty"`
-	Note      string   `json:"note,omitempty"`
+	// Unmapped lists partitions whose offset map could not be trusted
+	// (acknowledgements out of order): no group is committed on them.
+	Unmapped []int32 `json:"unmapped,omitempty"`
+	Note     string  `json:"note,omitempty"`
 }
 
 var _ groupAdmin = (*kafka.Admin)(nil)
@@ -329,6 +332,9 @@ func (g *GroupsReport) Summary() string {
 	if len(g.Active) > 0 {
 		s += fmt.Sprintf("; active on the target, left alone: %s", strings.Join(g.Active, ", "))
 	}
+	if len(g.Unmapped) > 0 {
+		s += fmt.Sprintf("; partitions %v have no offset map, so no group was committed on them", g.Unmapped)
+	}
 	return s
 }
 
@@ -371,12 +377,15 @@ func (r *restorer) commitGroups(ctx context.Context) error {
 	_, at, _ := r.cfg.window()
 	for _, j := range r.jobs {
 		maps := map[int32]*PartitionMap{}
+		var unmapped []int32
 		for _, pp := range j.plans {
 			if pp.om == nil {
 				continue
 			}
 			if m, err := pp.om.snapshot(); err == nil {
 				maps[pp.p] = m
+			} else {
+				unmapped = append(unmapped, pp.p)
 			}
 		}
 		save := func(gs *GroupsState) error {
@@ -385,6 +394,7 @@ func (r *restorer) commitGroups(ctx context.Context) error {
 		}
 		rows, c, err := translateGroups(ctx, r.st, r.adm, j.loc, j.m.TargetName(), maps, cg, at, j.groups, save, false)
 		rep := groupsReport(cg, c, rows)
+		rep.Unmapped = unmapped
 		r.statusMu.Lock()
 		j.groupsRep = rep
 		r.statusMu.Unlock()
