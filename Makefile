@@ -28,6 +28,7 @@ FUZZ += ./store/crypt:FuzzParseMarker
 FUZZ += ./store/crypt:FuzzOpenObject
 FUZZ += ./store/crypt:FuzzSegmentOpen
 FUZZ += ./engine/restore:FuzzParseSpec
+FUZZ += ./engine/restore:FuzzDecodeOffsetMaps
 FUZZ += ./fs/browse:FuzzRestoreName
 FUZZ += ./fs/browse:FuzzPath
 FUZZ += ./fs:FuzzCopyRequest

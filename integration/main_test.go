@@ -46,6 +46,8 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binary = filepath.Join(dir, "kbackup")
+	// Restores keep their offset maps here, not in the home directory.
+	os.Setenv("KBACKUP_STATE_DIR", filepath.Join(dir, "state"))
 	build := exec.Command("go", "build", "-o", binary, "../cmd/kbackup")
 	build.Stdout, build.Stderr = os.Stdout, os.Stderr
 	if err := build.Run(); err != nil {

@@ -218,6 +218,9 @@ func statusOf(rep *restore.Report) *browse.RestoreStatus {
 	for _, t := range rep.Status.Topics {
 		ts := browse.TopicStatus{Source: t.Source, Snapshot: t.Snapshot, Target: t.Target, Phase: t.Phase.String(), Created: t.Created,
 			Records: t.Records, RecordsTotal: t.RecordsTotal, DecodedBytes: t.DecodedBytes, DecodedBytesTotal: t.DecodedBytesTotal, ExpiredRecords: t.ExpiredRecords}
+		if g := t.Groups; g != nil {
+			ts.ConsumerGroups = g.Summary()
+		}
 		if r := t.Retention; r != nil && (r.Older != 0 || len(r.OverBytes) != 0 || len(r.Extended) != 0) {
 			ts.Retention = &browse.RetentionStatus{Policy: string(r.Policy), RetentionMs: r.RetentionMs, Cutoff: r.Cutoff,
 				Older: r.Older, Skipped: r.Skipped, OverBytes: r.OverBytes, Extended: r.Extended}

@@ -43,7 +43,7 @@ func restoreCommand() *cli.Command {
 			&cli.BoolFlag{Name: "allow-empty", Usage: "run even when the selection holds no record (otherwise preflight fails and says what the backup holds)"},
 			&cli.StringFlag{Name: "retention", Usage: "records older than the target's retention.ms: `apply` (skip them), extend (raise the target's retention) or ignore (restore them; the broker deletes them)"},
 			outputFlag(),
-		}, append(metricsFlags("", false), logFlags()...)...),
+		}, append(append(groupsFlags(), metricsFlags("", false)...), logFlags()...)...),
 		Action: runRestore,
 	}
 }
@@ -120,6 +120,11 @@ func restoreSpec(c *cli.Context) (*restore.Spec, error) {
 		}
 		cfg.Filters.Time.Retention = p
 	}
+	if g, err := consumerGroups(c); err != nil {
+		return nil, err
+	} else if g != nil {
+		cfg.ConsumerGroups = g
+	}
 	cfg.CreateTopics = cfg.CreateTopics || c.Bool("create-topics")
 	cfg.AllowNonEmpty = cfg.AllowNonEmpty || c.Bool("allow-nonempty")
 	cfg.AllowEmpty = cfg.AllowEmpty || c.Bool("allow-empty")
@@ -187,7 +192,7 @@ func runRestore(c *cli.Context) error {
 	}
 	// The error is printed once, as the kbackup: line: the engine's log
 	// line of the failure is left out.
-	opts := restore.Options{Logger: slog.New(withoutFailure{log.Handler()}), DryRun: c.Bool("dry-run")}
+	opts := restore.Options{Logger: slog.New(withoutFailure{log.Handler()}), DryRun: c.Bool("dry-run"), StateDir: c.String("state-dir")}
 	bar := newRestoreProgress(c.App.ErrWriter)
 	if bar != nil && !opts.DryRun {
 		opts.OnStatus, opts.StatusInterval = bar.show, 500*time.Millisecond
@@ -328,6 +333,11 @@ func printRestore(w io.Writer, format string, res *restore.Result) {
 		fmt.Fprintf(tw, "%s\tv%d\t%s\t%s\t%d\t%d\n", t.Source, t.Snapshot, t.Target, t.Phase, t.Records, resumed)
 	}
 	tw.Flush()
+	for _, t := range res.Topics {
+		if g := t.Groups; g != nil {
+			printGroupsReport(w, t.Target, g)
+		}
+	}
 	if secs := res.Duration.Seconds(); secs > 0 {
 		fmt.Fprintf(w, "%s: %d records produced, %.1f MB payload in %.1fs (%.0f records/s, %.1f MB/s)\n", res.Phase, res.Produced,
 			float64(res.PayloadBytes)/1e6, secs, float64(res.Produced)/secs, float64(res.PayloadBytes)/1e6/secs)

@@ -125,6 +125,7 @@ func commands() []*cli.Command {
 		devClusterCommand(),
 		demoCommand(),
 		restoreCommand(),
+		groupsCommand(),
 		snapshotCommand(),
 		indexCommand(),
 		verifyCommand(),

@@ -63,6 +63,9 @@ type partPlan struct {
 	exact   int64 // records planned, exactly (count), once counted
 	counted bool
 
+	tEnd int64        // the target partition's end offset before this run
+	om   *offsetTrack // source → target offsets of the restored records
+
 	now     func() time.Time // the restore's clock (nil: time.Now)
 	mu      sync.Mutex
 	expired []ExpiredSpan // segments left out because retention deleted them

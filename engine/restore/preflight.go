@@ -112,6 +112,7 @@ func (r *restorer) findResume(ctx context.Context, j *topicJob) ([]string, error
 	j.endBefore = ends
 	lastAt := map[int32]int64{}
 	for _, pp := range j.plans {
+		pp.tEnd = ends[pp.p]
 		if ends[pp.p] > starts[pp.p] {
 			lastAt[pp.p] = ends[pp.p] - 1
 		}

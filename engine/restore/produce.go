@@ -287,12 +287,13 @@ func (r *restorer) restorePartition(ctx context.Context, j *topicJob, pp *partPl
 					kr.Headers = append(kr.Headers, kgo.RecordHeader{Key: hdr, Value: strconv.AppendInt(nil, rec.Offset, 10)})
 				}
 			}
+			cb := pp.tracked(rec.Offset, done)
 			if !prod.oversized(kr) {
 				wg.Add(1)
-				prod.cl.Produce(pctx, kr, done)
+				prod.cl.Produce(pctx, kr, cb)
 				return false
 			}
-			return !r.produceAlone(pctx, cancel, prod, &wg, kr, done)
+			return !r.produceAlone(pctx, cancel, prod, &wg, kr, cb)
 		})
 	drained := make(chan struct{})
 	go func() { wg.Wait(); close(drained) }()

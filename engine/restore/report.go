@@ -70,7 +70,7 @@ func (r *restorer) statusLocked() Status {
 // are the exact counts.
 func (j *topicJob) status() TopicStatus {
 	ph := Phase(j.phase.Load())
-	ts := TopicStatus{Source: j.m.Source, Target: j.m.TargetName(), Snapshot: j.loc.Version, Phase: ph, Created: j.create, Retention: j.retention}
+	ts := TopicStatus{Source: j.m.Source, Target: j.m.TargetName(), Snapshot: j.loc.Version, Phase: ph, Created: j.create, Retention: j.retention, Groups: j.groupsRep}
 	for _, pp := range j.plans {
 		ps := pp.status()
 		if ph == Done {

@@ -35,6 +35,8 @@ type restorer struct {
 	jobs  []*topicJob
 	prods []*producer
 
+	cluster string // the target cluster's ID, once offset maps are started
+
 	brokerCfg map[string]string // the first broker's configs, read once (brokerDefault)
 	locks     []*targetLock     // the targets' locks, held until Run returns
 
@@ -59,6 +61,8 @@ type topicJob struct {
 	retention  *RetentionReport  // what preflight found about the target's retention
 	holds      string            // what the snapshot holds, for messages
 	prod       *producer
+	groups     *GroupsState  // consumer-group offsets committed on the target
+	groupsRep  *GroupsReport // what commitGroups did, for the status (statusMu)
 	phase      atomic.Int32
 	legs       []*topicJob     // a chain's legs in order, this one among them (chain.go); nil otherwise
 	leg        int             // this job's position in legs
@@ -120,11 +124,18 @@ func (r *restorer) run(ctx context.Context, spec *Spec) error {
 		return nil
 	}
 	r.setPhase(Restoring, "")
-	stop := r.tick()
+	stop, stopSaving := r.tick(), r.saveStateEvery(stateSaveInterval)
 	err := r.restoreAll(ctx)
+	stopSaving()
 	// Before any final phase: a rerun may start as soon as it is reported.
 	r.closeProducers()
 	stop()
+	if serr := r.saveState(); serr != nil {
+		r.log.Warn("cannot save the restore's offset maps; a rerun rebuilds them", "err", serr)
+	}
+	if err == nil {
+		err = r.commitGroups(ctx)
+	}
 	if err != nil {
 		if errors.Is(context.Cause(ctx), ErrCancelled) {
 			r.cancelled = true
@@ -202,6 +213,9 @@ func (r *restorer) initialize(ctx context.Context) error {
 	}
 	if r.opts.DryRun {
 		return nil
+	}
+	if err := r.initOffsetMaps(ctx); err != nil {
+		return err
 	}
 	if err := r.createTopics(ctx); err != nil {
 		return err

@@ -31,6 +31,8 @@ type RunsOptions struct {
 	Retention RetentionPolicy
 	// LockDir is Options.LockDir for every restore.
 	LockDir string
+	// StateDir is Options.StateDir for every restore.
+	StateDir string
 }
 
 // Runs runs named restores in the background, as the mount's restore/
@@ -106,7 +108,7 @@ func (rs *Runs) Start(name string, spec *Spec) error {
 		defer rs.wg.Done()
 		defer close(run.done)
 		defer cancel()
-		res, err := Run(ctx, rs.st, rs.kcfg, spec, Options{Logger: log, OnStatus: run.update, LockDir: rs.opts.LockDir})
+		res, err := Run(ctx, rs.st, rs.kcfg, spec, Options{Logger: log, OnStatus: run.update, LockDir: rs.opts.LockDir, StateDir: rs.opts.StateDir})
 		run.end(res, err)
 	}()
 	select {
@@ -232,7 +234,8 @@ func (rs *Runs) Copy(req CopyRequest) error {
 	}
 	spec := &Spec{Kind: "Restore"}
 	spec.Metadata.Name = req.Name
-	spec.Spec.Config = Config{Topics: []TopicMapping{tm}, CreateTopics: true}
+	groups := copyGroups
+	spec.Spec.Config = Config{Topics: []TopicMapping{tm}, CreateTopics: true, ConsumerGroups: &groups}
 	return rs.Start(req.Name, spec)
 }
 

@@ -61,6 +61,9 @@ type Config struct {
 	AllowEmpty bool `yaml:"allowEmpty,omitempty" json:"allowEmpty,omitempty"`
 	// Filters select records by rules beyond the window and ranges.
 	Filters Filters `yaml:"filters,omitempty" json:"filters,omitempty"`
+	// ConsumerGroups, if set, commits the translated offsets of these
+	// groups once the records are restored (kbackup extension).
+	ConsumerGroups *ConsumerGroups `yaml:"consumerGroups,omitempty" json:"consumerGroups,omitempty"`
 }
 
 // Filters are the spec's record filters (Kannika's
@@ -257,6 +260,11 @@ func (s *Spec) validate(needTopics bool) error {
 		if _, err := ParseRetentionPolicy(string(p)); err != nil || !strings.HasSuffix(string(p), "TargetTopicRetention") {
 			return specError("filters.time.retention %q: use %s, %s or %s", p,
 				ApplyTargetTopicRetention, ExtendTargetTopicRetention, IgnoreTargetTopicRetention)
+		}
+	}
+	if c.ConsumerGroups != nil {
+		if _, err := c.ConsumerGroups.compile(); err != nil {
+			return err
 		}
 	}
 	targets := map[string]string{}

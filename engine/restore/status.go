@@ -62,6 +62,9 @@ type Options struct {
 	// LockDir holds the locks that keep two restores on this machine
 	// from writing into one target (default DefaultLockDir()).
 	LockDir string
+	// StateDir holds the restores' offset maps and consumer-group commits,
+	// one file per target topic (default DefaultStateDir()).
+	StateDir string
 	// DryRun plans every topic and runs the preflight checks, then stops:
 	// nothing is created or produced. The result (phase Ready) holds the
 	// plan: per partition, the records and bytes that would be restored.
@@ -100,7 +103,9 @@ type TopicStatus struct {
 	// ExpiredRecords counts the records of the partitions' Expired spans.
 	ExpiredRecords int64 `json:"expired_records,omitempty"`
 	// Retention is what preflight found about the target's retention.
-	Retention  *RetentionReport  `json:"retention,omitempty"`
+	Retention *RetentionReport `json:"retention,omitempty"`
+	// Groups is what the restore did with consumer groups, once done.
+	Groups     *GroupsReport     `json:"groups,omitempty"`
 	Partitions []PartitionStatus `json:"partitions"`
 }
 

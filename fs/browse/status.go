@@ -37,7 +37,10 @@ type TopicStatus struct {
 	DecodedBytes, DecodedBytesTotal int64
 	ExpiredRecords                  int64
 	Retention                       *RetentionStatus
-	Partitions                      []PartitionStatus
+	// ConsumerGroups says in one line what the restore did with consumer
+	// groups ("" when it did nothing).
+	ConsumerGroups string
+	Partitions     []PartitionStatus
 }
 
 // RetentionStatus is what preflight found about the target's retention,
@@ -88,6 +91,7 @@ type topicDoc struct {
 	Decoded    string         `yaml:"decoded_bytes"`
 	Expired    int64          `yaml:"expired_records,omitempty"`
 	Retention  *retentionDoc  `yaml:"retention,omitempty"`
+	Groups     string         `yaml:"consumer_groups,omitempty"`
 	Partitions []partitionDoc `yaml:"partitions,omitempty"`
 }
 
@@ -128,7 +132,7 @@ func (s *RestoreStatus) Render() []byte {
 	of := func(n, total int64) string { return fmt.Sprintf("%d of %d", n, total) }
 	for _, t := range s.Topics {
 		td := topicDoc{Source: t.Source, Snapshot: "v" + fmt.Sprint(t.Snapshot), Target: t.Target, Phase: t.Phase, Created: t.Created,
-			Records: of(t.Records, t.RecordsTotal), Decoded: of(t.DecodedBytes, t.DecodedBytesTotal), Expired: t.ExpiredRecords}
+			Records: of(t.Records, t.RecordsTotal), Decoded: of(t.DecodedBytes, t.DecodedBytesTotal), Expired: t.ExpiredRecords, Groups: t.ConsumerGroups}
 		if r := t.Retention; r != nil {
 			rd := &retentionDoc{Policy: r.Policy, RetentionMs: r.RetentionMs, Older: r.Older, Skipped: r.Skipped, OverBytes: r.OverBytes, Extended: r.Extended}
 			if r.Cutoff != nil {
