@@ -2,7 +2,9 @@ package browse
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"log/slog"
 	"sort"
@@ -20,6 +22,7 @@ type view struct {
 	starts  []int64 // starts[i] is where segment i begins; starts[len] is the size
 	stored  int64   // stored bytes of the segments
 	records int64   // records of the segments
+	id      uint64  // content identity: size and segment names (contentID)
 }
 
 func newView(loc store.Loc, entries []store.SegmentEntry) *view {
@@ -29,7 +32,26 @@ func newView(loc store.Loc, entries []store.SegmentEntry) *view {
 		v.stored += entries[i].StoredBytes
 		v.records += entries[i].Records
 	}
+	v.id = contentID(v)
 	return v
+}
+
+// contentID identifies the bytes a view reads: an FNV-64a hash of the
+// decoded size and every segment's name and decoded size, in order.
+// Segments never change, so two views with the same identity read the same
+// bytes; a view that grew, lost expired segments or had segments merged
+// gets another. It is never zero.
+func contentID(v *view) uint64 {
+	h := fnv.New64a()
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], uint64(v.size()))
+	h.Write(b[:])
+	for i := range v.entries {
+		h.Write([]byte(v.entries[i].ULID))
+		binary.LittleEndian.PutUint64(b[:], uint64(v.entries[i].DecodedBytes))
+		h.Write(b[:])
+	}
+	return max(h.Sum64(), 1)
 }
 
 // size returns the exact decoded size.
