@@ -237,4 +237,3 @@ func TestCompactNeedsTheLease(t *testing.T) {
 		t.Fatalf("compact beside a lease holder: %v, want ErrLeaseHeld", err)
 	}
 }
-
