@@ -1,12 +1,16 @@
 package integration
 
 import (
+	"context"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/kbackup/kbackup/store"
 )
 
 // TestMountCompact compacts a snapshot of many small segments while the
@@ -69,4 +73,62 @@ func TestMountCompact(t *testing.T) {
 		t.Fatalf("verify after compact: exit %d: %s", r.code, r.stderr)
 	}
 	sameRecords(t, "compacted storage vs kcat", want, storageRead(t, dir, "small", 1))
+}
+
+// TestCompactKill9 kills kbackup index compact with SIGKILL at growing
+// delays, so that kills land before, during and after its merges, its
+// index switch and its deletions. After every kill the index must be
+// whole (verify finds no damage) and hold every record once, as kcat
+// reads them; a last run must finish and leave no unindexed object.
+func TestCompactKill9(t *testing.T) {
+	c := startCluster(t)
+	createTopic(t, c.Addr(), "killed", 1, nil)
+	produceN(t, c.Addr(), "killed", 1, 0, 30000)
+	dir := t.TempDir()
+	if r := kbackup(t, "backup", "--once", "--brokers", c.Addr(), "--storage", dir, "--segment-bytes", "4KiB", "--compression", "none"); r.code != 0 {
+		t.Fatalf("backup: exit %d: %s", r.code, r.stderr)
+	}
+	want := kcatRead(t, c.Addr(), "killed")
+	compact := []string{"index", "compact", "--storage", dir, "--grace", "0", "--segment-bytes", "16KiB", "killed"}
+	for _, d := range []time.Duration{30, 150, 300, 450, 550, 650, 750, 850, 1000, 1200} {
+		cmd, _ := startKbackup(t, compact...)
+		time.Sleep(d * time.Millisecond)
+		_ = cmd.Process.Signal(syscall.SIGKILL)
+		_ = cmd.Wait()
+		r := kbackup(t, "verify", "--storage", dir, "killed")
+		if r.code != 0 {
+			t.Fatalf("verify after a kill at %d ms: exit %d: %s%s", d, r.code, r.stdout, r.stderr)
+		}
+		sameRecords(t, "storage after a kill at "+d.String()+"ms", want, storageRead(t, dir, "killed", 1))
+		indexed, objects := segmentCounts(t, dir, "killed")
+		t.Logf("killed after %d ms: %d segments indexed, %d objects", d, indexed, objects)
+	}
+	if r := kbackup(t, compact...); r.code != 0 {
+		t.Fatalf("compact after the kills: exit %d: %s", r.code, r.stderr)
+	} else {
+		t.Log(r.stdout)
+	}
+	r := kbackup(t, "verify", "--storage", dir, "-o", "json", "killed")
+	if r.code != 0 || strings.Contains(r.stdout, "unindexed") {
+		t.Fatalf("verify after the last compact: exit %d: %s%s", r.code, r.stdout, r.stderr)
+	}
+	sameRecords(t, "storage after the last compact", want, storageRead(t, dir, "killed", 1))
+}
+
+// segmentCounts returns how many segments the index of topic's v1 names
+// and how many segment objects there are.
+func segmentCounts(t *testing.T, dir, topic string) (indexed, objects int) {
+	t.Helper()
+	st := openStorage(t, dir)
+	defer st.Close()
+	loc := store.Loc{Topic: topic, Version: 1}
+	ix, err := st.ReadIndex(context.Background(), loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed, err := st.ListSegments(context.Background(), loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ix.Segments), len(listed)
 }
