@@ -25,8 +25,9 @@
 // index records; nothing is decoded to learn a size. A read at any offset
 // finds its segment by cumulative size, opens only that segment's footer and
 // decodes only the block that holds the offset. Each open file keeps its last
-// decoded block, so sequential reads decode every block once and memory stays
-// at a few blocks per open file.
+// two decoded blocks (read-ahead requests for neighbouring blocks arrive
+// together), so sequential reads decode every block about once and memory
+// stays at a few blocks per open file.
 //
 // # Kernel caching
 //
