@@ -25,17 +25,24 @@
 // index records; nothing is decoded to learn a size. A read at any offset
 // finds its segment by cumulative size, opens only that segment's footer and
 // decodes only the block that holds the offset. Each open file keeps its last
-// decoded block, so sequential reads decode every block once and memory stays
-// at a few blocks per open file.
+// two decoded blocks (read-ahead requests for neighbouring blocks arrive
+// together), so sequential reads decode every block about once and memory
+// stays at a few blocks per open file.
 //
 // # Kernel caching
 //
 // Segment files never change: they are opened with FOPEN_KEEP_CACHE and get
 // long entry and attribute timeouts. records.jsonl grows while a backup runs
-// and the page cache is shared by every open of a file, so it is opened with
-// FOPEN_DIRECT_IO instead: each read reaches the handle and is served from
-// the view the file was opened with, never from bytes appended later.
-// Everything else has one-second timeouts.
+// and loses its head when expired segments leave the index, and the page
+// cache belongs to the inode, shared by every open; so each version of a
+// records.jsonl is an inode of its own (recordsNode), pinned to the content
+// it was looked up with: its size and bytes never change, it is read
+// through the page cache and keeps it (FOPEN_KEEP_CACHE). A Lookup after
+// the content changed (the entry times out after a second) answers with a
+// new inode; files open on the old one read the old content to its end.
+// The mount raises the kernel's read-ahead to 1 MiB (readahead.go), so
+// sequential reads arrive as whole blocks while the reader consumes the
+// last ones. Everything else has one-second timeouts.
 //
 // # Live view
 //

@@ -63,6 +63,9 @@ func Mount(ctx context.Context, st *store.Store, mountpoint string, opts Options
 		cancel()
 		return nil, fmt.Errorf("mount %s: %w", mp, err)
 	}
+	if err := setReadAhead(mp, readAheadKiB); err != nil {
+		opts.Logger.Debug("mount reads ahead 128 KiB", "err", err)
+	}
 	s := &Server{srv: srv, mountpoint: mp, cancel: cancel, done: make(chan struct{})}
 	go func() {
 		srv.Wait()

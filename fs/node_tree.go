@@ -124,6 +124,9 @@ func (n *treeNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) 
 // treeChild returns parent's child name for entry e, reusing the known
 // inode if it is the same path and type; out is filled for the kernel.
 func (m *mountFS) treeChild(ctx context.Context, parent *gofs.Inode, name string, e browse.Entry, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	if e.Path.Kind == browse.KindRecords {
+		return m.recordsChild(ctx, parent, name, e, out)
+	}
 	if errno := m.entryAttr(ctx, &out.Attr, e); errno != 0 {
 		return nil, errno
 	}
@@ -172,11 +175,11 @@ func (n *treeNode) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
 	return []byte(e.Link), 0
 }
 
-// Open opens the file with the content it has now. records.jsonl is
-// opened with FOPEN_DIRECT_IO: the kernel's page cache is shared by all
-// opens of the inode, so a reader opened before growth would otherwise see
-// bytes appended after it opened; every read comes to the handle, which
-// serves its own view. Segment files never change: FOPEN_KEEP_CACHE.
+// Open opens the file with the content it has now. Segment files never
+// change: FOPEN_KEEP_CACHE. records.jsonl has its own node (recordsNode),
+// which pins one version of it; a treeNode of records.jsonl is never made,
+// but would be opened with FOPEN_DIRECT_IO, each read served from the
+// handle's own view.
 func (n *treeNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
 	if flags&writeFlags != 0 {
 		return nil, 0, syscall.EROFS

@@ -15,7 +15,7 @@ func indexCommand() *cli.Command {
 	snap := &cli.StringFlag{Name: "snapshot", Aliases: []string{"s"}, Usage: "snapshot `VERSION` (N, vN or latest; default: the active one)"}
 	return &cli.Command{
 		Name:  "index",
-		Usage: "show or rebuild a snapshot's index",
+		Usage: "show, rebuild or compact a snapshot's index",
 		Subcommands: []*cli.Command{
 			{
 				Name:      "show",
@@ -34,6 +34,7 @@ func indexCommand() *cli.Command {
 				),
 				Action: runIndexRebuild,
 			},
+			indexCompactCommand(snap),
 		},
 	}
 }

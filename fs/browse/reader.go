@@ -2,7 +2,9 @@ package browse
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"log/slog"
 	"sort"
@@ -20,6 +22,7 @@ type view struct {
 	starts  []int64 // starts[i] is where segment i begins; starts[len] is the size
 	stored  int64   // stored bytes of the segments
 	records int64   // records of the segments
+	id      uint64  // content identity: size and segment names (contentID)
 }
 
 func newView(loc store.Loc, entries []store.SegmentEntry) *view {
@@ -29,7 +32,26 @@ func newView(loc store.Loc, entries []store.SegmentEntry) *view {
 		v.stored += entries[i].StoredBytes
 		v.records += entries[i].Records
 	}
+	v.id = contentID(v)
 	return v
+}
+
+// contentID identifies the bytes a view reads: an FNV-64a hash of the
+// decoded size and every segment's name and decoded size, in order.
+// Segments never change, so two views with the same identity read the same
+// bytes; a view that grew, lost expired segments or had segments merged
+// gets another. It is never zero.
+func contentID(v *view) uint64 {
+	h := fnv.New64a()
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], uint64(v.size()))
+	h.Write(b[:])
+	for i := range v.entries {
+		h.Write([]byte(v.entries[i].ULID))
+		binary.LittleEndian.PutUint64(b[:], uint64(v.entries[i].DecodedBytes))
+		h.Write(b[:])
+	}
+	return max(h.Sum64(), 1)
 }
 
 // size returns the exact decoded size.
@@ -46,7 +68,9 @@ type segmentOpener interface {
 }
 
 // recordReader serves reads of a view at any offset, decoding one block at
-// a time. It keeps one open segment and its last decoded block, so memory is
+// a time. It keeps one open segment and its last two decoded blocks: the
+// kernel's read-ahead sends requests for neighbouring blocks at once, and
+// with one block they would take turns decoding it again. Memory is
 // bounded by a few blocks. It is safe for concurrent use.
 type recordReader struct {
 	ctx   context.Context // lives as long as the open file
@@ -59,14 +83,26 @@ type recordReader struct {
 	mu       sync.Mutex
 	seg      int // index of sr's segment, -1 if none
 	sr       *store.SegmentReader
-	blk      int   // decoded block within seg, -1 if none
-	blkStart int64 // decoded position of lines within the segment
+	cur, old decodedBlock // the last decoded block and the one before
 	raw      []byte
+}
+
+// decodedBlock is block blk of segment seg as JSON lines, which begin at
+// decoded position start within the segment; blk is -1 when empty.
+type decodedBlock struct {
+	seg, blk int
+	start    int64
 	lines    []byte
 }
 
+// holds reports whether d holds decoded position rel of segment i.
+func (d *decodedBlock) holds(i int, rel int64) bool {
+	return d.blk >= 0 && d.seg == i && rel >= d.start && rel < d.start+int64(len(d.lines))
+}
+
 func newRecordReader(ctx context.Context, st segmentOpener, v *view, now func() time.Time, log *slog.Logger, s *Stats) *recordReader {
-	return &recordReader{ctx: ctx, st: st, v: v, now: now, log: log, stats: s, seg: -1, blk: -1}
+	return &recordReader{ctx: ctx, st: st, v: v, now: now, log: log, stats: s, seg: -1,
+		cur: decodedBlock{blk: -1}, old: decodedBlock{blk: -1}}
 }
 
 // ReadAt fills p from decoded byte off. It returns io.EOF at the end of the
@@ -84,16 +120,20 @@ func (r *recordReader) ReadAt(p []byte, off int64) (int, error) {
 		if err := r.load(i, rel); err != nil {
 			return n, err
 		}
-		c := copy(p[n:], r.lines[rel-r.blkStart:])
+		c := copy(p[n:], r.cur.lines[rel-r.cur.start:])
 		n += c
 		off += int64(c)
 	}
 	return n, nil
 }
 
-// load makes r.lines the decoded block of segment i holding position rel.
+// load makes r.cur the decoded block of segment i holding position rel.
 func (r *recordReader) load(i int, rel int64) error {
-	if r.seg == i && r.blk >= 0 && rel >= r.blkStart && rel < r.blkStart+int64(len(r.lines)) {
+	if r.cur.holds(i, rel) {
+		return nil
+	}
+	if r.old.holds(i, rel) {
+		r.cur, r.old = r.old, r.cur
 		return nil
 	}
 	if r.seg != i {
@@ -106,7 +146,9 @@ func (r *recordReader) load(i int, rel int64) error {
 	if b >= len(r.sr.Info.Blocks) {
 		return fmt.Errorf("%w: segment %s has no block at decoded byte %d", store.ErrCorrupt, e.ULID, rel)
 	}
-	r.blk = -1
+	// Decode into the older slot, which becomes the current one.
+	d := &r.old
+	d.blk = -1
 	r.stats.Blocks.Add(1)
 	raw, err := r.sr.ReadBlock(b, r.raw[:0])
 	if err != nil {
@@ -114,26 +156,27 @@ func (r *recordReader) load(i int, rel int64) error {
 	}
 	r.raw = raw
 	bi := r.sr.Info.Blocks[b]
-	lines := r.lines[:0]
+	lines := d.lines[:0]
 	err = store.DecodeBlock(raw, bi.FirstOffset, func(rec *store.Record) error {
 		lines = store.AppendJSONLine(lines, rec)
 		return nil
 	})
-	r.lines = lines
+	d.lines = lines
 	if err != nil {
 		return fmt.Errorf("decode block %d of segment %s: %w", b, e.ULID, err)
 	}
 	if int64(len(lines)) != bi.DecodedBytes {
 		return fmt.Errorf("%w: block %d of segment %s decodes to %d bytes, footer says %d", store.ErrCorrupt, b, e.ULID, len(lines), bi.DecodedBytes)
 	}
-	r.blk, r.blkStart = b, start
+	d.seg, d.blk, d.start = i, b, start
+	r.cur, r.old = r.old, r.cur
 	return nil
 }
 
 // open opens segment i's footer and checks it against the index.
 func (r *recordReader) open(i int) error {
 	e := &r.v.entries[i]
-	r.seg, r.sr, r.blk = -1, nil, -1
+	r.seg, r.sr = -1, nil
 	r.stats.Segments.Add(1)
 	sr, err := r.st.OpenSegment(r.ctx, r.v.loc, e.ULID, e.StoredBytes)
 	if err != nil {

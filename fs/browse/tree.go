@@ -95,6 +95,10 @@ type Entry struct {
 	Link string
 	// Immutable entries (segment files) never change.
 	Immutable bool
+	// ContentID identifies the bytes of a records.jsonl (see contentID):
+	// two entries of one path with the same ContentID read the same
+	// bytes. Zero for other entries.
+	ContentID uint64
 }
 
 // Name is the entry's last path element.
@@ -210,7 +214,7 @@ func (t *Tree) stat(ctx context.Context, p Path) (Entry, error) {
 		e.Stored, e.Records = v.totals()
 		return e, nil
 	case KindRecords:
-		e := Entry{Path: p, Type: TypeFile, Size: v.size(), ModTime: v.lastTime()}
+		e := Entry{Path: p, Type: TypeFile, Size: v.size(), ModTime: v.lastTime(), ContentID: v.id}
 		e.Stored, e.Records = v.totals()
 		return e, nil
 	case KindSegment:
@@ -484,6 +488,10 @@ func (f *File) ReadAt(p []byte, off int64) (int, error) { return f.r.ReadAt(p, o
 // position and cache.
 func (f *File) Reopen() io.ReaderAt { return f.reopen() }
 
+// Clone returns another File of the same content and entry, with its own
+// reader.
+func (f *File) Clone() *File { return &File{Entry: f.Entry, r: f.reopen(), reopen: f.reopen} }
+
 // BytesFile is a File holding b, for files an adapter generates itself.
 func BytesFile(b []byte) *File {
 	return &File{Entry: Entry{Type: TypeFile, Size: int64(len(b))}, r: bytes.NewReader(b), reopen: func() io.ReaderAt { return bytes.NewReader(b) }}
@@ -518,6 +526,7 @@ func (t *Tree) Open(ctx context.Context, p Path) (*File, error) {
 			return nil, err
 		}
 		e.Size = v.size() // the view read, which may have grown since Stat
+		e.ContentID = v.id
 		e.ModTime = v.lastTime()
 		e.Stored, e.Records = v.totals()
 	case KindSegment:
