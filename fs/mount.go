@@ -53,6 +53,11 @@ func Mount(ctx context.Context, st *store.Store, mountpoint string, opts Options
 			Debug:        opts.Debug,
 			MaxWrite:     1 << 20,
 			MaxReadAhead: 1 << 20,
+			// Every read answers from decoded bytes in memory: splicing
+			// them through a pipe gains nothing, and a 1 MiB answer plus
+			// its header does not fit the default pipe (go-fuse would log
+			// each fallback).
+			DisableSplice: true,
 		},
 	}
 	if opts.Debug {

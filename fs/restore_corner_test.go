@@ -87,7 +87,7 @@ func TestFlushBoundsRechecks(t *testing.T) {
 	loc := store.Loc{Topic: "same", Version: 1}
 	const parts = 12
 	for p := int32(0); p < parts; p++ {
-		b.addSegments(t, loc, p, genRecords(0, 0, 60), 60) // equal sizes in every partition
+		b.addSegments(t, loc, p, genRecords(0, 0, 2000), 500) // equal sizes in every partition, each larger than a read-ahead of head -c 1
 	}
 	m := &store.Manifest{Topic: "same", Active: 1, Snapshots: []store.Snapshot{{Version: 1, TopicID: "id", Created: baseTime, Partitions: parts}}}
 	writeManifest(t, st, m)
