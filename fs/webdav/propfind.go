@@ -5,25 +5,38 @@ import (
 	"encoding/xml"
 	"io"
 	"net/http"
+	"net/url"
+	"path"
 	"strconv"
+	"time"
 
 	"github.com/kbackup/kbackup/fs/browse"
 )
 
-// propfind answers PROPFIND with every property of the entry (Depth 0)
-// and of its children (Depth 1); the request body is read and ignored
-// (allprop). Depth infinity is refused, as RFC 4918 allows.
-func (h *Handler) propfind(w http.ResponseWriter, r *http.Request, p browse.Path) {
-	depth := r.Header.Get("Depth")
-	if depth == "" || depth == "infinity" {
+// depth checks PROPFIND's Depth header: 0 or 1. Depth infinity is
+// refused, as RFC 4918 allows.
+func depth(w http.ResponseWriter, r *http.Request) (string, bool) {
+	d := r.Header.Get("Depth")
+	if d == "" || d == "infinity" {
 		http.Error(w, "PROPFIND needs Depth 0 or 1", http.StatusForbidden)
-		return
+		return "", false
 	}
-	if depth != "0" && depth != "1" {
+	if d != "0" && d != "1" {
 		http.Error(w, "Depth must be 0 or 1", http.StatusBadRequest)
-		return
+		return "", false
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, 1<<20))
+	return d, true
+}
+
+// propfind answers PROPFIND with every property of the entry (Depth 0)
+// and of its children (Depth 1); the request body is read and ignored
+// (allprop).
+func (h *Handler) propfind(w http.ResponseWriter, r *http.Request, p browse.Path) {
+	d, ok := depth(w, r)
+	if !ok {
+		return
+	}
 	ctx := r.Context()
 	e, err := h.tree.Stat(ctx, p)
 	if err != nil {
@@ -31,7 +44,7 @@ func (h *Handler) propfind(w http.ResponseWriter, r *http.Request, p browse.Path
 		return
 	}
 	es := []browse.Entry{e}
-	if depth == "1" && isDir(e) {
+	if d == "1" && isDir(e) {
 		children, err := h.tree.List(ctx, p)
 		if err != nil {
 			h.fail(w, r, err)
@@ -39,38 +52,122 @@ func (h *Handler) propfind(w http.ResponseWriter, r *http.Request, p browse.Path
 		}
 		es = append(es, children...)
 	}
-	w.Header().Set("Content-Type", `application/xml; charset="utf-8"`)
-	w.WriteHeader(http.StatusMultiStatus)
-	bw := bufio.NewWriterSize(w, 64<<10)
-	bw.WriteString(`<?xml version="1.0" encoding="utf-8"?>` + "\n" + `<D:multistatus xmlns:D="DAV:">`)
+	ms := startMultistatus(w)
 	for i, c := range es {
 		if i == 0 {
 			c.Path = p // the entry asked for, by the path asked
 		}
-		writeResponse(bw, c)
+		ms.entry(c)
 	}
-	bw.WriteString("</D:multistatus>\n")
-	bw.Flush()
+	if d == "1" && p.Kind == browse.KindRestores {
+		for _, n := range h.sessions.names() {
+			if _, err := h.tree.Stat(ctx, browse.RestorePath(n)); err != nil {
+				ms.prop(href(browse.RestorePath(n), true), n, true, 0, "", h.tree.Started())
+			}
+		}
+	}
+	ms.end()
 }
 
-// writeResponse writes one response element.
-func writeResponse(w *bufio.Writer, e browse.Entry) {
+// multistatus writes a 207 Multi-Status body, one response at a time.
+type multistatus struct {
+	w   *bufio.Writer
+	buf []byte // scratch for numbers and times
+}
+
+func startMultistatus(w http.ResponseWriter) *multistatus {
+	w.Header().Set("Content-Type", `application/xml; charset="utf-8"`)
+	w.WriteHeader(http.StatusMultiStatus)
+	ms := &multistatus{w: bufio.NewWriterSize(w, 64<<10), buf: make([]byte, 0, 64)}
+	ms.w.WriteString(`<?xml version="1.0" encoding="utf-8"?>` + "\n" + `<D:multistatus xmlns:D="DAV:">`)
+	return ms
+}
+
+func (ms *multistatus) end() {
+	ms.w.WriteString("</D:multistatus>\n")
+	ms.w.Flush()
+}
+
+// entry writes the response of an entry of the tree.
+func (ms *multistatus) entry(e browse.Entry) {
 	dir := isDir(e)
+	ct := ""
+	if !dir {
+		ct = contentType(e.Path)
+	}
+	ms.prop(href(e.Path, dir), e.Name(), dir, e.Size, ct, e.ModTime)
+}
+
+// prop writes one response element; escapedHref is already URL-escaped.
+func (ms *multistatus) prop(escapedHref, name string, dir bool, size int64, ctype string, mtime time.Time) {
+	w := ms.w
 	w.WriteString("<D:response><D:href>")
-	xml.EscapeText(w, []byte(href(e.Path, dir)))
+	xml.EscapeText(w, []byte(escapedHref))
 	w.WriteString("</D:href><D:propstat><D:prop><D:displayname>")
-	xml.EscapeText(w, []byte(e.Name()))
+	xml.EscapeText(w, []byte(name))
 	w.WriteString("</D:displayname>")
 	if dir {
 		w.WriteString("<D:resourcetype><D:collection/></D:resourcetype>")
 	} else {
 		w.WriteString("<D:resourcetype/><D:getcontentlength>")
-		w.WriteString(strconv.FormatInt(e.Size, 10))
+		w.Write(strconv.AppendInt(ms.buf[:0], size, 10))
 		w.WriteString("</D:getcontentlength><D:getcontenttype>")
-		xml.EscapeText(w, []byte(contentType(e.Path)))
+		xml.EscapeText(w, []byte(ctype))
 		w.WriteString("</D:getcontenttype>")
 	}
 	w.WriteString("<D:getlastmodified>")
-	w.WriteString(httpTime(e.ModTime))
+	w.Write(mtime.UTC().AppendFormat(ms.buf[:0], http.TimeFormat))
 	w.WriteString("</D:getlastmodified><D:supportedlock/></D:prop><D:status>HTTP/1.1 200 OK</D:status></D:propstat></D:response>\n")
+}
+
+// sessionPropfind answers PROPFIND in a copy into restore/: its
+// directories and files as sent, and restore/NAME/status.
+func (h *Handler) sessionPropfind(w http.ResponseWriter, r *http.Request, s *session, rel string) {
+	d, ok := depth(w, r)
+	if !ok {
+		return
+	}
+	relHref := func(rel string, dir bool) string {
+		p := "/restore/" + s.name
+		if rel != "" {
+			p += "/" + rel
+		}
+		if dir {
+			p += "/"
+		}
+		return (&url.URL{Path: p}).EscapedPath()
+	}
+	if rel == "status" {
+		ms := startMultistatus(w)
+		ms.prop(relHref("status", false), "status", false, int64(len(s.status())), contentType(browse.Path{Kind: browse.KindRestoreStatus}), s.made)
+		ms.end()
+		return
+	}
+	c, ok := s.lookup(rel)
+	if !ok {
+		http.Error(w, "restore/"+s.name+"/"+rel+" does not exist", http.StatusNotFound)
+		return
+	}
+	name := s.name
+	if rel != "" {
+		name = path.Base(rel)
+	}
+	ms := startMultistatus(w)
+	ms.prop(relHref(rel, c.dir), name, c.dir, c.size, "application/octet-stream", c.mtime)
+	if d == "1" && c.dir {
+		if rel == "" {
+			st := browse.Path{Kind: browse.KindRestoreStatus, Name: s.name}
+			if e, err := h.tree.Stat(r.Context(), st); err == nil {
+				ms.entry(e)
+			} else {
+				ms.prop(relHref("status", false), "status", false, int64(len(s.status())), contentType(st), s.made)
+			}
+		}
+		for _, k := range s.children(rel) {
+			if c, ok := s.lookup(k); ok {
+				ms.prop(relHref(k, c.dir), path.Base(k), c.dir, c.size, "application/octet-stream", c.mtime)
+			}
+		}
+	}
+	ms.end()
 }
