@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -269,6 +270,10 @@ func (h *Handler) serveSession(w http.ResponseWriter, r *http.Request) bool {
 	if !ok {
 		return false
 	}
+	if r.Method == "MKCOL" && (r.ContentLength > 0 || len(r.TransferEncoding) > 0) {
+		http.Error(w, "MKCOL takes no body", http.StatusUnsupportedMediaType)
+		return true
+	}
 	s := h.sessions.get(name)
 	if s == nil {
 		if r.Method == "MKCOL" && rel == "" {
@@ -442,6 +447,11 @@ func (h *Handler) sessionGet(w http.ResponseWriter, r *http.Request, s *session,
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		fmt.Fprintf(w, "<!DOCTYPE html><title>restore/%[1]s</title><p>A copy into restore/%[1]s: <a href=\"%[2]s\">status</a>.</p>\n",
 			htmlEscape(s.name), href(browse.Path{Kind: browse.KindRestoreStatus, Name: s.name}, false))
+	case r.Method == http.MethodHead:
+		// What a client checks after a PUT (davfs2 reads the ETag).
+		w.Header().Set("Content-Length", strconv.FormatInt(c.size, 10))
+		w.Header().Set("Last-Modified", c.mtime.UTC().Format(http.TimeFormat))
+		w.Header().Set("ETag", fmt.Sprintf(`"%d-%d"`, c.size, c.mtime.UnixNano()))
 	default:
 		http.Error(w, "the content of files copied into restore/ is not kept", http.StatusNotFound)
 	}

@@ -2,6 +2,7 @@ package webdav
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/xml"
 	"io"
 	"net/http"
@@ -25,8 +26,47 @@ func depth(w http.ResponseWriter, r *http.Request) (string, bool) {
 		http.Error(w, "Depth must be 0 or 1", http.StatusBadRequest)
 		return "", false
 	}
-	_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, 1<<20))
+	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if err != nil || !wellFormed(body) {
+		http.Error(w, "the PROPFIND body is not well-formed XML", http.StatusBadRequest)
+		return "", false
+	}
 	return d, true
+}
+
+// wellFormed reports whether a request body is empty or one well-formed
+// XML element with namespaces declared properly (a prefix bound to the
+// empty name is not: Namespaces in XML 1.0, section 3).
+func wellFormed(b []byte) bool {
+	if len(bytes.TrimSpace(b)) == 0 {
+		return true
+	}
+	dec := xml.NewDecoder(bytes.NewReader(b))
+	roots := 0
+	depth := 0
+	for {
+		tok, err := dec.RawToken()
+		if err == io.EOF {
+			return roots == 1 && depth == 0
+		}
+		if err != nil {
+			return false
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			if depth == 0 {
+				roots++
+			}
+			depth++
+			for _, a := range t.Attr {
+				if a.Name.Space == "xmlns" && a.Value == "" {
+					return false
+				}
+			}
+		case xml.EndElement:
+			depth--
+		}
+	}
 }
 
 // propfind answers PROPFIND with every property of the entry (Depth 0)
