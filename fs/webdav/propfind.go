@@ -83,21 +83,19 @@ func (h *Handler) propfind(w http.ResponseWriter, r *http.Request, p browse.Path
 		h.fail(w, r, err)
 		return
 	}
-	es := []browse.Entry{e}
+	var children []browse.Entry
 	if d == "1" && isDir(e) {
-		children, err := h.tree.List(ctx, p)
-		if err != nil {
+		if children, err = h.tree.List(ctx, p); err != nil {
 			h.fail(w, r, err)
 			return
 		}
-		es = append(es, children...)
 	}
 	ms := startMultistatus(w)
-	for i, c := range es {
-		if i == 0 {
-			c.Path = p // the entry asked for, by the path asked
-		}
-		ms.entry(c)
+	e.Path = p // the entry asked for, by the path asked
+	ms.entry(e)
+	base := href(p, true)
+	for i := range children {
+		ms.child(base, &children[i])
 	}
 	if d == "1" && p.Kind == browse.KindRestores {
 		for _, n := range h.sessions.names() {
@@ -111,14 +109,15 @@ func (h *Handler) propfind(w http.ResponseWriter, r *http.Request, p browse.Path
 
 // multistatus writes a 207 Multi-Status body, one response at a time.
 type multistatus struct {
-	w   *bufio.Writer
-	buf []byte // scratch for numbers and times
+	w          *bufio.Writer
+	buf        []byte // scratch for numbers and times
+	href, name []byte // the response being written
 }
 
 func startMultistatus(w http.ResponseWriter) *multistatus {
 	w.Header().Set("Content-Type", `application/xml; charset="utf-8"`)
 	w.WriteHeader(http.StatusMultiStatus)
-	ms := &multistatus{w: bufio.NewWriterSize(w, 64<<10), buf: make([]byte, 0, 64)}
+	ms := &multistatus{w: bufio.NewWriterSize(w, 64<<10), buf: make([]byte, 0, 64), href: make([]byte, 0, 256), name: make([]byte, 0, 256)}
 	ms.w.WriteString(`<?xml version="1.0" encoding="utf-8"?>` + "\n" + `<D:multistatus xmlns:D="DAV:">`)
 	return ms
 }
@@ -140,24 +139,101 @@ func (ms *multistatus) entry(e browse.Entry) {
 
 // prop writes one response element; escapedHref is already URL-escaped.
 func (ms *multistatus) prop(escapedHref, name string, dir bool, size int64, ctype string, mtime time.Time) {
+	ms.href = append(ms.href[:0], escapedHref...)
+	ms.name = append(ms.name[:0], name...)
+	ms.write(dir, size, ctype, mtime)
+}
+
+// child writes the response of e, an entry of the directory whose
+// escaped href (with its final slash) is base. It builds the href and
+// name in reused buffers, without allocating: a listing of 100k segments
+// is 100k of these (BenchmarkPropfindSegments).
+func (ms *multistatus) child(base string, e *browse.Entry) {
+	dir := isDir(*e)
+	if e.Path.Kind == browse.KindSegment {
+		ms.name = appendSegmentName(ms.name[:0], e.Path.First, e.Path.Last)
+	} else {
+		ms.name = append(ms.name[:0], e.Name()...)
+	}
+	ms.href = append(ms.href[:0], base...)
+	if plain(ms.name) {
+		ms.href = append(ms.href, ms.name...)
+	} else {
+		ms.href = append(ms.href, url.PathEscape(string(ms.name))...)
+	}
+	if dir {
+		ms.href = append(ms.href, '/')
+	}
+	ct := ""
+	if !dir {
+		ct = contentType(e.Path)
+	}
+	ms.write(dir, e.Size, ct, e.ModTime)
+}
+
+// write writes the response of ms.href and ms.name.
+func (ms *multistatus) write(dir bool, size int64, ctype string, mtime time.Time) {
 	w := ms.w
 	w.WriteString("<D:response><D:href>")
-	xml.EscapeText(w, []byte(escapedHref))
+	ms.text(ms.href)
 	w.WriteString("</D:href><D:propstat><D:prop><D:displayname>")
-	xml.EscapeText(w, []byte(name))
+	ms.text(ms.name)
 	w.WriteString("</D:displayname>")
 	if dir {
 		w.WriteString("<D:resourcetype><D:collection/></D:resourcetype>")
 	} else {
 		w.WriteString("<D:resourcetype/><D:getcontentlength>")
-		w.Write(strconv.AppendInt(ms.buf[:0], size, 10))
+		ms.buf = strconv.AppendInt(ms.buf[:0], size, 10)
+		w.Write(ms.buf)
 		w.WriteString("</D:getcontentlength><D:getcontenttype>")
-		xml.EscapeText(w, []byte(ctype))
+		w.WriteString(ctype) // fixed strings: nothing to escape
 		w.WriteString("</D:getcontenttype>")
 	}
 	w.WriteString("<D:getlastmodified>")
-	w.Write(mtime.UTC().AppendFormat(ms.buf[:0], http.TimeFormat))
+	ms.buf = mtime.UTC().AppendFormat(ms.buf[:0], http.TimeFormat)
+	w.Write(ms.buf)
 	w.WriteString("</D:getlastmodified><D:supportedlock/></D:prop><D:status>HTTP/1.1 200 OK</D:status></D:propstat></D:response>\n")
+}
+
+// text writes b escaped for XML character data.
+func (ms *multistatus) text(b []byte) {
+	if plain(b) {
+		ms.w.Write(b)
+		return
+	}
+	xml.EscapeText(ms.w, b)
+}
+
+// plain reports whether b holds only characters that need no escaping in
+// a URL path element nor in XML: letters, digits and -._~.
+func plain(b []byte) bool {
+	for _, c := range b {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~') {
+			return false
+		}
+	}
+	return true
+}
+
+// appendSegmentName appends browse.SegmentName(first, last).
+func appendSegmentName(b []byte, first, last int64) []byte {
+	if first < 0 || last < 0 {
+		return append(b, browse.SegmentName(first, last)...)
+	}
+	b = appendPadded(b, first)
+	b = append(b, '-')
+	b = appendPadded(b, last)
+	return append(b, ".jsonl"...)
+}
+
+// appendPadded appends n in decimal, zero-padded to 20 digits.
+func appendPadded(b []byte, n int64) []byte {
+	var d [20]byte
+	for i := len(d) - 1; i >= 0; i-- {
+		d[i] = byte('0' + n%10)
+		n /= 10
+	}
+	return append(b, d[:]...)
 }
 
 // sessionPropfind answers PROPFIND in a copy into restore/: its

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kbackup/kbackup/fs/browse"
 	"github.com/kbackup/kbackup/fs/browse/browsetest"
 )
 
@@ -91,3 +92,11 @@ func TestRecordPages(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+func TestAppendSegmentName(t *testing.T) {
+	for _, tt := range [][2]int64{{0, 0}, {0, 19}, {123456789, 987654321}, {1<<63 - 1, 1<<63 - 1}, {-1, 5}} {
+		if got, want := string(appendSegmentName(nil, tt[0], tt[1])), browse.SegmentName(tt[0], tt[1]); got != want {
+			t.Errorf("appendSegmentName(%d, %d) = %s, want %s", tt[0], tt[1], got, want)
+		}
+	}
+}
