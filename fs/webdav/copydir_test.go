@@ -124,3 +124,22 @@ func TestPutCopyRestores(t *testing.T) {
 		t.Errorf("cp -r of v1 asked for %+v", req)
 	}
 }
+
+// TestCopyIntoTakenName copies file by file into the name of a restore
+// started before: refused with 412, nothing more is started.
+func TestCopyIntoTakenName(t *testing.T) {
+	s := serve(t, Options{})
+	if code, _, body := s.do(t, "COPY", "/topics/orders/snapshots/v1/", "Destination", "/restore/taken"); code != 201 {
+		t.Fatalf("COPY: %d %s", code, body)
+	}
+	if code, _, _ := s.do(t, "MKCOL", "/restore/taken"); code != http.StatusMethodNotAllowed {
+		t.Errorf("MKCOL of a restore: %d", code)
+	}
+	code, _, body := s.do(t, "COPY", "/topics/orders/snapshots/v2/0/records.jsonl", "Destination", "/restore/taken/0/records.jsonl")
+	if code != http.StatusPreconditionFailed || !strings.Contains(body, "new name") {
+		t.Errorf("COPY of a file into a restore: %d %s", code, body)
+	}
+	if req := s.rec.reqs["taken"]; req.Source != browsetest.V1 {
+		t.Errorf("the restore changed: %+v", req)
+	}
+}

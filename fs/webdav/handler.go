@@ -337,11 +337,15 @@ func (h *Handler) copyIntoSession(w http.ResponseWriter, r *http.Request, src br
 		http.Error(w, "this user may not start restores", http.StatusForbidden)
 		return
 	}
+	ctx := r.Context()
 	if s == nil {
+		if _, err := h.tree.Stat(ctx, browse.RestorePath(name)); err == nil {
+			http.Error(w, "restore/"+name+" exists: copy into a new name under restore/", http.StatusPreconditionFailed)
+			return
+		}
 		http.Error(w, "restore/"+name+" does not exist: make it first (MKCOL), or COPY a snapshot to restore/"+name, http.StatusConflict)
 		return
 	}
-	ctx := r.Context()
 	e, err := h.tree.Stat(ctx, src)
 	if err != nil {
 		h.fail(w, r, err)
