@@ -12,8 +12,10 @@ import (
 )
 
 // TestServe serves a backup of the foundation dataset with the real
-// binary: rclone (webdav backend) reads records equal to kcat's, and a
-// WebDAV COPY of a snapshot into restore/ restores it, checked with kcat.
+// binary: rclone (webdav backend) reads records equal to kcat's; a WebDAV
+// COPY of a snapshot into restore/, an rclone copy (a server-side COPY
+// per file) and a cp -r over davfs2 (MKCOL and a PUT per file) each
+// restore it, checked with kcat.
 func TestServe(t *testing.T) {
 	rclone, err := exec.LookPath("rclone")
 	if err != nil {
@@ -108,6 +110,10 @@ func TestServe(t *testing.T) {
 			t.Errorf("status:\n%s", status)
 		}
 		sameRecords(t, "beta-rc", content(want), content(kcatRead(t, c.Addr(), "beta-rc")))
+	})
+
+	t.Run("restore by cp -r over davfs2", func(t *testing.T) {
+		testDavfsRestore(t, base, c.Addr(), "beta", "beta-davfs", want)
 	})
 
 	t.Run("refuses beyond loopback without TLS and auth", func(t *testing.T) {
