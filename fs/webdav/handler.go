@@ -13,6 +13,11 @@
 //     moves. PUT of a spec as restore/NAME.yaml starts restore NAME from
 //     it. GET restore/NAME/status reads its status; DELETE restore/NAME
 //     cancels it.
+//   - MKCOL restore/NAME, then MKCOL, COPY and PUT below it, is a copy
+//     made file by file (rclone copy, davfs2 under cp -r): the first file
+//     whose source is known starts the restore (copydir.go).
+//   - On a partition's HTML page, ?offset, ?time and ?limit page through
+//     its records (records.go).
 //
 // Everything else that would write is refused with 403. Authentication
 // and TLS are the server's (see Options.MayRestore and cmd/kbackup serve).
