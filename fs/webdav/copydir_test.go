@@ -143,3 +143,35 @@ func TestCopyIntoTakenName(t *testing.T) {
 		t.Errorf("the restore changed: %+v", req)
 	}
 }
+
+// TestCopyTraversal sends per-file copies whose paths climb or hide
+// names: none is accepted into a copy, none reaches the tree.
+func TestCopyTraversal(t *testing.T) {
+	s := serve(t, Options{})
+	if code, _, _ := s.do(t, "MKCOL", "/restore/x"); code != 201 {
+		t.Fatalf("MKCOL: %d", code)
+	}
+	for _, tt := range []struct {
+		method, path string
+		code         int
+	}{
+		{"MKCOL", "/restore/x/..", 400},
+		{"MKCOL", "/restore/x/%2e%2e/%2e%2e/topics/y", 400},
+		{"PUT", "/restore/x/../../topics/orders/manifest", 400},
+		{"PUT", "/restore/x/a%00b", 400},
+		{"PUT", "/restore/x/" + strings.Repeat("a", 300), 404},
+		{"MKCOL", "/restore/x/a/b", 409},
+		{"DELETE", "/restore/x/nothing", 404},
+	} {
+		if code, _, body := s.do(t, tt.method, tt.path); code != tt.code {
+			t.Errorf("%s %.60s: %d %s, want %d", tt.method, tt.path, code, body, tt.code)
+		}
+	}
+	code, _, body := s.do(t, "COPY", "/topics/orders/snapshots/v1/index", "Destination", "/restore/x/../../topics/z")
+	if code != http.StatusBadRequest {
+		t.Errorf("COPY to a climbing destination: %d %s", code, body)
+	}
+	if len(s.rec.reqs) != 0 {
+		t.Errorf("restores started: %v", s.rec.reqs)
+	}
+}
