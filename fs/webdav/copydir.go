@@ -17,7 +17,7 @@ import (
 )
 
 // Restore by per-file copies. Clients that copy a directory file by file
-// (rclone copy, davfs2 under cp -r, Finder) first make restore/NAME with
+// (rclone copy, davfs2 under cp -r) first make restore/NAME with
 // MKCOL, then its subdirectories, then send each file: rclone as a
 // server-side COPY from the tree, davfs2 as a PUT of the bytes it read.
 // restore/NAME is then a copy session, as a directory made in the mount's
