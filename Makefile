@@ -69,10 +69,11 @@ build:
 	$(GO) build -ldflags "-X main.commit=$$(git rev-parse HEAD 2>/dev/null)$$(git diff --quiet HEAD 2>/dev/null || echo -modified)" -o $(BIN) ./cmd/kbackup
 
 # deps installs the tools the tests use when they are missing: kcat (the
-# independent Kafka client), fuse3 (fusermount3) and jq.
+# independent Kafka client), fuse3 (fusermount3), jq, and the WebDAV
+# clients kbackup serve is tested with: rclone, davfs2, cadaver, litmus.
 deps:
 	@missing=""; \
-	for p in kcat:kcat fusermount3:fuse3 jq:jq; do \
+	for p in kcat:kcat fusermount3:fuse3 jq:jq rclone:rclone mount.davfs:davfs2 cadaver:cadaver litmus:litmus; do \
 	  command -v $${p%%:*} >/dev/null 2>&1 || missing="$$missing $${p#*:}"; \
 	done; \
 	if [ -n "$$missing" ]; then \

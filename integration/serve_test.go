@@ -12,8 +12,10 @@ import (
 )
 
 // TestServe serves a backup of the foundation dataset with the real
-// binary: rclone (webdav backend) reads records equal to kcat's, and a
-// WebDAV COPY of a snapshot into restore/ restores it, checked with kcat.
+// binary: rclone (webdav backend) reads records equal to kcat's; a WebDAV
+// COPY of a snapshot into restore/, an rclone copy (a server-side COPY
+// per file) and a cp -r over davfs2 (MKCOL and a PUT per file) each
+// restore it, checked with kcat.
 func TestServe(t *testing.T) {
 	rclone, err := exec.LookPath("rclone")
 	if err != nil {
@@ -92,24 +94,26 @@ func TestServe(t *testing.T) {
 		if resp.StatusCode != http.StatusCreated {
 			t.Fatalf("COPY: %d %s", resp.StatusCode, b)
 		}
-		var status string
-		waitFor(t, 60*time.Second, "restore/beta-dav Done", func() bool {
-			resp, err := http.Get(base + "/restore/beta-dav/status")
-			if err != nil {
-				return false
-			}
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			status = string(b)
-			if strings.Contains(status, "\nphase: Failed") || strings.Contains(status, "\nphase: Invalid") {
-				t.Fatalf("restore failed:\n%s", status)
-			}
-			return strings.Contains(status, "\nphase: Done\n")
-		})
+		status := waitRestored(t, base, "beta-dav")
 		if !strings.Contains(status, "target: beta-dav") || !strings.Contains(status, "snapshot: v1") {
 			t.Errorf("status:\n%s", status)
 		}
 		sameRecords(t, "beta-dav", content(want), content(kcatRead(t, c.Addr(), "beta-dav")))
+	})
+
+	t.Run("restore by rclone copy", func(t *testing.T) {
+		// rclone makes restore/beta-rc with MKCOL and COPYs each file
+		// server-side; the first decides the restore.
+		rc("copy", "kb:topics/beta/snapshots/v1", "kb:restore/beta-rc")
+		status := waitRestored(t, base, "beta-rc")
+		if !strings.Contains(status, "target: beta-rc") || !strings.Contains(status, "snapshot: v1") {
+			t.Errorf("status:\n%s", status)
+		}
+		sameRecords(t, "beta-rc", content(want), content(kcatRead(t, c.Addr(), "beta-rc")))
+	})
+
+	t.Run("restore by cp -r over davfs2", func(t *testing.T) {
+		testDavfsRestore(t, base, c.Addr(), "beta", "beta-davfs", want)
 	})
 
 	t.Run("refuses beyond loopback without TLS and auth", func(t *testing.T) {
@@ -118,4 +122,25 @@ func TestServe(t *testing.T) {
 			t.Errorf("serve on 0.0.0.0: exit %d: %q", r.code, r.stderr)
 		}
 	})
+}
+
+// waitRestored waits for restore/NAME of the server at base to be Done
+// and returns its status; a failed restore fails the test.
+func waitRestored(t *testing.T, base, name string) string {
+	t.Helper()
+	var status string
+	waitFor(t, 60*time.Second, "restore/"+name+" Done", func() bool {
+		resp, err := http.Get(base + "/restore/" + name + "/status")
+		if err != nil {
+			return false
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		status = string(b)
+		if strings.Contains(status, "\nphase: Failed") || strings.Contains(status, "\nphase: Invalid") {
+			t.Fatalf("restore %s failed:\n%s", name, status)
+		}
+		return strings.Contains(status, "\nphase: Done\n")
+	})
+	return status
 }

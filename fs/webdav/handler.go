@@ -13,6 +13,11 @@
 //     moves. PUT of a spec as restore/NAME.yaml starts restore NAME from
 //     it. GET restore/NAME/status reads its status; DELETE restore/NAME
 //     cancels it.
+//   - MKCOL restore/NAME, then MKCOL, COPY and PUT below it, is a copy
+//     made file by file (rclone copy, davfs2 under cp -r): the first file
+//     whose source is known starts the restore (copydir.go).
+//   - On a partition's HTML page, ?offset, ?time and ?limit page through
+//     its records (records.go).
 //
 // Everything else that would write is refused with 403. Authentication
 // and TLS are the server's (see Options.MayRestore and cmd/kbackup serve).
@@ -47,8 +52,10 @@ type Options struct {
 
 // Handler serves a browse.Tree. It is safe for concurrent use.
 type Handler struct {
-	tree *browse.Tree
-	opts Options
+	tree     *browse.Tree
+	opts     Options
+	sessions sessions  // copies into restore/ made file by file
+	served   servedLog // tree files lately served, to recognise them in a PUT
 }
 
 // New returns the handler of tree.
@@ -63,7 +70,7 @@ func New(tree *browse.Tree, opts Options) *Handler {
 }
 
 // allow is the Allow header: what the tree answers.
-const allow = "OPTIONS, GET, HEAD, PROPFIND, COPY, DELETE, PUT"
+const allow = "OPTIONS, GET, HEAD, PROPFIND, COPY, DELETE, PUT, MKCOL"
 
 // maxPath bounds the request path: the deepest path of the tree is far
 // shorter.
@@ -75,16 +82,21 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "path too long or not a path", http.StatusBadRequest)
 		return
 	}
+	if r.Method == http.MethodOptions {
+		w.Header().Set("DAV", "1")
+		w.Header().Set("Allow", allow)
+		w.Header().Set("MS-Author-Via", "DAV")
+		return
+	}
+	if h.serveSession(w, r) {
+		return
+	}
 	p, err := browse.Parse(r.URL.Path)
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
 	switch r.Method {
-	case http.MethodOptions:
-		w.Header().Set("DAV", "1")
-		w.Header().Set("Allow", allow)
-		w.Header().Set("MS-Author-Via", "DAV")
 	case http.MethodGet, http.MethodHead:
 		h.get(w, r, p)
 	case "PROPFIND":
@@ -96,7 +108,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case http.MethodPut:
 		h.put(w, r, p)
 	case "MKCOL", "MOVE", "PROPPATCH", http.MethodPost, http.MethodPatch:
-		http.Error(w, "read-only: only COPY into restore/ and DELETE of a restore change anything", http.StatusForbidden)
+		http.Error(w, "read-only: only copies into restore/ and DELETE of a restore change anything", http.StatusForbidden)
 	default:
 		w.Header().Set("Allow", allow)
 		http.Error(w, r.Method+" is not supported", http.StatusMethodNotAllowed)
@@ -172,6 +184,9 @@ func (h *Handler) get(w http.ResponseWriter, r *http.Request, p browse.Path) {
 		h.fail(w, r, err)
 		return
 	}
+	if rp, err := h.tree.Resolve(r.Context(), p); err == nil {
+		h.served.served(rp, f.Size)
+	}
 	w.Header().Set("Content-Type", contentType(p))
 	if f.Immutable {
 		w.Header().Set("ETag", fmt.Sprintf(`"%d-%d"`, f.Size, f.ModTime.UnixNano()))
@@ -241,7 +256,18 @@ func (h *Handler) put(w http.ResponseWriter, r *http.Request, p browse.Path) {
 // copy starts the restore a COPY of a snapshot or partition collection to
 // restore/NAME asks for.
 func (h *Handler) copy(w http.ResponseWriter, r *http.Request, src browse.Path) {
-	dst, err := destination(r)
+	raw, err := destinationPath(r)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	if name, rel, ok := splitRestore(raw); ok {
+		if s := h.sessions.get(name); s != nil || rel != "" {
+			h.copyIntoSession(w, r, src, s, name, rel)
+			return
+		}
+	}
+	dst, err := destination(raw)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
@@ -277,27 +303,64 @@ func (h *Handler) copy(w http.ResponseWriter, r *http.Request, src browse.Path) 
 	w.WriteHeader(http.StatusCreated)
 }
 
-// destination parses the Destination header's path.
-func destination(r *http.Request) (browse.Path, error) {
+// destinationPath returns the path of the Destination header, refusing
+// one that climbs (..), is on another server or is too long.
+func destinationPath(r *http.Request) (string, error) {
 	d := r.Header.Get("Destination")
 	if d == "" {
-		return browse.Path{}, errors.New("COPY needs a Destination header")
+		return "", errors.New("COPY needs a Destination header")
 	}
 	u, err := url.Parse(d)
 	if err != nil {
-		return browse.Path{}, fmt.Errorf("destination %.100q: %v", d, err)
+		return "", fmt.Errorf("destination %.100q: %v", d, err)
 	}
 	if u.Host != "" && u.Host != r.Host {
-		return browse.Path{}, fmt.Errorf("destination %.100q is on another server", d)
+		return "", fmt.Errorf("destination %.100q is on another server", d)
 	}
 	if len(u.Path) > maxPath {
-		return browse.Path{}, errors.New("destination too long")
+		return "", errors.New("destination too long")
 	}
-	p, err := browse.Parse(path.Clean("/" + strings.TrimSuffix(u.Path, "/")))
-	if err != nil || strings.Contains(u.Path, "..") {
+	if strings.Contains(u.Path, "..") || strings.ContainsRune(u.Path, 0) {
+		return "", fmt.Errorf("destination %.100q is not restore/NAME", d)
+	}
+	return path.Clean("/" + strings.TrimSuffix(u.Path, "/")), nil
+}
+
+// destination parses the destination path d as a path of the tree.
+func destination(d string) (browse.Path, error) {
+	p, err := browse.Parse(d)
+	if err != nil {
 		return browse.Path{}, fmt.Errorf("destination %.100q is not restore/NAME", d)
 	}
 	return p, nil
+}
+
+// copyIntoSession answers a COPY into a copy made file by file
+// (restore/NAME made by MKCOL, or a path below restore/NAME).
+func (h *Handler) copyIntoSession(w http.ResponseWriter, r *http.Request, src browse.Path, s *session, name, rel string) {
+	if !h.mayRestore(r) {
+		http.Error(w, "this user may not start restores", http.StatusForbidden)
+		return
+	}
+	ctx := r.Context()
+	if s == nil {
+		if _, err := h.tree.Stat(ctx, browse.RestorePath(name)); err == nil {
+			http.Error(w, "restore/"+name+" exists: copy into a new name under restore/", http.StatusPreconditionFailed)
+			return
+		}
+		http.Error(w, "restore/"+name+" does not exist: make it first (MKCOL), or COPY a snapshot to restore/"+name, http.StatusConflict)
+		return
+	}
+	e, err := h.tree.Stat(ctx, src)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if src, err = h.tree.Resolve(ctx, src); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.sessionCopy(w, r, s, rel, src, isDir(e), e.Size)
 }
 
 // httpTime formats t for getlastmodified.

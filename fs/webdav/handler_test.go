@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -88,9 +89,29 @@ func serve(t *testing.T, opts Options) *server {
 	if opts.MayRestore == nil {
 		opts.MayRestore = func(r *http.Request) bool { return r.Header.Get("X-Test-User") != "reader" }
 	}
-	s := httptest.NewServer(New(tree, opts))
+	var hd http.Handler = New(tree, opts)
+	if os.Getenv("KBACKUP_DAVLOG") != "" { // debugging clients: log each request
+		inner := hd
+		hd = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			sw := &statusWriter{ResponseWriter: w}
+			inner.ServeHTTP(sw, r)
+			t.Logf("%s %s depth=%s dest=%s -> %d", r.Method, r.URL.Path, r.Header.Get("Depth"), r.Header.Get("Destination"), sw.code)
+		})
+	}
+	s := httptest.NewServer(hd)
 	t.Cleanup(s.Close)
 	return &server{Server: s, b: b, tree: tree, rec: rec}
+}
+
+// statusWriter remembers the status code written.
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.code = code
+	w.ResponseWriter.WriteHeader(code)
 }
 
 // do sends a request with a raw (uncleaned) path and returns the status

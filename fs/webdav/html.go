@@ -17,13 +17,16 @@ var pageTmpl = template.Must(template.New("page").Parse(`<!DOCTYPE html>
 <body><nav class="breadcrumb">{{range $i, $c := .Crumbs}}{{if $i}} / {{end}}<a href="{{$c.Href}}">{{$c.Name}}</a>{{end}}</nav>
 {{with .Summary}}<p class="summary">{{.Topic}} v{{.Version}}{{if .Active}} (active){{end}}: {{.Records}} records, {{.Segments}} segments,
 {{.DecodedBytes}} bytes decoded, {{.StoredBytes}} bytes stored{{with .TimeRange}}, {{.First.UTC.Format "2006-01-02T15:04:05Z"}} to {{.Last.UTC.Format "2006-01-02T15:04:05Z"}}{{end}}</p>{{end}}
+{{if .Partition}}<form class="seek" method="get">Records from offset <input name="offset" size="12"> or time <input name="time" size="22" placeholder="2024-05-01T12:00:00Z"> limit <input name="limit" size="5" value="100"> <button>show</button></form>{{end}}
+{{with .Records}}<h3>Records from offset {{.First}}</h3><pre class="records">{{range .Lines}}{{.}}
+{{end}}</pre><p class="records-paging">{{len .Lines}} records{{if .Prev}} · <a href="{{.Prev}}">previous</a>{{end}}{{if .Next}} · <a href="{{.Next}}">next</a>{{end}}</p>{{end}}
 {{if .First}}<h3>First records</h3><pre class="first">{{range .First}}{{.}}
 {{end}}</pre><h3>Last records</h3><pre class="last">{{range .Last}}{{.}}
 {{end}}</pre>{{end}}
 <table><thead><tr><th>Name</th><th>Size</th><th>Records</th><th>Stored</th><th>Modified</th></tr></thead><tbody>
 {{range .Entries}}<tr><td><a href="{{.Href}}">{{.Name}}</a></td><td class="n">{{.Size}}</td><td class="n">{{.Records}}</td><td class="n">{{.Stored}}</td><td>{{.Time}}</td></tr>
 {{end}}</tbody></table>
-<p class="paging">{{.Total}} entries{{if .Prev}} · <a href="?page={{.Prev}}">previous</a>{{end}}{{if .Next}} · <a href="?page={{.Next}}">next</a>{{end}}</p>
+<p class="paging">{{.Total}} entries{{if .Prev}} · <a href="?page={{.Prev}}">previous</a>{{end}}{{if .Next}} · <a href="?page={{.Next}}">next</a>{{end}} · page {{.Page}} of {{.Pages}}</p>
 </body></html>
 `))
 
@@ -32,20 +35,31 @@ type crumb struct{ Name, Href string }
 type row struct{ Name, Href, Size, Records, Stored, Time string }
 
 type pageData struct {
-	Path       string
-	Crumbs     []crumb
-	Summary    *browse.SnapshotSummary
-	First      []string // a partition's first records
-	Last       []string // and its last
-	Entries    []row
-	Total      int
-	Prev, Next int
+	Path        string
+	Crumbs      []crumb
+	Summary     *browse.SnapshotSummary
+	Partition   bool
+	Records     *recordsPage // the page ?offset or ?time asked for
+	First       []string     // a partition's first records
+	Last        []string     // and its last
+	Entries     []row
+	Total       int
+	Prev, Next  int
+	Page, Pages int
 }
 
 // page writes the HTML page of collection e; ?page=N (from 1) picks the
-// entries shown, PageSize at a time.
+// entries shown, PageSize at a time. On a partition's page, ?offset,
+// ?time and ?limit show a page of records (records.go); on a segments/
+// page, ?offset and ?time pick the page of the segment holding that
+// record.
 func (h *Handler) page(w http.ResponseWriter, r *http.Request, e browse.Entry) {
 	ctx := r.Context()
+	sk, err := parseSeek(r.URL.Query())
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
 	es, err := h.tree.List(ctx, e.Path)
 	if err != nil {
 		h.fail(w, r, err)
@@ -68,14 +82,26 @@ func (h *Handler) page(w http.ResponseWriter, r *http.Request, e browse.Entry) {
 		}
 	}
 	if e.Path.Kind == browse.KindPartition {
-		rp := e.Path
-		rp.Kind = browse.KindRecords
-		d.First, d.Last = h.ends(r, rp)
+		d.Partition = true
+		if sk.set {
+			if d.Records, err = h.records(r, e.Path, sk); err != nil {
+				h.fail(w, r, err)
+				return
+			}
+		} else {
+			rp := e.Path
+			rp.Kind = browse.KindRecords
+			d.First, d.Last = h.ends(r, rp)
+		}
 	}
 	n, _ := strconv.Atoi(r.URL.Query().Get("page"))
+	if e.Path.Kind == browse.KindSegments && sk.set {
+		n = sk.segmentFor(es)/h.opts.PageSize + 1
+	}
 	n = max(n, 1)
 	from := min((n-1)*h.opts.PageSize, len(es))
 	to := min(from+h.opts.PageSize, len(es))
+	d.Page, d.Pages = n, max(1, (len(es)+h.opts.PageSize-1)/h.opts.PageSize)
 	if from > 0 {
 		d.Prev = n - 1
 	}
