@@ -93,7 +93,9 @@ func (sp *spooled) commit(u *SegmentUpload) (SegmentEntry, error) {
 	sp.dropBlock(u.sw)
 	var cost int64
 	if sp.s.localDir == "" {
-		cost = segmentPartSize // file storage writes through no buffer
+		// The SDK reads the next part while it sends one; file
+		// storage writes through no buffer.
+		cost = 2 * segmentPartSize
 	}
 	uploads := sp.sink.sp.uploads
 	cost, err = uploads.Acquire(sp.ctx, cost)

@@ -41,8 +41,8 @@ type SpoolOptions struct {
 	// open block being filled and the encoded bytes not yet uploaded.
 	Memory int64
 	// Uploads is the budget of upload buffers of segments being
-	// committed to cloud storage (SegmentPartSize each); it bounds how
-	// many upload at once. Zero allows one upload at a time.
+	// committed to cloud storage (two of SegmentPartSize each); it bounds
+	// how many upload at once. Less allows one upload at a time.
 	Uploads int64
 	// SegmentMemory is the largest encoded segment kept in memory;
 	// a larger one spills to a file (default SegmentPartSize).
@@ -72,7 +72,7 @@ func NewSpool(o SpoolOptions) (*Spool, error) {
 	if o.SegmentMemory <= 0 {
 		o.SegmentMemory = segmentPartSize
 	}
-	sp := &Spool{dir: o.Dir, mem: NewBudget(o.Memory), uploads: NewBudget(max(o.Uploads, segmentPartSize)), segLimit: o.SegmentMemory}
+	sp := &Spool{dir: o.Dir, mem: NewBudget(o.Memory), uploads: NewBudget(max(o.Uploads, 2*segmentPartSize)), segLimit: o.SegmentMemory}
 	if err := removeStaleSpool(o.Dir); err != nil {
 		return nil, err
 	}

@@ -37,7 +37,7 @@ func backupCommand() *cli.Command {
 			&cli.DurationFlag{Name: "discovery-interval", Usage: "how often to look for new or recreated topics", DefaultText: "5s"},
 			&cli.DurationFlag{Name: "summary-interval", Usage: "how often the daemon logs, per topic, the records and bytes stored and the lag", DefaultText: "1m"},
 			outputFlag(),
-		}, append(metricsFlags(metrics.DefaultAddr, true), logFlags()...)...),
+		}, append(append(memoryFlags(), metricsFlags(metrics.DefaultAddr, true)...), logFlags()...)...),
 		Action: runBackup,
 	}
 }
@@ -91,7 +91,7 @@ func backupOptions(c *cli.Context, fc *fileConfig) (backup.Options, error) {
 			*d.dst = c.Duration(d.flag)
 		}
 	}
-	return o, nil
+	return o, memoryOptions(c, bc, &o)
 }
 
 func runBackup(c *cli.Context) error {
@@ -110,6 +110,7 @@ func runBackup(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	aimGC(opts.MaxMemory)
 	st, err := openStore(c, fc, storageURL(c, fc))
 	if err != nil {
 		return err
@@ -125,6 +126,7 @@ func runBackup(c *cli.Context) error {
 	stopProgress := startProgress(c.App.ErrWriter, opts.Stats, opts.Once)
 	sum, err := backup.Run(c.Context, st, kc, opts)
 	stopProgress()
+	logPeakMemory(log, opts.MaxMemory)
 	if sum != nil && (opts.Once || err == nil) {
 		printSummary(c.App.Writer, format, sum)
 	}

@@ -51,6 +51,10 @@ type backupConfig struct {
 	Discovery         string `yaml:"discovery_interval"`
 	SnapshotEvery     string `yaml:"snapshot_every"`
 	SummaryInterval   string `yaml:"summary_interval"`
+	// MaxMemory is a size (e.g. 512MiB); SpoolDir a directory
+	// (cmd/kbackup/memory.go).
+	MaxMemory string `yaml:"max_memory"`
+	SpoolDir  string `yaml:"spool_dir"`
 }
 
 // loadConfig reads the --config file, if any. Unknown keys are errors.

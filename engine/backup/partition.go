@@ -56,6 +56,7 @@ func (w *partitionWriter) run(wctx context.Context) {
 			if w.err == nil {
 				w.fail(w.write(wctx, recs))
 			}
+			w.t.b.mem.releaseBatch(recs)
 		case <-tick.C:
 			if w.err == nil && w.seg != nil && time.Since(w.opened) >= age {
 				w.fail(w.roll(wctx))
@@ -137,7 +138,8 @@ func (w *partitionWriter) write(ctx context.Context, recs []*kgo.Record) error {
 
 func (w *partitionWriter) open(ctx context.Context) error {
 	seg, err := w.t.b.st.CreateSegment(ctx, w.t.lease, w.t.loc, store.SegmentOptions{
-		Partition: w.partition, Start: w.next, Codec: w.t.b.opts.codec, BlockSize: w.t.b.opts.BlockSize})
+		Partition: w.partition, Start: w.next, Codec: w.t.b.opts.codec, BlockSize: w.t.b.opts.BlockSize,
+		Spool: w.t.b.mem.segmentSpool()})
 	if err != nil {
 		return err
 	}
