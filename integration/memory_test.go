@@ -77,16 +77,18 @@ func memoryUse(logs string) string {
 }
 
 // produceRandom produces perPartition records of n random bytes to each
-// partition and returns them.
+// partition, uncompressed (the consumer then decodes them in place, the
+// hardest case for the bound), and returns them.
 func produceRandom(t *testing.T, addr, topic string, partitions int32, perPartition, n int) map[int32][]rec {
 	t.Helper()
-	cl := client(t, addr, kgo.ProducerBatchMaxBytes(1<<20), kgo.MaxBufferedRecords(1<<16))
+	cl := client(t, addr, kgo.ProducerBatchMaxBytes(1<<20), kgo.MaxBufferedRecords(1<<16),
+		kgo.ProducerBatchCompression(kgo.NoCompression()))
 	rng := rand.New(rand.NewPCG(1, 2))
 	ts := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 	want := map[int32][]rec{}
-	for i := range perPartition {
-		var batch []*kgo.Record
-		for p := range partitions {
+	var batch []*kgo.Record
+	for p := range partitions {
+		for i := range perPartition {
 			v := make([]byte, n)
 			for j := range v {
 				v[j] = byte(rng.Uint32())
@@ -96,8 +98,11 @@ func produceRandom(t *testing.T, addr, topic string, partitions int32, perPartit
 			ks, vs := key, string(v)
 			want[p] = append(want[p], rec{Partition: p, Offset: int64(i), Timestamp: ts.UnixMilli(), Key: &ks, Value: &vs})
 		}
-		if err := cl.ProduceSync(context.Background(), batch...).FirstErr(); err != nil {
-			t.Fatal(err)
+		if len(batch) >= 8192 || p == partitions-1 {
+			if err := cl.ProduceSync(context.Background(), batch...).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+			batch = batch[:0]
 		}
 	}
 	return want

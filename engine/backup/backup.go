@@ -307,7 +307,7 @@ func (b *backup) dispatch(ctx context.Context, fs kgo.Fetches) error {
 			// A writer stalled on slow storage must not keep a stop
 			// request from being noticed. The writer gives the batch's
 			// memory back once it encoded it.
-			if b.mem.acquireBatch(ctx, fp.Records) != nil {
+			if b.mem.admit(ctx, fp.Records) != nil {
 				continue
 			}
 			select {

@@ -126,15 +126,50 @@ func (m *memory) batchCost(recs []*kgo.Record) int64 {
 // recordOverhead is the memory of a fetched record besides its payload.
 const recordOverhead = 256
 
-// acquireBatch waits until recs fit in the inflight budget. The partition
-// writer gives it back with releaseBatch once it encoded them; writers
-// never wait on a budget themselves, so the wait always ends.
-func (m *memory) acquireBatch(ctx context.Context, recs []*kgo.Record) error {
+// admit copies the payload of recs out of the fetch response they were
+// decoded from, then waits until they fit in the inflight budget. The
+// partition writer gives their memory back with releaseBatch once it
+// encoded them; writers never wait on a budget themselves, so the wait
+// always ends.
+//
+// The copy is what makes the budget hold: franz-go decodes uncompressed
+// batches in place, so one record waiting in a partition writer's queue
+// keeps its whole fetch response (up to FetchMaxBytes) alive, and with
+// thousands of partitions the stragglers of dozens of fetches add up
+// (2,000 partitions under 512 MiB reached 900 MiB without it).
+func (m *memory) admit(ctx context.Context, recs []*kgo.Record) error {
 	if m == nil {
 		return nil
 	}
+	detach(recs)
 	_, err := m.inflight.Acquire(ctx, m.batchCost(recs))
 	return err
+}
+
+// detach moves the keys, values and header values of recs into one
+// buffer of their own, keeping nil and empty apart.
+func detach(recs []*kgo.Record) {
+	n := 0
+	for _, r := range recs {
+		n += len(r.Key) + len(r.Value)
+		for _, h := range r.Headers {
+			n += len(h.Value)
+		}
+	}
+	buf := make([]byte, 0, n)
+	move := func(b []byte) []byte {
+		if b == nil {
+			return nil
+		}
+		buf = append(buf, b...)
+		return buf[len(buf)-len(b) : len(buf) : len(buf)]
+	}
+	for _, r := range recs {
+		r.Key, r.Value = move(r.Key), move(r.Value)
+		for i := range r.Headers {
+			r.Headers[i].Value = move(r.Headers[i].Value)
+		}
+	}
 }
 
 // releaseBatch gives back what acquireBatch took for recs.
