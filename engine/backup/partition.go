@@ -81,6 +81,9 @@ func (w *partitionWriter) fail(err error) {
 func (w *partitionWriter) write(ctx context.Context, recs []*kgo.Record) error {
 	var records, bytes int64
 	defer func() { w.t.b.opts.Observer.Consumed(w.t.name, w.partition, records, bytes) }()
+	// The batch's memory is given back after write (releaseBatch): w.rec
+	// must not keep it alive until the partition's next batch.
+	defer w.forget()
 	for _, kr := range recs {
 		if kr.Offset < w.next {
 			// The partition went back: it was recreated (a cluster without
@@ -134,6 +137,12 @@ func (w *partitionWriter) write(ctx context.Context, recs []*kgo.Record) error {
 		}
 	}
 	return nil
+}
+
+// forget drops w.rec's references to the last record's payload.
+func (w *partitionWriter) forget() {
+	clear(w.rec.Headers[:cap(w.rec.Headers)])
+	w.rec.Key, w.rec.Value = nil, nil
 }
 
 func (w *partitionWriter) open(ctx context.Context) error {
