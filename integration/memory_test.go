@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -131,4 +132,58 @@ func sampleRSS(pid int) chan map[string]int64 {
 		}
 	}()
 	return out
+}
+
+// TestSpillingDaemonSurvivesKill9 kills, at random moments, daemons whose
+// segments spill to the spool (a 128 MiB bound keeps at most 1 MiB of a
+// segment in memory): the spill files are gone with the process (they
+// are unlinked when created, so the spool directory stays empty), and a
+// last run resumes from storage, which then holds every record exactly
+// once.
+func TestSpillingDaemonSurvivesKill9(t *testing.T) {
+	c := startCluster(t)
+	const topic = "spill"
+	createTopic(t, c.Addr(), topic, 12, nil)
+	want := produceRandom(t, c.Addr(), topic, 12, 4096, 1<<10) // 4 MiB per partition
+	dir, spool := t.TempDir(), t.TempDir()
+	args := []string{"backup", "--brokers", c.Addr(), "--storage", dir, "--max-memory", "128MiB", "--spool-dir", spool,
+		"--segment-bytes", "3MiB", "--segment-age", "1h", "--discovery-interval", "300ms"}
+	spilled := 0
+	for i := range 4 {
+		cmd, logs := startKbackup(t, args...)
+		time.Sleep(time.Duration(500+rand.IntN(1500)) * time.Millisecond)
+		spilled += openSpillFiles(cmd.Process.Pid, spool)
+		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		_ = cmd.Wait()
+		if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() {
+			t.Fatalf("run %d ended by itself before the kill (exit %d):\n%s", i, cmd.ProcessState.ExitCode(), logs)
+		}
+		if files, _ := os.ReadDir(spool); len(files) != 0 {
+			t.Fatalf("run %d left %d files in the spool directory", i, len(files))
+		}
+	}
+	if spilled == 0 {
+		t.Fatal("no killed daemon had a spill file open: the test proves nothing")
+	}
+	if r := kbackup(t, append(args, "--once")...); r.code != 0 {
+		t.Fatalf("final run exit %d: %s", r.code, r.stderr)
+	}
+	sameRecords(t, "stored records", want, storageRead(t, dir, topic, 0))
+	t.Logf("%d spill files open across the killed daemons; every record stored once", spilled)
+}
+
+// openSpillFiles counts the unlinked files in spool that process pid has
+// open.
+func openSpillFiles(pid int, spool string) int {
+	fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	n := 0
+	for _, fd := range fds {
+		target, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name()))
+		if err == nil && strings.HasPrefix(target, spool+"/") && strings.HasSuffix(target, "(deleted)") {
+			n++
+		}
+	}
+	return n
 }
