@@ -62,15 +62,18 @@ const spoolChunk = 64 << 10
 // (Budget.Force), so that blocks never shrink to a few records each.
 const minSpillBlock = 16 << 10
 
-// NewSpool returns a spool in o.Dir, after removing the spill files that
-// dead processes left there. It fails when the directory cannot hold a
-// file.
+// NewSpool returns a spool in o.Dir, created if missing, after removing
+// the spill files that dead processes left there. It fails when the
+// directory cannot hold a file.
 func NewSpool(o SpoolOptions) (*Spool, error) {
 	if o.Dir == "" {
 		o.Dir = os.TempDir()
 	}
 	if o.SegmentMemory <= 0 {
 		o.SegmentMemory = segmentPartSize
+	}
+	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("spool directory %s cannot be created (set --spool-dir): %w", o.Dir, err)
 	}
 	sp := &Spool{dir: o.Dir, mem: NewBudget(o.Memory), uploads: NewBudget(max(o.Uploads, 2*segmentPartSize)), segLimit: o.SegmentMemory}
 	if err := removeStaleSpool(o.Dir); err != nil {

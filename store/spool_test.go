@@ -170,8 +170,14 @@ func TestSpoolRemovesStaleFiles(t *testing.T) {
 			t.Errorf("%s: kept %v, want %v", filepath.Base(f), err == nil, keep)
 		}
 	}
-	if _, err := NewSpool(SpoolOptions{Dir: filepath.Join(dir, "missing"), Memory: 1 << 20}); err == nil {
-		t.Error("a spool in a missing directory: no error")
+	if _, err := NewSpool(SpoolOptions{Dir: filepath.Join(dir, "new", "spool"), Memory: 1 << 20}); err != nil {
+		t.Errorf("a spool in a missing directory: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "file"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewSpool(SpoolOptions{Dir: filepath.Join(dir, "file"), Memory: 1 << 20}); err == nil {
+		t.Error("a spool in a regular file: no error")
 	}
 }
 
