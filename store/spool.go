@@ -155,7 +155,10 @@ type spoolSink struct {
 // chunkSize is the size of the next memory chunk: small for the first
 // ones, so that a small segment takes little, then spoolChunk.
 func chunkSize(have int) int {
-	return min(4<<10<<have, spoolChunk)
+	if have >= 4 {
+		return spoolChunk
+	}
+	return 4 << 10 << have
 }
 
 func (s *spoolSink) Write(p []byte) (int, error) {

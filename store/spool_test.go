@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -98,6 +99,58 @@ func TestSpooledSegment(t *testing.T) {
 				t.Errorf("spool directory holds %d files, want none", len(files))
 			}
 		})
+	}
+}
+
+// TestSpooledSegmentLargeInMemory keeps a segment of hundreds of memory
+// chunks in memory (the benchmark of a whole backup found chunk sizes
+// overflowing past 50 chunks) and reads it back.
+func TestSpooledSegmentLargeInMemory(t *testing.T) {
+	ctx := context.Background()
+	st := fileStore(t, "")
+	sp, err := NewSpool(SpoolOptions{Dir: t.TempDir(), Memory: 64 << 20, SegmentMemory: 32 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := st.AcquireLease(ctx, "orders", "test", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release(ctx)
+	loc := Loc{Topic: "orders", Version: 1}
+	up, err := st.CreateSegment(ctx, l, loc, SegmentOptions{Codec: CodecNone, Spool: sp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	var rs []Record
+	for off := int64(0); up.Size() < 20<<20; off++ {
+		v := make([]byte, 64<<10)
+		for i := range v {
+			v[i] = byte(rng.Uint32())
+		}
+		rs = append(rs, Record{Offset: off, Timestamp: baseTime, Value: v})
+		if err := up.Append(&rs[len(rs)-1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e, err := up.Commit()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sp.Spilled() != 0 || sp.Memory().InUse() != 0 {
+		t.Errorf("%d spilled, %d bytes of budget still taken; want 0 and 0", sp.Spilled(), sp.Memory().InUse())
+	}
+	sr, err := st.OpenSegment(ctx, loc, up.ID(), e.StoredBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := readAll(t, sr, 0)
+	if len(got) != len(rs) {
+		t.Fatalf("read %d records, want %d", len(got), len(rs))
+	}
+	for i := range rs {
+		sameRecord(t, &got[i], &rs[i])
 	}
 }
 
