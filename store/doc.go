@@ -34,6 +34,17 @@
 // can seek by offset, timestamp or decoded byte position with two small
 // range reads. See docs/storage-format.md for the byte layout.
 //
+// # Memory
+//
+// A segment created with SegmentOptions.Spool is encoded into a Spool
+// instead of streaming to storage: memory chunks taken from a Budget
+// shared by every open segment, or an unlinked file once the segment is
+// large or the budget is used up, and Commit uploads it with one upload
+// buffer from a second budget. Its open block is charged too, and flushed
+// early when the budget is used up. Memory then depends on the budgets,
+// not on the number of open segments (engine/backup divides
+// --max-memory between them).
+//
 // # Index
 //
 // The index is a small head written again on every append plus sealed

@@ -20,6 +20,12 @@ type SegmentOptions struct {
 	// BlockSize closes blocks at this uncompressed size (0:
 	// DefaultBlockSize).
 	BlockSize int
+	// Spool, if set, bounds the segment's memory: it is encoded into the
+	// spool (memory from its budget, or a spill file) and uploaded by
+	// Commit, and its open block is flushed early when the budget is
+	// exhausted. Without it the segment streams to storage as it is
+	// appended, holding an upload buffer (SegmentPartSize) all along.
+	Spool *Spool
 }
 
 // SegmentUpload is a segment being written: records are encoded and
@@ -31,9 +37,11 @@ type SegmentOptions struct {
 type SegmentUpload struct {
 	id  string
 	loc Loc
-	up  *segmentUpload
+	up  *segmentUpload // nil while spooled, until Commit
 	sw  *SegmentWriter
 	end bool
+
+	sp *spooled // set when the segment is spooled (SegmentOptions.Spool)
 }
 
 // CreateSegment starts segment o of loc under lease l. Cancelling ctx, the
@@ -44,6 +52,9 @@ func (s *Store) CreateSegment(ctx context.Context, l *Lease, loc Loc, o SegmentO
 	}
 	if !validSegmentID(o.ID) {
 		return nil, fmt.Errorf("segment ID %q is not a ULID", o.ID)
+	}
+	if o.Spool != nil {
+		return s.createSpooled(ctx, l, loc, o)
 	}
 	up, err := s.newSegmentUpload(ctx, l, loc, o.ID)
 	if err != nil {
@@ -68,7 +79,13 @@ func (s *Store) CreateSegment(ctx context.Context, l *Lease, loc Loc, o SegmentO
 func (u *SegmentUpload) ID() string { return u.id }
 
 // Append adds r, whose offset must be at least NextOffset (SegmentWriter).
-func (u *SegmentUpload) Append(r *Record) error { return u.sw.Append(r) }
+func (u *SegmentUpload) Append(r *Record) error {
+	err := u.sw.Append(r)
+	if u.sp != nil && err == nil {
+		err = u.sp.chargeBlock(u.sw)
+	}
+	return err
+}
 
 // Skip moves the fetch position past records not stored (control records,
 // aborted transactions) up to next.
@@ -88,6 +105,9 @@ func (u *SegmentUpload) Commit() (SegmentEntry, error) {
 		return SegmentEntry{}, fmt.Errorf("segment %s: already committed or aborted", u.loc.segmentKey(u.id))
 	}
 	u.end = true
+	if u.sp != nil {
+		return u.sp.commit(u)
+	}
 	info, size, crc, err := u.sw.Close()
 	if err != nil {
 		u.up.abort()
@@ -104,6 +124,10 @@ func (u *SegmentUpload) Commit() (SegmentEntry, error) {
 func (u *SegmentUpload) Abort() {
 	if !u.end {
 		u.end = true
+		if u.sp != nil {
+			u.sp.release(u.sw)
+			return
+		}
 		u.up.abort()
 	}
 }

@@ -248,15 +248,29 @@ func retryUploadParts(as func(any) bool) error {
 // lease, or abort abandons it. On file storage Close syncs the segment to
 // disk.
 func (s *Store) newSegmentUpload(ctx context.Context, l *Lease, loc Loc, id string) (*segmentUpload, error) {
+	return s.startSegmentUpload(ctx, l, loc, id, 0)
+}
+
+// newSpooledUpload is newSegmentUpload for a segment uploaded from a
+// spool: one part buffer at a time, the one the spool's upload budget
+// counts.
+func (s *Store) newSpooledUpload(ctx context.Context, l *Lease, loc Loc, id string) (*segmentUpload, error) {
+	return s.startSegmentUpload(ctx, l, loc, id, 1)
+}
+
+// startSegmentUpload starts the upload of a segment with up to conc part
+// buffers (0: the SDK's default).
+func (s *Store) startSegmentUpload(ctx context.Context, l *Lease, loc Loc, id string, conc int) (*segmentUpload, error) {
 	key := loc.segmentKey(id)
 	if err := l.checkFor(loc.Topic); err != nil {
 		return nil, fmt.Errorf("start segment %s: %w", key, err)
 	}
 	uctx, cancel := l.Context(ctx)
 	w, err := s.b.NewWriter(uctx, key, &blob.WriterOptions{
-		ContentType: "application/octet-stream",
-		BufferSize:  segmentPartSize,
-		BeforeWrite: retryUploadParts,
+		ContentType:    "application/octet-stream",
+		BufferSize:     segmentPartSize,
+		MaxConcurrency: conc,
+		BeforeWrite:    retryUploadParts,
 	})
 	if err != nil {
 		cancel()

@@ -42,7 +42,7 @@ func backupCommand() *cli.Command {
 			&cli.DurationFlag{Name: "group-interval", Usage: "how often the daemon captures consumer-group offsets (--once: at its end); 0 turns captures off", DefaultText: "1m"},
 			&cli.BoolFlag{Name: "no-groups", Usage: "do not capture consumer-group offsets"},
 			outputFlag(),
-		}, append(metricsFlags(metrics.DefaultAddr, true), logFlags()...)...),
+		}, append(append(memoryFlags(), metricsFlags(metrics.DefaultAddr, true)...), logFlags()...)...),
 		Action: runBackup,
 	}
 }
@@ -116,7 +116,7 @@ func backupOptions(c *cli.Context, fc *fileConfig) (backup.Options, error) {
 			return o, fmt.Errorf("%w: consumer group pattern %q is not a valid regular expression: %v", errUsage, p, err)
 		}
 	}
-	return o, nil
+	return o, memoryOptions(c, bc, &o)
 }
 
 func runBackup(c *cli.Context) error {
@@ -135,6 +135,7 @@ func runBackup(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	aimGC(opts.MaxMemory)
 	st, err := openStore(c, fc, storageURL(c, fc))
 	if err != nil {
 		return err
@@ -150,6 +151,7 @@ func runBackup(c *cli.Context) error {
 	stopProgress := startProgress(c.App.ErrWriter, opts.Stats, opts.Once)
 	sum, err := backup.Run(c.Context, st, kc, opts)
 	stopProgress()
+	logPeakMemory(log, opts.MaxMemory)
 	if sum != nil && (opts.Once || err == nil) {
 		printSummary(c.App.Writer, format, sum)
 	}

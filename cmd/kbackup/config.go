@@ -57,6 +57,10 @@ type backupConfig struct {
 	ExcludeGroups []string `yaml:"exclude_groups"`
 	GroupInterval string   `yaml:"group_interval"`
 	NoGroups      bool     `yaml:"no_groups"`
+	// MaxMemory is a size (e.g. 512MiB); SpoolDir a directory
+	// (cmd/kbackup/memory.go).
+	MaxMemory string `yaml:"max_memory"`
+	SpoolDir  string `yaml:"spool_dir"`
 }
 
 // loadConfig reads the --config file, if any. Unknown keys are errors.

@@ -70,6 +70,7 @@ type backup struct {
 	admin adminState // snapshot requests, --snapshot-every, retention (admin_rotate.go)
 
 	groups *groupCapturer // consumer-group captures (groups.go); nil when off
+	mem    *memory        // the memory bound's budgets (memory.go); nil: unbounded
 }
 
 // newBackup is the one constructor of a backup's state; wctx bounds its
@@ -97,10 +98,15 @@ func Run(ctx context.Context, st *store.Store, kcfg *kafka.Config, opts Options)
 		return nil, err
 	}
 	defer admCl.Close()
+	mem, err := newMemory(&opts)
+	if err != nil {
+		return nil, err
+	}
+	defer mem.logUse(opts.Logger)
 	wctx, cancelWrites := flushContext(ctx, opts.FlushTimeout)
 	defer cancelWrites()
 	b := newBackup(wctx, st, kcfg, opts)
-	b.adm, b.admCl, b.match = kafka.NewAdmin(admCl), admCl, m
+	b.adm, b.admCl, b.match, b.mem = kafka.NewAdmin(admCl), admCl, m, mem
 	if b.groups, err = newGroupCapturer(b); err != nil {
 		return nil, err
 	}
@@ -325,11 +331,16 @@ func (b *backup) dispatch(ctx context.Context, fs kgo.Fetches) error {
 				continue
 			}
 			// A writer stalled on slow storage must not keep a stop
-			// request from being noticed.
+			// request from being noticed. The writer gives the batch's
+			// memory back once it encoded it.
+			if b.mem.admit(ctx, fp.Records) != nil {
+				continue
+			}
 			select {
 			case w.in <- fp.Records:
 				w.polled = max(w.polled, fp.Records[len(fp.Records)-1].Offset+1)
 			case <-ctx.Done():
+				b.mem.releaseBatch(fp.Records)
 			}
 		}
 	})
@@ -426,14 +437,14 @@ func (b *backup) discover(ctx context.Context, first bool) error {
 		return nil
 	}
 	if b.cl.Load() == nil {
-		cl, err := kafka.NewClient(ctx, b.kcfg,
+		cl, err := kafka.NewClient(ctx, b.kcfg, append([]kgo.Opt{
 			kgo.ConsumePartitions(add),
 			kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 			kgo.KeepControlRecords(),
-			kgo.FetchMaxPartitionBytes(1<<20),
-			kgo.FetchMaxWait(500*time.Millisecond),
+			kgo.FetchMaxPartitionBytes(1 << 20),
+			kgo.FetchMaxWait(500 * time.Millisecond),
 			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		)
+		}, b.mem.consumerOpts()...)...)
 		if err != nil {
 			return err
 		}

@@ -16,6 +16,8 @@ var (
 	// ErrBadPattern means a topic include or exclude pattern
 	// (Options.Topics, Options.Exclude) is not a valid regular expression.
 	ErrBadPattern = errors.New("not a valid regular expression")
+	// ErrBadMemory means Options.MaxMemory is below MinMaxMemory.
+	ErrBadMemory = errors.New("memory bound too small")
 )
 
 // flatRecreatedError is the error of a recreated flat-layout topic.

@@ -76,6 +76,15 @@ type Options struct {
 	// Observer, if set, learns about leases, consumption and stored
 	// segments as they happen (metrics and health checks).
 	Observer Observer
+	// MaxMemory bounds the memory the backup's buffers take, whatever
+	// the number of partitions (default DefaultMaxMemory, at least
+	// MinMaxMemory): memory.go tells how it is divided. Segments past
+	// their share spill to files in SpoolDir.
+	MaxMemory int64
+	// SpoolDir holds the files of spilled segments (default
+	// os.TempDir()). They are unlinked when created; storage remains the
+	// only source of truth.
+	SpoolDir string
 
 	codec store.Codec
 }

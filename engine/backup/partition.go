@@ -56,6 +56,7 @@ func (w *partitionWriter) run(wctx context.Context) {
 			if w.err == nil {
 				w.fail(w.write(wctx, recs))
 			}
+			w.t.b.mem.releaseBatch(recs)
 		case <-tick.C:
 			if w.err == nil && w.seg != nil && time.Since(w.opened) >= age {
 				w.fail(w.roll(wctx))
@@ -86,6 +87,9 @@ func (w *partitionWriter) fail(err error) {
 func (w *partitionWriter) write(ctx context.Context, recs []*kgo.Record) error {
 	var records, bytes int64
 	defer func() { w.t.b.opts.Observer.Consumed(w.t.name, w.partition, records, bytes) }()
+	// The batch's memory is given back after write (releaseBatch): w.rec
+	// must not keep it alive until the partition's next batch.
+	defer w.forget()
 	for _, kr := range recs {
 		if kr.Offset < w.next {
 			// The partition went back: it was recreated (a cluster without
@@ -141,9 +145,16 @@ func (w *partitionWriter) write(ctx context.Context, recs []*kgo.Record) error {
 	return nil
 }
 
+// forget drops w.rec's references to the last record's payload.
+func (w *partitionWriter) forget() {
+	clear(w.rec.Headers[:cap(w.rec.Headers)])
+	w.rec.Key, w.rec.Value = nil, nil
+}
+
 func (w *partitionWriter) open(ctx context.Context) error {
 	seg, err := w.t.b.st.CreateSegment(ctx, w.t.lease, w.t.loc, store.SegmentOptions{
-		Partition: w.partition, Start: w.next, Codec: w.t.b.opts.codec, BlockSize: w.t.b.opts.BlockSize})
+		Partition: w.partition, Start: w.next, Codec: w.t.b.opts.codec, BlockSize: w.t.b.opts.BlockSize,
+		Spool: w.t.b.mem.segmentSpool()})
 	if err != nil {
 		return err
 	}
