@@ -36,6 +36,8 @@ func backupCommand() *cli.Command {
 			&cli.DurationFlag{Name: "snapshot-every", Usage: "cut a new snapshot version of each topic this often, e.g. 24h", DefaultText: "never"},
 			&cli.DurationFlag{Name: "discovery-interval", Usage: "how often to look for new or recreated topics", DefaultText: "5s"},
 			&cli.DurationFlag{Name: "summary-interval", Usage: "how often the daemon logs, per topic, the records and bytes stored and the lag", DefaultText: "1m"},
+			&cli.StringFlag{Name: "group-id", Usage: "share the topics with every daemon started with the same `NAME`, through a Kafka group (docs/scale.md)"},
+			&cli.DurationFlag{Name: "group-session-timeout", Usage: "with --group-id: hand a silent daemon's topics to the others after this long", DefaultText: "10s"},
 			outputFlag(),
 		}, append(metricsFlags(metrics.DefaultAddr, true), logFlags()...)...),
 		Action: runBackup,
@@ -53,6 +55,13 @@ func backupOptions(c *cli.Context, fc *fileConfig) (backup.Options, error) {
 	}
 	if c.IsSet("once") {
 		o.Once = c.Bool("once")
+	}
+	o.GroupID = bc.GroupID
+	if c.IsSet("group-id") {
+		o.GroupID = c.String("group-id")
+	}
+	if o.GroupID != "" && o.Once {
+		return o, fmt.Errorf("%w: --group-id %q shares the topics among daemons; it cannot be combined with --once", errUsage, o.GroupID)
 	}
 	comp := bc.Compression
 	if c.IsSet("compression") {
@@ -82,6 +91,7 @@ func backupOptions(c *cli.Context, fc *fileConfig) (backup.Options, error) {
 		{"discovery-interval", bc.Discovery, &o.Discovery},
 		{"snapshot-every", bc.SnapshotEvery, &o.SnapshotEvery},
 		{"summary-interval", bc.SummaryInterval, &o.SummaryInterval},
+		{"group-session-timeout", bc.GroupSessionTimeout, &o.GroupSessionTimeout},
 	}
 	for _, d := range durs {
 		if *d.dst, err = duration(d.flag, d.file); err != nil {

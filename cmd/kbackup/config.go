@@ -51,6 +51,9 @@ type backupConfig struct {
 	Discovery         string `yaml:"discovery_interval"`
 	SnapshotEvery     string `yaml:"snapshot_every"`
 	SummaryInterval   string `yaml:"summary_interval"`
+	// GroupID and GroupSessionTimeout: scale-out (docs/scale.md).
+	GroupID             string `yaml:"group_id"`
+	GroupSessionTimeout string `yaml:"group_session_timeout"`
 }
 
 // loadConfig reads the --config file, if any. Unknown keys are errors.

@@ -61,6 +61,8 @@ type backup struct {
 	lost   map[string]bool      // their names: discovery leaves them alone
 
 	admin adminState // snapshot requests, --snapshot-every, retention (admin_rotate.go)
+
+	group *groupState // this process's share of a --group-id group (group.go); nil without
 }
 
 // newBackup is the one constructor of a backup's state; wctx bounds its
@@ -91,8 +93,13 @@ func Run(ctx context.Context, st *store.Store, kcfg *kafka.Config, opts Options)
 	defer cancelWrites()
 	b := newBackup(wctx, st, kcfg, opts)
 	b.adm, b.admCl, b.match = kafka.NewAdmin(admCl), admCl, m
+	leave, err := b.joinGroup(ctx)
+	if err != nil {
+		return nil, err
+	}
 	start := time.Now()
 	err = b.run(ctx)
+	b.ranOut()
 	if !opts.Once && ctx.Err() != nil && errors.Is(err, context.Canceled) {
 		err = nil // a daemon told to stop while it was still starting
 	}
@@ -105,6 +112,7 @@ func Run(ctx context.Context, st *store.Store, kcfg *kafka.Config, opts Options)
 	if err == nil && len(b.failed) > 0 {
 		err = fmt.Errorf("%d topic(s) stopped: %w", len(b.failed), errors.Join(b.failed...))
 	}
+	leave() // once the leases are released: the next owners find them free
 	sum := b.summary(time.Since(start))
 	return sum, err
 }
@@ -228,7 +236,7 @@ func (b *backup) run(ctx context.Context) error {
 			return err
 		case <-b.endedSig:
 			b.dropEnded()
-			if b.opts.Once && b.allReached() || len(b.topics) == 0 && len(b.failed) > 0 {
+			if b.opts.Once && b.allReached() || len(b.topics) == 0 && len(b.failed) > 0 && b.group == nil {
 				return nil // Run reports the lost topics
 			}
 		case p, ok := <-polls:
@@ -245,6 +253,12 @@ func (b *backup) run(ctx context.Context) error {
 			}
 		case <-disc.C:
 			if err := b.discover(ctx, false); err != nil {
+				return err
+			}
+		case r := <-b.groupReqs():
+			err := b.applyAssignment(ctx, r.topics)
+			r.done <- err
+			if err != nil {
 				return err
 			}
 		}
@@ -337,11 +351,11 @@ func (b *backup) discover(ctx context.Context, first bool) error {
 	}
 	var names []string
 	for _, n := range kafka.SortedNames(live) {
-		if b.match.match(n) {
+		if b.match.match(n) && b.inShare(n) {
 			names = append(names, n)
 		}
 	}
-	if first && len(names) == 0 {
+	if first && len(names) == 0 && b.group == nil {
 		sel := fmt.Sprintf("--topic %q --exclude %q", b.opts.Topics, b.opts.Exclude)
 		if b.opts.Once {
 			return fmt.Errorf("%w %s among %d topics in the cluster: check the patterns (they are anchored regular expressions)", ErrNoTopics, sel, len(live))
