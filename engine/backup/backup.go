@@ -477,6 +477,8 @@ func (b *backup) stopAll() error {
 		} else if err != nil && first == nil {
 			first = err
 		}
+		// Logged before the release: every write to the topic is done.
+		b.opts.Logger.Info("releasing lease", "topic", t.name, "reason", "stopping")
 		_ = t.lease.Release(b.wctx)
 		b.opts.Observer.LeaseEnded(t.name, errors.Is(err, store.ErrLeaseLost))
 		b.done = append(b.done, t)

@@ -164,7 +164,7 @@ func (b *backup) releaseTopic(t *topicRun) {
 	}
 	// Logged before the release: every write of this process to the
 	// topic is done, and nobody else holds its lease yet.
-	b.opts.Logger.Info("releasing lease of revoked topic", "topic", t.name, "snapshot", t.loc.String())
+	b.opts.Logger.Info("releasing lease", "topic", t.name, "reason", "revoked")
 	if rerr := t.lease.Release(b.wctx); rerr != nil {
 		b.opts.Logger.Warn("release lease", "topic", t.name, "err", rerr)
 	}
