@@ -134,12 +134,17 @@ func RunGroup(ctx context.Context, cl *kgo.Client, o GroupOptions) error {
 			}
 			continue
 		}
+		if errors.Is(err, kerr.RebalanceInProgress) {
+			continue // another member joined meanwhile: rejoin at once
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				break
 			}
+			// Briefly: a member neither heartbeating nor joining for a
+			// session timeout is expelled.
 			m.o.Logger.Warn("group join failed (retrying)", "group", o.Group, "err", err)
-			sleep(ctx, time.Second)
+			sleep(ctx, min(time.Second, o.SessionTimeout/4))
 			continue
 		}
 		if err := m.stable(ctx, topics); err != nil {
