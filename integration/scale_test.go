@@ -239,7 +239,11 @@ func TestScaleOutGroup(t *testing.T) {
 	time.Sleep(2 * time.Second)
 	rebalance("one daemon is SIGKILLed", func() { daemons[1].stop(t, syscall.SIGKILL) })
 	for _, d := range daemons[2:] {
-		t.Logf("%s owns %d topics", d.name, len(d.owned(t)))
+		p := int32(0)
+		for tp := range d.owned(t) {
+			p += parts[tp]
+		}
+		t.Logf("%s owns %d topics, %d partitions", d.name, len(d.owned(t)), p)
 	}
 
 	// Quiescence: stop producing, let the survivors store everything.

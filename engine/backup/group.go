@@ -138,17 +138,14 @@ func (b *backup) applyAssignment(ctx context.Context, topics []string) error {
 	for _, n := range revoked {
 		b.releaseTopic(b.topics[n])
 	}
-	added := false
 	for n := range want {
 		if !b.group.assigned[n] {
-			added = true
 			delete(b.lost, n) // given back to us: try its lease again
 		}
 	}
 	b.group.assigned = want
-	if !added {
-		return nil
-	}
+	// Starts the new topics, and tells the Observer the new share (the
+	// readiness check must not wait for revoked ones).
 	return b.discover(ctx, false)
 }
 
