@@ -108,7 +108,8 @@ type member struct {
 
 // RunGroup joins the group and keeps this process's share of the work
 // applied until ctx is cancelled; it then leaves the group, so that the
-// others rebalance at once, and returns nil. cl should serve nothing else:
+// others rebalance at once, and returns nil. It returns an error wrapping
+// ErrGroupRefused when the coordinator will never accept this member. cl should serve nothing else:
 // a JoinGroup waits at the coordinator for the whole rebalance.
 func RunGroup(ctx context.Context, cl *kgo.Client, o GroupOptions) error {
 	if o.SessionTimeout <= 0 {
@@ -127,6 +128,9 @@ func RunGroup(ctx context.Context, cl *kgo.Client, o GroupOptions) error {
 	defer m.leave()
 	for ctx.Err() == nil {
 		topics, err := m.join(ctx)
+		if errors.Is(err, ErrGroupRefused) {
+			return err
+		}
 		if errors.Is(err, errExpelled) {
 			if err := m.expelled(ctx, err); err != nil {
 				<-ctx.Done()
@@ -218,7 +222,7 @@ func (m *member) join(ctx context.Context) ([]string, error) {
 		case errors.Is(err, kerr.UnknownMemberID), errors.Is(err, kerr.IllegalGeneration):
 			return nil, fmt.Errorf("%w: %w", errExpelled, err)
 		case err != nil:
-			return nil, fmt.Errorf("join group %s: %w", m.o.Group, err)
+			return nil, refused(m.o, err)
 		}
 		break
 	}
@@ -348,6 +352,22 @@ func (m *member) leave() {
 	if _, err := req.RequestWith(ctx, m.cl); err != nil {
 		m.o.Logger.Warn("leave group failed; the others wait for the session timeout", "group", m.o.Group, "err", err)
 	}
+}
+
+// refused explains a JoinGroup error, wrapping ErrGroupRefused when
+// trying again cannot help.
+func refused(o GroupOptions, err error) error {
+	switch {
+	case errors.Is(err, kerr.InvalidSessionTimeout):
+		return fmt.Errorf("%w: group %s: the brokers refuse a session timeout of %s (their group.min.session.timeout.ms and group.max.session.timeout.ms bound it, 6s to 30m by default)", ErrGroupRefused, o.Group, o.SessionTimeout)
+	case errors.Is(err, kerr.InconsistentGroupProtocol):
+		return fmt.Errorf("%w: group %s is in use by clients of another kind (a consumer group?): choose another group name", ErrGroupRefused, o.Group)
+	case errors.Is(err, kerr.GroupAuthorizationFailed):
+		return fmt.Errorf("%w: not authorised to join group %s: grant the principal Read on the group", ErrGroupRefused, o.Group)
+	case errors.Is(err, kerr.InvalidGroupID):
+		return fmt.Errorf("%w: group name %q is not valid", ErrGroupRefused, o.Group)
+	}
+	return fmt.Errorf("join group %s: %w", o.Group, err)
 }
 
 // without returns the elements of a not in b.

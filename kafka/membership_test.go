@@ -2,6 +2,7 @@ package kafka_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -247,4 +248,58 @@ func TestGroupMembership(t *testing.T) {
 	h.strict.Store(true)
 	stop("d")
 	settle("d leaves", 10*time.Second, "b", "victim")
+}
+
+// TestGroupRefused: a session timeout the brokers refuse, and a group name
+// a consumer group already uses, stop RunGroup with ErrGroupRefused instead
+// of retrying forever.
+func TestGroupRefused(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	consumer, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.ConsumerGroup("taken"), kgo.ConsumeTopics("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer consumer.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for !joined(consumer) {
+		if ctx.Err() != nil {
+			t.Fatal("the consumer group never formed")
+		}
+		pctx, pcancel := context.WithTimeout(ctx, 200*time.Millisecond)
+		consumer.PollRecords(pctx, 1)
+		pcancel()
+	}
+	for _, tc := range []struct {
+		name, group string
+		session     time.Duration
+		want        string
+	}{
+		{"session timeout below the brokers' minimum", "g", time.Second, "refuse a session timeout of 1s"},
+		{"a consumer group's name", "taken", 10 * time.Second, "in use by clients of another kind"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cl.Close()
+			err = kafka.RunGroup(ctx, cl, kafka.GroupOptions{Group: tc.group, SessionTimeout: tc.session,
+				Work:    func(context.Context) (map[string]int32, error) { return nil, nil },
+				Balance: cooperative, Apply: func(context.Context, []string) error { return nil }})
+			if !errors.Is(err, kafka.ErrGroupRefused) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("RunGroup: %v, want ErrGroupRefused saying %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// joined reports whether cl's consumer group has a generation.
+func joined(cl *kgo.Client) bool {
+	_, gen := cl.GroupMetadata()
+	return gen > 0
 }

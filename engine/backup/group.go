@@ -50,7 +50,7 @@ func (b *backup) joinGroup(ctx context.Context) (leave func(), err error) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		_ = kafka.RunGroup(mctx, cl, kafka.GroupOptions{
+		err := kafka.RunGroup(mctx, cl, kafka.GroupOptions{
 			Group:            b.opts.GroupID,
 			SessionTimeout:   b.opts.GroupSessionTimeout,
 			RebalanceTimeout: max(2*b.opts.FlushTimeout, b.opts.GroupSessionTimeout),
@@ -60,6 +60,9 @@ func (b *backup) joinGroup(ctx context.Context) (leave func(), err error) {
 			Apply:            g.apply,
 			Logger:           b.opts.Logger,
 		})
+		if err != nil {
+			b.fatal(err)
+		}
 	}()
 	return func() {
 		cancel()
