@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -163,9 +164,17 @@ func RunGroup(ctx context.Context, cl *kgo.Client, o GroupOptions) error {
 // returns an error only when Apply fails.
 func (m *member) stable(ctx context.Context, topics []string) error {
 	hctx, stop := context.WithCancel(ctx)
-	defer stop()
 	beat := make(chan error, 1)
-	go func() { beat <- m.heartbeat(hctx) }()
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		beat <- m.heartbeat(hctx)
+	}()
+	defer func() {
+		stop()
+		wg.Wait()
+	}()
 	revoked := len(without(m.owned, topics)) > 0
 	if err := m.o.Apply(ctx, topics); err != nil {
 		return err
