@@ -374,9 +374,11 @@ func (b *backup) discover(ctx context.Context, first bool) error {
 			t = nil
 		}
 		if t == nil {
-			if !first && b.opts.Once || b.lost[n] {
+			if !first && b.opts.Once || b.lost[n] && b.group == nil {
 				// One-shot runs keep the topic set seen at start; a topic
-				// whose lease was lost stays with its new holder.
+				// whose lease was lost stays with its new holder (in a
+				// group, the group decides: its lease is taken again once
+				// free).
 				continue
 			}
 			nt, err := b.openTopic(ctx, lt)
