@@ -299,7 +299,11 @@ func (m *member) divide(ctx context.Context, joined []kmsg.JoinGroupResponseMemb
 // coordinator has expelled this member (errExpelled) or ctx ends. The
 // leader also starts a rebalance when the work changes.
 func (m *member) heartbeat(ctx context.Context) error {
-	every := m.o.SessionTimeout / 3
+	// Kafka's convention is a third of the session timeout; at most a
+	// second here, since a rebalance waits for every member to see it in a
+	// heartbeat answer, and a heartbeat is one small request.
+	wait := m.o.SessionTimeout / 3
+	every := min(wait, time.Second)
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	check := time.NewTicker(m.o.CheckInterval)
@@ -320,7 +324,7 @@ func (m *member) heartbeat(ctx context.Context) error {
 		case <-tick.C:
 			req := kmsg.NewPtrHeartbeatRequest()
 			req.Group, req.Generation, req.MemberID = m.o.Group, m.gen, m.id
-			rctx, cancel := context.WithTimeout(ctx, every)
+			rctx, cancel := context.WithTimeout(ctx, wait)
 			resp, err := req.RequestWith(rctx, m.cl)
 			cancel()
 			if err == nil {
