@@ -40,6 +40,8 @@ func TestBadInput(t *testing.T) {
 		{"invalid regex", []string{"backup", "--brokers", c.Addr(), "--storage", store, "--once", "--topic", "("}, "is not a valid regular expression"},
 		{"bad compression", []string{"backup", "--brokers", c.Addr(), "--storage", store, "--compression", "brotli"}, `unknown compression "brotli"`},
 		{"bad size", []string{"backup", "--brokers", c.Addr(), "--storage", store, "--segment-bytes", "lots"}, `segment size "lots" is not a size`},
+		{"group session timeout refused", []string{"backup", "--brokers", c.Addr(), "--storage", store, "--group-id", "g", "--group-session-timeout", "1s"}, "the brokers refuse a session timeout of 1s"},
+		{"group with --once", []string{"backup", "--brokers", c.Addr(), "--storage", store, "--group-id", "g", "--once"}, "cannot be combined with --once"},
 		{"stray argument", []string{"backup", "--brokers", c.Addr(), "--storage", store, "present"}, "unexpected argument"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -14,6 +14,10 @@ var (
 	ErrConfig = errors.New("kafka configuration")
 	// ErrAuth means a broker answered but refused the SASL credentials.
 	ErrAuth = errors.New("kafka authentication failed")
+	// ErrGroupRefused means the group coordinator refuses this process as
+	// a member for good: session timeout out of the brokers' bounds, a
+	// group used by clients of another kind, or no authorisation.
+	ErrGroupRefused = errors.New("group membership refused")
 
 	// The kinds of ErrUnreachable that a caller may explain differently;
 	// an error of one of these kinds also wraps ErrUnreachable, and its

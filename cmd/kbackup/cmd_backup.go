@@ -41,6 +41,8 @@ func backupCommand() *cli.Command {
 			&cli.StringSliceFlag{Name: "exclude-group", Usage: "do not capture consumer groups matching `REGEX` (repeatable)"},
 			&cli.DurationFlag{Name: "group-interval", Usage: "how often the daemon captures consumer-group offsets (--once: at its end); 0 turns captures off", DefaultText: "1m"},
 			&cli.BoolFlag{Name: "no-groups", Usage: "do not capture consumer-group offsets"},
+			&cli.StringFlag{Name: "group-id", Usage: "share the topics with every daemon started with the same `NAME`, through a Kafka group (docs/scale.md)"},
+			&cli.DurationFlag{Name: "group-session-timeout", Usage: "with --group-id: hand a silent daemon's topics to the others after this long", DefaultText: "10s"},
 			outputFlag(),
 		}, append(append(memoryFlags(), metricsFlags(metrics.DefaultAddr, true)...), logFlags()...)...),
 		Action: runBackup,
@@ -68,6 +70,13 @@ func backupOptions(c *cli.Context, fc *fileConfig) (backup.Options, error) {
 	}
 	if c.IsSet("once") {
 		o.Once = c.Bool("once")
+	}
+	o.GroupID = bc.GroupID
+	if c.IsSet("group-id") {
+		o.GroupID = c.String("group-id")
+	}
+	if o.GroupID != "" && o.Once {
+		return o, fmt.Errorf("%w: --group-id %q shares the topics among daemons; it cannot be combined with --once", errUsage, o.GroupID)
 	}
 	comp := bc.Compression
 	if c.IsSet("compression") {
@@ -98,6 +107,7 @@ func backupOptions(c *cli.Context, fc *fileConfig) (backup.Options, error) {
 		{"snapshot-every", bc.SnapshotEvery, &o.SnapshotEvery},
 		{"summary-interval", bc.SummaryInterval, &o.SummaryInterval},
 		{"group-interval", bc.GroupInterval, &o.GroupInterval},
+		{"group-session-timeout", bc.GroupSessionTimeout, &o.GroupSessionTimeout},
 	}
 	for _, d := range durs {
 		if *d.dst, err = duration(d.flag, d.file); err != nil {

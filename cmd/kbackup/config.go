@@ -61,6 +61,9 @@ type backupConfig struct {
 	// (cmd/kbackup/memory.go).
 	MaxMemory string `yaml:"max_memory"`
 	SpoolDir  string `yaml:"spool_dir"`
+	// GroupID and GroupSessionTimeout: scale-out (docs/scale.md).
+	GroupID             string `yaml:"group_id"`
+	GroupSessionTimeout string `yaml:"group_session_timeout"`
 }
 
 // loadConfig reads the --config file, if any. Unknown keys are errors.

@@ -25,6 +25,7 @@ var hints = []struct {
 	{kafka.ErrTLS, "check kafka.tls in the config file"},
 	{kafka.ErrAuth, "check kafka.sasl (mechanism, username, password) in the config file"},
 	{kafka.ErrUnreachable, "check --brokers, the TLS and SASL settings and the network"},
+	{kafka.ErrGroupRefused, "the group is named by --group-id, its session timeout by --group-session-timeout"},
 	{backup.ErrBadPattern, "include patterns are given with --topic, exclude patterns with --exclude"},
 }
 

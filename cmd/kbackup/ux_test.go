@@ -191,6 +191,7 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{"verify", "--config", cfg},
 		{"backup", "--config", cfg},
 		{"verify", "--config", filepath.Join(t.TempDir(), "missing.yaml")},
+		{"backup", "--brokers", "127.0.0.1:1", "--storage", t.TempDir(), "--once", "--group-id", "g"},
 	} {
 		if _, errOut, code := run(t, args...); code != exitUsage || strings.Count(errOut, "\n") != 1 {
 			t.Errorf("%v: exit %d, want %d: %q", args, code, exitUsage, errOut)

@@ -71,6 +71,7 @@ type backup struct {
 
 	groups *groupCapturer // consumer-group captures (groups.go); nil when off
 	mem    *memory        // the memory bound's budgets (memory.go); nil: unbounded
+	group  *groupState    // this process's share of a --group-id group (group.go); nil without
 }
 
 // newBackup is the one constructor of a backup's state; wctx bounds its
@@ -110,12 +111,17 @@ func Run(ctx context.Context, st *store.Store, kcfg *kafka.Config, opts Options)
 	if b.groups, err = newGroupCapturer(b); err != nil {
 		return nil, err
 	}
+	leave, err := b.joinGroup(ctx)
+	if err != nil {
+		return nil, err
+	}
 	start := time.Now()
 	err = b.run(ctx)
 	b.groups.wait() // it writes under the leases stopAll releases
 	if err == nil && opts.Once {
 		b.groups.now(ctx)
 	}
+	b.ranOut()
 	if !opts.Once && ctx.Err() != nil && errors.Is(err, context.Canceled) {
 		err = nil // a daemon told to stop while it was still starting
 	}
@@ -128,6 +134,7 @@ func Run(ctx context.Context, st *store.Store, kcfg *kafka.Config, opts Options)
 	if err == nil && len(b.failed) > 0 {
 		err = fmt.Errorf("%d topic(s) stopped: %w", len(b.failed), errors.Join(b.failed...))
 	}
+	leave() // once the leases are released: the next owners find them free
 	sum := b.summary(time.Since(start))
 	return sum, err
 }
@@ -261,7 +268,7 @@ func (b *backup) run(ctx context.Context) error {
 		case <-b.endedSig:
 			b.dropEnded()
 			b.restartBroken()
-			if b.opts.Once && b.allReached() || len(b.topics) == 0 && len(b.failed) > 0 {
+			if b.opts.Once && b.allReached() || len(b.topics) == 0 && len(b.failed) > 0 && b.group == nil {
 				return nil // Run reports the lost topics
 			}
 		case p, ok := <-polls:
@@ -278,6 +285,12 @@ func (b *backup) run(ctx context.Context) error {
 			}
 		case <-disc.C:
 			if err := b.discover(ctx, false); err != nil {
+				return err
+			}
+		case r := <-b.groupReqs():
+			err := b.applyAssignment(ctx, r.topics)
+			r.done <- err
+			if err != nil {
 				return err
 			}
 		}
@@ -375,11 +388,11 @@ func (b *backup) discover(ctx context.Context, first bool) error {
 	}
 	var names []string
 	for _, n := range kafka.SortedNames(live) {
-		if b.match.match(n) {
+		if b.match.match(n) && b.inShare(n) {
 			names = append(names, n)
 		}
 	}
-	if first && len(names) == 0 {
+	if first && len(names) == 0 && b.group == nil {
 		sel := fmt.Sprintf("--topic %q --exclude %q", b.opts.Topics, b.opts.Exclude)
 		if b.opts.Once {
 			return fmt.Errorf("%w %s among %d topics in the cluster: check the patterns (they are anchored regular expressions)", ErrNoTopics, sel, len(live))
@@ -398,9 +411,11 @@ func (b *backup) discover(ctx context.Context, first bool) error {
 			t = nil
 		}
 		if t == nil {
-			if !first && b.opts.Once || b.lost[n] {
+			if !first && b.opts.Once || b.lost[n] && b.group == nil {
 				// One-shot runs keep the topic set seen at start; a topic
-				// whose lease was lost stays with its new holder.
+				// whose lease was lost stays with its new holder (in a
+				// group, the group decides: its lease is taken again once
+				// free).
 				continue
 			}
 			if b.waiting(n) {
@@ -504,6 +519,8 @@ func (b *backup) stopAll() error {
 		} else if err != nil && first == nil {
 			first = err
 		}
+		// Logged before the release: every write to the topic is done.
+		b.opts.Logger.Info("releasing lease", "topic", t.name, "reason", "stopping")
 		_ = t.lease.Release(b.wctx)
 		b.opts.Observer.LeaseEnded(t.name, errors.Is(err, store.ErrLeaseLost))
 		b.done = append(b.done, t)

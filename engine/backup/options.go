@@ -67,6 +67,13 @@ type Options struct {
 	GroupInterval time.Duration
 	// NoGroups turns consumer-group captures off.
 	NoGroups bool
+	// GroupID, if set, makes this process one member of a group of
+	// daemons sharing the topics through Kafka's group protocol: it backs
+	// up only the topics the group hands it (docs/scale.md).
+	GroupID string
+	// GroupSessionTimeout is how long the group coordinator waits for a
+	// silent member before handing its topics to the others (default 10s).
+	GroupSessionTimeout time.Duration
 	// Holder names this process in leases (default host:pid).
 	Holder string
 	// Logger receives progress and warnings (default: discard).
@@ -167,6 +174,12 @@ func (o *Options) defaults() error {
 	}
 	if o.SummaryInterval <= 0 {
 		o.SummaryInterval = time.Minute
+	}
+	if err := o.checkGroupOptions(); err != nil {
+		return err
+	}
+	if o.GroupSessionTimeout <= 0 {
+		o.GroupSessionTimeout = 10 * time.Second
 	}
 	if o.Holder == "" {
 		h, _ := os.Hostname()
