@@ -90,7 +90,8 @@ func runMount(c *cli.Context) error {
 // copyRestorer is the Restorer of restore by copy (mount and serve): nil
 // without --brokers. done closes it.
 func copyRestorer(c *cli.Context, st *store.Store, kc *kafka.Config, log *slog.Logger) (r fs.Restorer, done func(), err error) {
-	ropts := restore.RunsOptions{Logger: log, AllowNonEmpty: c.Bool("restore-allow-nonempty"), AllowNoPreflight: c.Bool("restore-allow-no-preflight")}
+	ropts := restore.RunsOptions{Logger: log, AllowNonEmpty: c.Bool("restore-allow-nonempty"), AllowNoPreflight: c.Bool("restore-allow-no-preflight"),
+		StateDir: c.String("state-dir")}
 	if c.IsSet("restore-retention") {
 		if ropts.Retention, err = restore.ParseRetentionPolicy(c.String("restore-retention")); err != nil {
 			return nil, nil, fmt.Errorf("%w: --restore-retention: %v", errUsage, err)
@@ -109,6 +110,7 @@ func restoreFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "restore-allow-nonempty", Usage: "let specs copied into restore/ append to non-empty targets (allowNonEmpty)"},
 		&cli.BoolFlag{Name: "restore-allow-no-preflight", Usage: "let specs copied into restore/ disable preflight checks (disablePreflightChecks)"},
 		&cli.StringFlag{Name: "restore-retention", Usage: "for restores that choose none, records older than the target's retention.ms: `apply`, extend or ignore (see kbackup restore --retention)"},
+		stateDirFlag(),
 	}
 }
 
