@@ -161,7 +161,9 @@ func runBackup(c *cli.Context) error {
 	stopProgress := startProgress(c.App.ErrWriter, opts.Stats, opts.Once)
 	sum, err := backup.Run(c.Context, st, kc, opts)
 	stopProgress()
-	logPeakMemory(log, opts.MaxMemory)
+	if err == nil {
+		logPeakMemory(log, opts.MaxMemory) // a failed run says so in one line
+	}
 	if sum != nil && (opts.Once || err == nil) {
 		printSummary(c.App.Writer, format, sum)
 	}

@@ -72,17 +72,23 @@ func newMemory(o *Options) (*memory, error) {
 	return mem, nil
 }
 
-// logBound logs how the bound is divided.
+// logBound logs how the bound is divided, at debug: a run that fails at
+// start must say so in one line.
 func (m *memory) logBound(log *slog.Logger) {
-	log.Info("memory bound", "max_memory", m.limit, "segments", m.spool.Memory().Limit(),
+	log.Debug("memory bound", "max_memory", m.limit, "segments", m.spool.Memory().Limit(),
 		"uploads", m.spool.Uploads().Limit(), "inflight", m.inflight.Limit(),
 		"fetch_max_bytes", m.fetchMax, "spool_dir", m.spool.Dir())
 }
 
 // logUse logs, when the backup ends, the most each budget held and how
-// often segments spilled: what an operator sizing --max-memory needs.
+// often segments spilled: what an operator sizing --max-memory needs. A
+// run that held no segment (it failed at start) logs it at debug only.
 func (m *memory) logUse(log *slog.Logger) {
-	log.Info("memory use", "segments_peak", m.spool.Memory().Peak(), "segments_forced", m.spool.Memory().Over(),
+	lvl := slog.LevelInfo
+	if m.spool.Memory().Peak() == 0 && m.spool.Uploads().Peak() == 0 {
+		lvl = slog.LevelDebug
+	}
+	log.Log(context.Background(), lvl, "memory use", "segments_peak", m.spool.Memory().Peak(), "segments_forced", m.spool.Memory().Over(),
 		"spilled_segments", m.spool.Spilled(), "uploads_peak", m.spool.Uploads().Peak(), "inflight_peak", m.inflight.Peak())
 }
 

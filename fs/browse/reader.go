@@ -50,6 +50,15 @@ func contentID(v *view) uint64 {
 		h.Write([]byte(v.entries[i].ULID))
 		binary.LittleEndian.PutUint64(b[:], uint64(v.entries[i].DecodedBytes))
 		h.Write(b[:])
+		// An expiry set by retention changes what a read of the segment's
+		// range means once the object is gone (EIO logged as retention,
+		// not as damage): a new version, read without the old pages.
+		var exp int64
+		if x := v.entries[i].Expires; x != nil {
+			exp = x.UnixNano()
+		}
+		binary.LittleEndian.PutUint64(b[:], uint64(exp))
+		h.Write(b[:])
 	}
 	return max(h.Sum64(), 1)
 }
