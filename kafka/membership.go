@@ -48,6 +48,9 @@ type GroupMember struct {
 	// members claim one topic (one was expelled and has not noticed yet),
 	// the newer claim wins.
 	Generation int32
+	// Rates are the bytes per second the member recently consumed from
+	// each topic it holds (GroupOptions.Rates); absent topics are unknown.
+	Rates map[string]int64
 }
 
 // GroupOptions configures RunGroup.
@@ -70,6 +73,10 @@ type GroupOptions struct {
 	// CheckInterval is how often the leader looks for changed work
 	// (default 5s).
 	CheckInterval time.Duration
+	// Rates, if set, reports this member's recent bytes per second per
+	// topic it holds; it is sent to the leader at each join, for Balance
+	// to weigh topics by their traffic as well as their partitions.
+	Rates func() map[string]int64
 	// Balance divides work among members; it must never give a topic
 	// owned by one member to another (only take it away).
 	Balance func(members []GroupMember, work map[string]int32) map[string][]string
@@ -84,8 +91,9 @@ type GroupOptions struct {
 
 // groupMeta is what a member tells the leader when it joins.
 type groupMeta struct {
-	Owned      []string `json:"owned"`
-	Generation int32    `json:"generation"`
+	Owned      []string         `json:"owned"`
+	Generation int32            `json:"generation"`
+	Rates      map[string]int64 `json:"rates,omitempty"`
 }
 
 // groupAssignment is what the leader tells a member.
@@ -207,7 +215,11 @@ func (m *member) expelled(ctx context.Context, err error) error {
 // join runs one JoinGroup and SyncGroup round and returns this member's
 // topics.
 func (m *member) join(ctx context.Context) ([]string, error) {
-	meta, _ := json.Marshal(groupMeta{Owned: m.owned, Generation: m.ownedGen})
+	gm := groupMeta{Owned: m.owned, Generation: m.ownedGen}
+	if m.o.Rates != nil {
+		gm.Rates = m.o.Rates()
+	}
+	meta, _ := json.Marshal(gm)
 	req := kmsg.NewPtrJoinGroupRequest()
 	req.Group = m.o.Group
 	req.SessionTimeoutMillis = int32(m.o.SessionTimeout.Milliseconds())
@@ -282,7 +294,7 @@ func (m *member) divide(ctx context.Context, joined []kmsg.JoinGroupResponseMemb
 		if err := json.Unmarshal(j.ProtocolMetadata, &meta); err != nil {
 			m.o.Logger.Warn("group member sent unreadable metadata; treating it as holding nothing", "member", j.MemberID, "err", err)
 		}
-		members = append(members, GroupMember{ID: j.MemberID, Owned: meta.Owned, Generation: meta.Generation})
+		members = append(members, GroupMember{ID: j.MemberID, Owned: meta.Owned, Generation: meta.Generation, Rates: meta.Rates})
 	}
 	plan := m.o.Balance(members, work)
 	out := make([]kmsg.SyncGroupRequestGroupAssignment, 0, len(members))

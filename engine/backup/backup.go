@@ -287,6 +287,7 @@ func (b *backup) run(ctx context.Context) error {
 			if err := b.discover(ctx, false); err != nil {
 				return err
 			}
+			b.sampleRates(time.Now())
 		case r := <-b.groupReqs():
 			err := b.applyAssignment(ctx, r.topics)
 			r.done <- err

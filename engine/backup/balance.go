@@ -10,7 +10,8 @@ import (
 // of a --group-id group. It is sticky and cooperative:
 //
 //   - a member keeps the topics it holds unless the spread of load (the sum
-//     of its topics' partitions) would shrink by moving one;
+//     of its topics' weights: partitions, plus one per rateUnit of the
+//     bytes per second its holder reported) would shrink by moving one;
 //   - a topic nobody holds (new, or held by a member that is gone) goes to
 //     the least loaded member at once, largest topics first;
 //   - a topic that moves is only taken from its holder in this round; the
@@ -19,13 +20,27 @@ import (
 //
 // When two members claim a topic, the claim of the newer generation wins
 // (ties: the smaller member ID); topics that no longer exist are dropped.
+// rateUnit is the traffic that weighs as much as one partition: one MiB
+// per second of records. A partition costs its writer a fixed share
+// (segment rolls, index commits, requests) whatever its traffic, and
+// traffic costs compression CPU whatever the partitions (zstd does about
+// 40–100 MB/s per core, docs/scale.md): a topic of 3 partitions carrying
+// 20 MiB/s weighs 23, as much as 23 quiet partitions.
+const rateUnit = 1 << 20
+
 func balance(members []kafka.GroupMember, work map[string]int32) map[string][]string {
 	if len(members) == 0 {
 		return nil
 	}
 	ms := append([]kafka.GroupMember(nil), members...)
 	sort.Slice(ms, func(i, j int) bool { return ms[i].ID < ms[j].ID })
-	weight := func(t string) int64 { return max(int64(work[t]), 1) }
+	rates := map[string]int64{} // the holders' reports; unknown for free topics
+	for _, m := range ms {
+		for t, r := range m.Rates {
+			rates[t] = max(rates[t], r)
+		}
+	}
+	weight := func(t string) int64 { return max(int64(work[t]), 1) + rates[t]/rateUnit }
 
 	owner := map[string]int{} // topic → index in ms
 	for i, m := range ms {

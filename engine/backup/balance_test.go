@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/kbackup/kbackup/kafka"
 )
@@ -14,6 +15,12 @@ func topicsN(n int, parts int32) map[string]int32 {
 	for i := range n {
 		w[fmt.Sprintf("t%02d", i)] = parts
 	}
+	return w
+}
+
+// withTopic adds topic t with parts partitions to w.
+func withTopic(w map[string]int32, t string, parts int32) map[string]int32 {
+	w[t] = parts
 	return w
 }
 
@@ -92,6 +99,15 @@ func TestBalance(t *testing.T) {
 		{"weighted by partitions", []kafka.GroupMember{{ID: "a"}, {ID: "b"}},
 			map[string]int32{"big": 12, "m1": 4, "m2": 4, "m3": 4},
 			map[string]int32{"a": 12, "b": 12}, 0},
+		{"weighted by traffic: the holder of a hot topic gets no more", []kafka.GroupMember{
+			{ID: "a", Owned: []string{"hot"}, Generation: 1, Rates: map[string]int64{"hot": 20 << 20}}, {ID: "b"}},
+			withTopic(topicsN(10, 2), "hot", 2),
+			map[string]int32{"a": 2, "b": 20}, 0},
+		{"weighted by traffic: quiet topics leave the hot holder", []kafka.GroupMember{
+			{ID: "a", Owned: []string{"hot", "t00", "t01"}, Generation: 1, Rates: map[string]int64{"hot": 10 << 20, "t00": 1000}},
+			{ID: "b", Owned: []string{"t02", "t03"}, Generation: 1}},
+			withTopic(topicsN(4, 2), "hot", 2),
+			map[string]int32{"a": 2, "b": 4}, 2},
 		{"two claims: the newer generation wins", []kafka.GroupMember{
 			{ID: "a", Owned: []string{"t00"}, Generation: 1},
 			{ID: "b", Owned: []string{"t00"}, Generation: 2}}, topicsN(2, 1),
@@ -187,4 +203,32 @@ func claims(members []kafka.GroupMember, id, topic string) bool {
 		}
 	}
 	return false
+}
+
+// TestSampleRates: a held topic's rate is the smoothed payload bytes per
+// second between discoveries; a topic no longer held has none.
+func TestSampleRates(t *testing.T) {
+	b := &backup{topics: map[string]*topicRun{}, group: &groupState{}}
+	hot, quiet := &topicRun{}, &topicRun{}
+	b.topics["hot"], b.topics["quiet"] = hot, quiet
+	t0 := time.Unix(1000, 0)
+	b.sampleRates(t0)
+	if r := b.group.heldRates(); len(r) != 0 {
+		t.Fatalf("rates before a second sample: %v", r)
+	}
+	hot.payload.Add(4 << 20)
+	b.sampleRates(t0.Add(2 * time.Second)) // 2 MiB/s, averaged with no rate yet
+	if r := b.group.heldRates(); r["hot"] != 1<<20 || r["quiet"] != 0 {
+		t.Fatalf("after 4 MiB in 2 s: %v, want hot 1 MiB/s and quiet absent", r)
+	}
+	hot.payload.Add(4 << 20)
+	b.sampleRates(t0.Add(4 * time.Second))
+	if r := b.group.heldRates(); r["hot"] != (1<<20+2<<20)/2 {
+		t.Fatalf("after another 4 MiB in 2 s: %v, want hot 1.5 MiB/s", r)
+	}
+	delete(b.topics, "hot")
+	b.sampleRates(t0.Add(6 * time.Second))
+	if r := b.group.heldRates(); len(r) != 0 {
+		t.Fatalf("after hot was released: %v", r)
+	}
 }

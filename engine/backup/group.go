@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"sync"
+	"time"
 
 	"github.com/kbackup/kbackup/kafka"
 )
@@ -22,6 +24,53 @@ type groupState struct {
 	runDone chan struct{} // closed when the Run goroutine serves reqs no more
 	// assigned is this process's share, owned by the Run goroutine.
 	assigned map[string]bool
+
+	// Traffic per held topic, sampled by the Run goroutine at each
+	// discovery and read by the membership at each join (kafka
+	// GroupOptions.Rates).
+	mu     sync.Mutex
+	rates  map[string]int64 // bytes per second, smoothed
+	seen   map[string]int64 // payload bytes at the last sample
+	seenAt time.Time
+}
+
+// sampleRates updates each held topic's traffic from its payload counter:
+// an exponential average over samples (half its weight from the newest),
+// so that one burst does not move topics around.
+func (b *backup) sampleRates(now time.Time) {
+	g := b.group
+	if g == nil {
+		return
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	elapsed := now.Sub(g.seenAt).Seconds()
+	seen := make(map[string]int64, len(b.topics))
+	rates := make(map[string]int64, len(b.topics))
+	for name, t := range b.topics {
+		n := t.payload.Load()
+		seen[name] = n
+		prev, ok := g.seen[name]
+		if !ok || g.seenAt.IsZero() || elapsed <= 0 || n < prev {
+			rates[name] = g.rates[name] // a new run: no rate yet
+			continue
+		}
+		rates[name] = (g.rates[name] + int64(float64(n-prev)/elapsed)) / 2
+	}
+	g.seen, g.rates, g.seenAt = seen, rates, now
+}
+
+// heldRates is kafka.GroupOptions.Rates: a copy, safe to send.
+func (g *groupState) heldRates() map[string]int64 {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	out := make(map[string]int64, len(g.rates))
+	for t, r := range g.rates {
+		if r > 0 {
+			out[t] = r
+		}
+	}
+	return out
 }
 
 // assignReq is one assignment for the Run goroutine to apply.
@@ -56,6 +105,7 @@ func (b *backup) joinGroup(ctx context.Context) (leave func(), err error) {
 			RebalanceTimeout: max(2*b.opts.FlushTimeout, b.opts.GroupSessionTimeout),
 			CheckInterval:    b.opts.Discovery,
 			Work:             func(ctx context.Context) (map[string]int32, error) { return b.groupWork(ctx, adm) },
+			Rates:            g.heldRates,
 			Balance:          balance,
 			Apply:            g.apply,
 			Logger:           b.opts.Logger,
