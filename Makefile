@@ -69,16 +69,21 @@ build:
 	$(GO) build -ldflags "-X main.commit=$$(git rev-parse HEAD 2>/dev/null)$$(git diff --quiet HEAD 2>/dev/null || echo -modified)" -o $(BIN) ./cmd/kbackup
 
 # deps installs the tools the tests use when they are missing: kcat (the
-# independent Kafka client), fuse3 (fusermount3), jq, and the WebDAV
-# clients kbackup serve is tested with: rclone, davfs2, cadaver, litmus.
+# independent Kafka client), fuse3 (fusermount3), jq, the WebDAV clients
+# kbackup serve is tested with (rclone, davfs2, cadaver, litmus) and
+# headless Chromium for its HTML pages, without the recommended packages
+# (those would bring systemd and avahi into the machine).
 deps:
 	@missing=""; \
 	for p in kcat:kcat fusermount3:fuse3 jq:jq rclone:rclone mount.davfs:davfs2 cadaver:cadaver litmus:litmus; do \
 	  command -v $${p%%:*} >/dev/null 2>&1 || missing="$$missing $${p#*:}"; \
 	done; \
-	if [ -n "$$missing" ]; then \
-	  echo "installing$$missing"; \
-	  $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	command -v chromium-headless-shell >/dev/null 2>&1 || bare="chromium-headless-shell"; \
+	if [ -n "$$missing$$bare" ]; then \
+	  echo "installing$$missing $$bare"; \
+	  $(SUDO) apt-get update -qq; \
+	  [ -z "$$missing" ] || $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  [ -z "$$bare" ] || $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$bare; \
 	fi
 
 demo: build

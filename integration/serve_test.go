@@ -1,11 +1,15 @@
 package integration
 
 import (
+	"bytes"
+	"context"
 	"fmt"
+	"image/png"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -116,6 +120,10 @@ func TestServe(t *testing.T) {
 		testDavfsRestore(t, base, c.Addr(), "beta", "beta-davfs", want)
 	})
 
+	t.Run("headless Chromium", func(t *testing.T) {
+		testBrowser(t, base, want)
+	})
+
 	t.Run("refuses beyond loopback without TLS and auth", func(t *testing.T) {
 		r := kbackup(t, "serve", "--storage", dir, "--listen", "0.0.0.0:0")
 		if r.code != 2 || !strings.Contains(r.stderr, "needs TLS") || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
@@ -143,4 +151,76 @@ func waitRestored(t *testing.T, base, name string) string {
 		return strings.Contains(status, "\nphase: Done\n")
 	})
 	return status
+}
+
+// testBrowser loads a snapshot page and a partition page of the server at
+// base in headless Chromium (with every host but 127.0.0.1 unresolvable,
+// so it reaches nothing else): the DOM Chromium built holds the topic, the
+// snapshot's record count and the partition's first record as kcat read
+// it, and each page renders to a screenshot of the window's size.
+func testBrowser(t *testing.T, base string, want map[int32][]rec) {
+	chrome := ""
+	for _, name := range []string{"chromium-headless-shell", "chromium", "chromium-browser"} {
+		if p, err := exec.LookPath(name); err == nil {
+			chrome = p
+			break
+		}
+	}
+	if chrome == "" {
+		t.Skip("SKIPPING: no headless Chromium (apt-get install -y --no-install-recommends chromium-headless-shell)")
+	}
+	profile := t.TempDir()
+	run := func(args ...string) string {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, chrome, append([]string{"--headless", "--no-sandbox", "--disable-gpu",
+			"--no-first-run", "--no-default-browser-check", "--disable-background-networking", "--disable-component-update",
+			"--disable-sync", "--disable-default-apps", "--disable-breakpad", "--metrics-recording-only",
+			"--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1", "--user-data-dir=" + profile}, args...)...)
+		cmd.Dir = profile
+		var out, errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("%s %v: %v\n%s", chrome, args, err, errb.String())
+		}
+		return out.String()
+	}
+	total := 0
+	for _, rs := range want {
+		total += len(rs)
+	}
+	snap := base + "/topics/beta/snapshots/v1/"
+	dom := run("--dump-dom", snap)
+	for _, s := range []string{"<title>kbackup: /topics/beta/snapshots/v1</title>", fmt.Sprintf("beta v1 (active): %d records", total), ">0/<", ">5/<"} {
+		if !strings.Contains(dom, s) {
+			t.Errorf("snapshot page DOM lacks %q:\n%s", s, dom)
+		}
+	}
+	if dom := run("--dump-dom", base+"/topics/beta/"); !strings.Contains(dom, ">latest/<") || !strings.Contains(dom, ">snapshots/<") {
+		t.Errorf("topic page DOM lacks its latest and snapshots entries:\n%s", dom)
+	}
+	part := run("--dump-dom", snap+"0/")
+	for _, s := range []string{"First records", "Last records", fmt.Sprintf(`"offset":%d,`, want[0][0].Offset), fmt.Sprintf(`"offset":%d,`, want[0][len(want[0])-1].Offset), ">records.jsonl<"} {
+		if !strings.Contains(part, s) {
+			t.Errorf("partition page DOM lacks %q:\n%s", s, part)
+		}
+	}
+	for _, page := range []string{snap, snap + "0/"} {
+		shot := filepath.Join(profile, "shot.png")
+		_ = os.Remove(shot)
+		run("--screenshot="+shot, "--window-size=1024,768", page)
+		f, err := os.Open(shot)
+		if err != nil {
+			t.Fatalf("screenshot of %s: %v", page, err)
+		}
+		img, err := png.Decode(f)
+		f.Close()
+		if err != nil {
+			t.Fatalf("screenshot of %s: %v", page, err)
+		}
+		if b := img.Bounds(); b.Dx() != 1024 || b.Dy() != 768 {
+			t.Errorf("screenshot of %s is %v, want 1024×768", page, b)
+		}
+	}
 }
