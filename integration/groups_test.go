@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -202,8 +203,9 @@ func TestGroupCaptureDaemonMetrics(t *testing.T) {
 // captures it, and `restore --groups` into a target that already holds
 // other records commits it under a new name. Kafka (kadm) must then report
 // the committed offset that points, in the target, at the very record the
-// group would have read next in the source (checked with kcat): none
-// skipped, none read twice.
+// group would have read next in the source (checked with kcat), and a
+// consumer of the group on the target must receive exactly the records the
+// group had left in the source: none skipped, none read twice.
 func TestGroupsCaptureToRestore(t *testing.T) {
 	needKcat(t)
 	c := startCluster(t)
@@ -278,6 +280,41 @@ func TestGroupsCaptureToRestore(t *testing.T) {
 			if *next.Value != *at.Value {
 				t.Errorf("partition %d: the next record is %s in the source and %s in the target", p, next, at)
 			}
+		}
+	}
+
+	// A consumer of the restored group on the target receives exactly what
+	// the group had not processed in the source: no skip, no repeat.
+	wantRest := map[int32][]string{}
+	n := 0
+	for p, rs := range srcRecs {
+		for _, r := range rs[src[p]:] {
+			wantRest[p] = append(wantRest[p], *r.Value)
+			n++
+		}
+	}
+	dr := client(t, addr, kgo.ConsumerGroup("billing-dr"), kgo.ConsumeTopics("pay-dr"),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart())) // a reset would read the noise: it must not happen
+	gotRest := map[int32][]string{}
+	for got := 0; got < n; {
+		fs := dr.PollFetches(ctx)
+		if err := fs.Err0(); err != nil {
+			t.Fatalf("billing-dr on the target: poll after %d of %d records: %v", got, n, err)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			gotRest[r.Partition] = append(gotRest[r.Partition], string(r.Value))
+			got++
+		})
+	}
+	short, cancelShort := context.WithTimeout(ctx, 500*time.Millisecond)
+	dr.PollFetches(short).EachRecord(func(r *kgo.Record) {
+		gotRest[r.Partition] = append(gotRest[r.Partition], string(r.Value))
+	})
+	cancelShort()
+	for p := int32(0); p < 3; p++ {
+		if !slices.Equal(gotRest[p], wantRest[p]) {
+			t.Errorf("partition %d: billing-dr received %d records %.80v, want the %d the group had left in the source %.80v",
+				p, len(gotRest[p]), gotRest[p], len(wantRest[p]), wantRest[p])
 		}
 	}
 }
