@@ -74,7 +74,7 @@ build:
 # headless Chromium for its HTML pages, without the recommended packages
 # (those would bring systemd and avahi into the machine).
 deps:
-	@missing=""; \
+	@set -e; missing=""; bare=""; \
 	for p in kcat:kcat fusermount3:fuse3 jq:jq rclone:rclone mount.davfs:davfs2 cadaver:cadaver litmus:litmus; do \
 	  command -v $${p%%:*} >/dev/null 2>&1 || missing="$$missing $${p#*:}"; \
 	done; \
