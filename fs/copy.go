@@ -82,15 +82,6 @@ func (c *copies) list() []*copySession {
 	return out
 }
 
-type copyState int
-
-const (
-	copyWaiting  copyState = iota // nothing identifies the copy yet
-	copyStarting                  // Restorer.Start is running
-	copyStarted                   // the Restorer accepted the restore
-	copyRejected                  // invalid, or the Restorer refused it
-)
-
 // copySession is one copy into restore/.
 type copySession struct {
 	m     *mountFS
@@ -105,7 +96,7 @@ type copySession struct {
 	base    string // "" when the entry is the copy; else the entry was made beforehand and base, its first child, is the copy
 	baseSet bool
 	copier  uint32 // process that made the first child: the copy's
-	state   copyState
+	state   browse.CopyPhase
 	reason  string
 }
 
@@ -146,7 +137,7 @@ func (s *copySession) refuseLate(ctx context.Context, name string) syscall.Errno
 	s.mu.Lock()
 	st, copier := s.state, s.copier
 	s.mu.Unlock()
-	if st == copyWaiting || st == copyStarting {
+	if st == browse.CopyWaiting || st == browse.CopyStarting {
 		return 0
 	}
 	c, ok := fuse.FromContext(ctx)
@@ -166,7 +157,7 @@ func (s *copySession) refuseLate(ctx context.Context, name string) syscall.Errno
 // so later files start nothing and its status can be read meanwhile.
 func (s *copySession) fileDone(rel string, src source, spec []byte) syscall.Errno {
 	s.mu.Lock()
-	if s.state != copyWaiting {
+	if s.state != browse.CopyWaiting {
 		s.mu.Unlock()
 		return 0
 	}
@@ -184,7 +175,7 @@ func (s *copySession) fileDone(rel string, src source, spec []byte) syscall.Errn
 		s.mu.Unlock()
 		return 0
 	}
-	s.state = copyStarting
+	s.state = browse.CopyStarting
 	s.mu.Unlock()
 	return s.start(req)
 }
@@ -196,11 +187,11 @@ func (s *copySession) start(req RestoreRequest) syscall.Errno {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err != nil {
-		s.state, s.reason = copyRejected, err.Error()
+		s.state, s.reason = browse.CopyRejected, err.Error()
 		s.m.log.Error("restore by copy", "restore", s.name, "uid", s.uid, "err", err)
 		return toErrno(err)
 	}
-	s.state = copyStarted
+	s.state = browse.CopyStarted
 	s.m.log.Info("restore by copy started", "restore", s.name, "uid", s.uid, "source", req.Source.String(), "target", req.Target, "partitions", req.Partitions, "spec", req.Spec != nil)
 	return 0
 }
@@ -222,17 +213,9 @@ func (s *copySession) request(rel string, src source) (RestoreRequest, bool) {
 		}
 		rel = r
 	}
-	root, relDir := path.Dir(src.path), path.Dir(rel)
-	if relDir != "." {
-		r, ok := strings.CutSuffix(root, "/"+relDir)
-		if !ok {
-			return RestoreRequest{}, false // renamed on the way: this file cannot tell
-		}
-		root = r
-	}
-	p, err := browse.Parse(root)
-	if err != nil {
-		return RestoreRequest{}, false // not a directory of the tree
+	p, ok := browse.CopiedFrom(path.Dir(src.path), path.Dir(rel))
+	if !ok {
+		return RestoreRequest{}, false
 	}
 	if p.InSnapshot() {
 		p.Topic, p.Version = src.loc.Topic, src.loc.Version // the file's own snapshot
@@ -249,15 +232,5 @@ func (s *copySession) statusText(ctx context.Context) ([]byte, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := browse.RestoreStatus{Name: s.name}
-	switch s.state {
-	case copyRejected:
-		st.Phase, st.Reason = "Failed", s.reason
-	case copyStarting, copyStarted:
-		st.Phase = "Initializing"
-	default:
-		st.Phase = "Ready"
-		st.Reason = fmt.Sprintf("waiting for a file copied from a snapshot (cp -r MOUNTPOINT/topics/T/snapshots/vN MOUNTPOINT/restore/%s)", s.name)
-	}
-	return st.Render(), nil
+	return browse.PendingStatus(s.name, s.state, s.reason, "cp -r MOUNTPOINT/topics/T/snapshots/vN MOUNTPOINT/restore/"+s.name), nil
 }

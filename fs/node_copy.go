@@ -450,7 +450,7 @@ func (h *copyHandle) Release(context.Context) syscall.Errno {
 	s := h.n.s
 	if h.n.rel == "" && !s.dir {
 		s.mu.Lock()
-		decided := s.state != copyWaiting
+		decided := s.state != browse.CopyWaiting
 		s.mu.Unlock()
 		if decided {
 			s.m.copies.remove(s)

@@ -302,7 +302,7 @@ func (n *restoreNode) Symlink(ctx context.Context, target, name string, out *fus
 		return nil, syscall.EEXIST
 	}
 	s.mu.Lock()
-	s.state = copyStarting
+	s.state = browse.CopyStarting
 	s.mu.Unlock()
 	errno := s.start(n.linkRequest(ctx, s, target))
 	n.m.copies.remove(s) // the restore shows as its status directory

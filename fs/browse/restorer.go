@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/kbackup/kbackup/store"
 )
@@ -93,6 +94,56 @@ func CopyRequest(name string, src Path, keepName bool) RestoreRequest {
 		req.Target = src.Topic
 	}
 	return req
+}
+
+// CopiedFrom returns the directory of the tree a copy into restore/ was
+// made from, given one file of it: srcDir is the directory of that file in
+// the tree, relDir its directory relative to the copy ("" for the copy's
+// top). It is srcDir minus relDir; false when the names do not line up (a
+// directory renamed on the way: this file cannot tell) or what remains is
+// not a directory of the tree.
+func CopiedFrom(srcDir, relDir string) (Path, bool) {
+	root := srcDir
+	if relDir != "" && relDir != "." {
+		r, ok := strings.CutSuffix(root, "/"+relDir)
+		if !ok {
+			return Path{}, false
+		}
+		root = r
+	}
+	p, err := Parse(root)
+	if err != nil {
+		return Path{}, false
+	}
+	return p, true
+}
+
+// CopyPhase is where a restore by copy stands before the Restorer knows it.
+type CopyPhase int
+
+// The phases of a copy, in order.
+const (
+	CopyWaiting  CopyPhase = iota // no file identified the copy yet
+	CopyStarting                  // Restorer.Start is running
+	CopyStarted                   // the Restorer accepted the restore
+	CopyRejected                  // invalid, or the Restorer refused it
+)
+
+// PendingStatus is restore/NAME/status while the Restorer does not know
+// the restore: waiting for a file (hint says what to copy), starting, or
+// refused for reason. Both adapters render it this way.
+func PendingStatus(name string, phase CopyPhase, reason, hint string) []byte {
+	st := RestoreStatus{Name: name}
+	switch phase {
+	case CopyRejected:
+		st.Phase, st.Reason = "Failed", reason
+	case CopyStarting, CopyStarted:
+		st.Phase = "Initializing"
+	default:
+		st.Phase = "Ready"
+		st.Reason = "waiting for a file copied from a snapshot (" + hint + ")"
+	}
+	return st.Render()
 }
 
 func topicOr(p Path) string {

@@ -247,3 +247,25 @@ func TestCopyRequest(t *testing.T) {
 		}
 	}
 }
+
+// TestCopiedFrom: the directory a copy was made from is the source file's
+// directory minus the file's directory inside the copy.
+func TestCopiedFrom(t *testing.T) {
+	for _, tc := range []struct {
+		srcDir, relDir string
+		want           string // "" when false
+	}{
+		{"topics/a/snapshots/v2/0", "", "topics/a/snapshots/v2/0"},
+		{"topics/a/snapshots/v2/0", ".", "topics/a/snapshots/v2/0"},
+		{"topics/a/snapshots/v2/0", "0", "topics/a/snapshots/v2"},
+		{"topics/a/snapshots/v2/0/segments", "0/segments", "topics/a/snapshots/v2"},
+		{"topics/a/snapshots/v2/0", "1", ""},              // renamed on the way
+		{"topics/a/snapshots/v2/0", "v2/0/x/y/z/w/v", ""}, // longer than the source
+		{"elsewhere/x", "x", ""},                          // not a directory of the tree
+	} {
+		p, ok := CopiedFrom(tc.srcDir, tc.relDir)
+		if got := map[bool]string{true: p.String()}[ok]; got != tc.want {
+			t.Errorf("CopiedFrom(%q, %q) = %q, %v; want %q", tc.srcDir, tc.relDir, p, ok, tc.want)
+		}
+	}
+}

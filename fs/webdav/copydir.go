@@ -2,7 +2,6 @@ package webdav
 
 import (
 	"errors"
-	"fmt"
 	"path"
 	"slices"
 	"strings"
@@ -83,15 +82,6 @@ var (
 	errFull   = errors.New("too many copies in progress")
 )
 
-type sessionState int
-
-const (
-	sessionWaiting  sessionState = iota // no file identified the copy yet
-	sessionStarting                     // Restorer.Start is running
-	sessionStarted                      // the restore runs
-	sessionRejected                     // invalid, or refused
-)
-
 // copied is one entry of a copy: a directory or a file and its size.
 type copied struct {
 	dir   bool
@@ -106,7 +96,7 @@ type session struct {
 
 	mu      sync.Mutex
 	entries map[string]copied // by path relative to restore/NAME; "" is NAME itself
-	state   sessionState
+	state   browse.CopyPhase
 	reason  string
 }
 
@@ -178,10 +168,10 @@ func parentRel(rel string) string {
 func (s *session) claim() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.state != sessionWaiting {
+	if s.state != browse.CopyWaiting {
 		return false
 	}
-	s.state = sessionStarting
+	s.state = browse.CopyStarting
 	return true
 }
 
@@ -189,10 +179,10 @@ func (s *session) decided(err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err != nil {
-		s.state, s.reason = sessionRejected, err.Error()
+		s.state, s.reason = browse.CopyRejected, err.Error()
 		return
 	}
-	s.state = sessionStarted
+	s.state = browse.CopyStarted
 }
 
 // request is the restore asked for by copying src (a resolved path of the
@@ -204,15 +194,8 @@ func (s *session) request(rel string, src browse.Path, isDir bool) (browse.Resto
 	if !isDir {
 		root, relDir = path.Dir(root), parentRel(rel)
 	}
-	if relDir != "" {
-		r, ok := strings.CutSuffix(root, "/"+relDir)
-		if !ok {
-			return browse.RestoreRequest{}, false
-		}
-		root = r
-	}
-	p, err := browse.Parse(root)
-	if err != nil {
+	p, ok := browse.CopiedFrom(root, relDir)
+	if !ok {
 		return browse.RestoreRequest{}, false
 	}
 	return browse.CopyRequest(s.name, p, true), true
@@ -223,15 +206,5 @@ func (s *session) request(rel string, src browse.Path, isDir bool) (browse.Resto
 func (s *session) status() []byte {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := browse.RestoreStatus{Name: s.name}
-	switch s.state {
-	case sessionRejected:
-		st.Phase, st.Reason = "Failed", s.reason
-	case sessionStarting, sessionStarted:
-		st.Phase = "Initializing"
-	default:
-		st.Phase = "Ready"
-		st.Reason = fmt.Sprintf("waiting for a file copied from a snapshot (rclone copy REMOTE:topics/T/snapshots/vN REMOTE:restore/%s)", s.name)
-	}
-	return st.Render()
+	return browse.PendingStatus(s.name, s.state, s.reason, "rclone copy REMOTE:topics/T/snapshots/vN REMOTE:restore/"+s.name)
 }
