@@ -735,3 +735,19 @@ func (s *Store) WriteIndex(ctx context.Context, l *Lease, loc Loc, entries []Seg
 	}
 	return w.Rewrite(ctx, entries)
 }
+
+// Covers reports whether the fetch ranges of entries (one partition's, in
+// offset order) cover every offset from first to last: a segment holding
+// those records adds nothing to them.
+func Covers(entries []SegmentEntry, first, last int64) bool {
+	pos := first
+	for _, e := range entries {
+		if e.StartOffset <= pos && e.NextOffset > pos {
+			pos = e.NextOffset
+		}
+		if pos > last {
+			return true
+		}
+	}
+	return false
+}

@@ -64,7 +64,7 @@ func recoverOrphans(ctx context.Context, st *store.Store, lease *store.Lease, lo
 				return err
 			}
 			log.Info("adopted unindexed segment", "segment", loc.SegmentKey(o.id), "partition", o.info.Partition, "offsets", fmt.Sprintf("%d-%d", o.info.FirstOffset, o.info.LastOffset))
-		case o.info.Records == 0 || (ix != nil && covered(ix.Partition(o.info.Partition), o.info.FirstOffset, o.info.LastOffset)):
+		case o.info.Records == 0 || (ix != nil && store.Covers(ix.Partition(o.info.Partition), o.info.FirstOffset, o.info.LastOffset)):
 			log.Info("deleting unindexed segment whose records indexed segments hold", "segment", loc.SegmentKey(o.id))
 			if err := st.DeleteSegment(ctx, lease, loc, o.id); err != nil {
 				return err
@@ -75,19 +75,4 @@ func recoverOrphans(ctx context.Context, st *store.Store, lease *store.Lease, lo
 		}
 	}
 	return nil
-}
-
-// covered reports whether the fetch ranges of entries (one partition's, in
-// offset order) cover every offset from first to last.
-func covered(entries []store.SegmentEntry, first, last int64) bool {
-	pos := first
-	for _, e := range entries {
-		if e.StartOffset <= pos && e.NextOffset > pos {
-			pos = e.NextOffset
-		}
-		if pos > last {
-			return true
-		}
-	}
-	return false
 }

@@ -73,7 +73,7 @@ func (c *compaction) deleteLeftovers(ctx context.Context, ix *store.Index) error
 			continue
 		}
 		in := sr.Info
-		if in.Records > 0 && !covered(ix.Partition(in.Partition), in.FirstOffset, in.LastOffset) {
+		if in.Records > 0 && !store.Covers(ix.Partition(in.Partition), in.FirstOffset, in.LastOffset) {
 			c.opts.Logger.Warn("unindexed segment holds records the index does not; left in place (see kbackup index rebuild)", "segment", c.loc.SegmentKey(id))
 			continue
 		}
@@ -84,19 +84,4 @@ func (c *compaction) deleteLeftovers(ctx context.Context, ix *store.Index) error
 		c.opts.Logger.Info("deleted unindexed segment whose records indexed segments hold", "segment", c.loc.SegmentKey(id))
 	}
 	return nil
-}
-
-// covered reports whether the fetch ranges of entries (one partition's, in
-// offset order) cover every offset from first to last.
-func covered(entries []store.SegmentEntry, first, last int64) bool {
-	pos := first
-	for _, e := range entries {
-		if e.StartOffset <= pos && e.NextOffset > pos {
-			pos = e.NextOffset
-		}
-		if pos > last {
-			return true
-		}
-	}
-	return false
 }

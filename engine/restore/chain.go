@@ -134,18 +134,8 @@ func (r *restorer) preflightLeg(ctx context.Context, j *topicJob, live map[strin
 		}
 		return probs, nil // the first leg reports the missing target
 	}
-	r.checkTimestamps(j, fail)
-	if err := r.checkRetention(ctx, j, fail); err != nil {
+	if err := r.checkExisting(ctx, j, fail); err != nil {
 		return nil, err
-	}
-	foreign, err := r.findResume(ctx, j)
-	if err != nil {
-		return nil, err
-	}
-	if !r.cfg.AllowNonEmpty {
-		for _, f := range foreign {
-			fail(ErrTargetNotEmpty, "%s; to append anyway set allowNonEmpty: true", f)
-		}
 	}
 	return probs, nil
 }

@@ -67,20 +67,30 @@ func (r *restorer) preflight(ctx context.Context, j *topicJob, live map[string]k
 		fail(ErrCleanupPolicy, "the target's cleanup.policy is %q but the source's was %q: compaction would %s", dst, src,
 			map[bool]string{true: "drop records of the restored history", false: "not be applied"}[strings.Contains(dst, "compact")])
 	}
+	if err := r.checkExisting(ctx, j, fail); err != nil {
+		return nil, err
+	}
+	return probs, nil
+}
+
+// checkExisting runs the checks of a restore into an existing target:
+// timestamps, retention, and what the target holds besides a restore to
+// resume (refused unless allowNonEmpty).
+func (r *restorer) checkExisting(ctx context.Context, j *topicJob, fail failFunc) error {
 	r.checkTimestamps(j, fail)
 	if err := r.checkRetention(ctx, j, fail); err != nil {
-		return nil, err
+		return err
 	}
 	foreign, err := r.findResume(ctx, j)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if !r.cfg.AllowNonEmpty {
 		for _, f := range foreign {
 			fail(ErrTargetNotEmpty, "%s; to append anyway set allowNonEmpty: true", f)
 		}
 	}
-	return probs, nil
+	return nil
 }
 
 func policy(cfgs map[string]string) string {
