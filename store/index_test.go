@@ -421,3 +421,26 @@ func TestReadIndexSinceReusesSealedParts(t *testing.T) {
 		t.Fatalf("after a rebuild: %d entries, want %d", len(rebuilt.Segments), sealEvery+1)
 	}
 }
+
+// TestCovers: fetch ranges cover an offset range when they chain through
+// it, gaps between records included.
+func TestCovers(t *testing.T) {
+	seg := func(start, next int64) SegmentEntry { return SegmentEntry{StartOffset: start, NextOffset: next} }
+	entries := []SegmentEntry{seg(0, 10), seg(10, 25), seg(30, 40)}
+	for _, tc := range []struct {
+		first, last int64
+		want        bool
+	}{
+		{0, 9, true},
+		{3, 24, true},   // across two ranges
+		{10, 10, true},  // one offset
+		{20, 26, false}, // 25-29 are in no range
+		{30, 39, true},
+		{35, 40, false}, // past the last range
+		{-1, 5, false},  // before the first
+	} {
+		if got := Covers(entries, tc.first, tc.last); got != tc.want {
+			t.Errorf("Covers(%d, %d) = %v, want %v", tc.first, tc.last, got, tc.want)
+		}
+	}
+}
