@@ -159,23 +159,11 @@ const stateSaveInterval = 5 * time.Second
 
 // saveStateEvery saves the state every d until stop is called.
 func (r *restorer) saveStateEvery(d time.Duration) (stop func()) {
-	done, finished := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(finished)
-		t := time.NewTicker(d)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				if err := r.saveState(); err != nil {
-					r.log.Warn("cannot save the restore's offset maps", "err", err)
-				}
-			}
+	return every(d, func() {
+		if err := r.saveState(); err != nil {
+			r.log.Warn("cannot save the restore's offset maps", "err", err)
 		}
-	}()
-	return func() { close(done); <-finished }
+	})
 }
 
 // saveState saves every topic's offset maps and group commits. A

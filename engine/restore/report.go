@@ -40,18 +40,22 @@ func (r *restorer) report() {
 
 // tick reports progress every StatusInterval until the returned stop is
 // called.
-func (r *restorer) tick() (stop func()) {
+func (r *restorer) tick() (stop func()) { return every(r.opts.StatusInterval, r.report) }
+
+// every calls f every d in a goroutine of its own until the returned stop
+// is called; stop returns once f no longer runs.
+func every(d time.Duration, f func()) (stop func()) {
 	done, finished := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(finished)
-		t := time.NewTicker(r.opts.StatusInterval)
+		t := time.NewTicker(d)
 		defer t.Stop()
 		for {
 			select {
 			case <-done:
 				return
 			case <-t.C:
-				r.report()
+				f()
 			}
 		}
 	}()
