@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"strings"
+	"sync"
 	"testing"
 
 	"gopkg.in/yaml.v3"
@@ -266,6 +268,47 @@ func TestCopiedFrom(t *testing.T) {
 		p, ok := CopiedFrom(tc.srcDir, tc.relDir)
 		if got := map[bool]string{true: p.String()}[ok]; got != tc.want {
 			t.Errorf("CopiedFrom(%q, %q) = %q, %v; want %q", tc.srcDir, tc.relDir, p, ok, tc.want)
+		}
+	}
+}
+
+// TestConcurrentReads reads one open records.jsonl from 8 goroutines at
+// random offsets, as the kernel's concurrent read-ahead requests do: each
+// read gives the file's bytes, whichever block another read is decoding
+// or has evicted meanwhile.
+func TestConcurrentReads(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	tr := New(ctx, f.st, Options{})
+	for pp, want := range f.lines {
+		rp := pp
+		rp.Kind = KindRecords
+		file, err := tr.Open(ctx, rp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		errs := make(chan error, 8)
+		for g := range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				rnd := rand.New(rand.NewPCG(uint64(g), 7))
+				for range 300 {
+					off := rnd.Int64N(int64(len(want)))
+					b := make([]byte, 1+rnd.IntN(700))
+					n, err := file.ReadAt(b, off)
+					if err != nil && err != io.EOF || string(b[:n]) != string(want[off:min(int64(len(want)), off+int64(len(b)))]) {
+						errs <- fmt.Errorf("%s: ReadAt(%d, %d bytes) = %d bytes, %v: wrong bytes or error", rp, off, len(b), n, err)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Error(err)
 		}
 	}
 }
