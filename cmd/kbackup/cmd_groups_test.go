@@ -11,7 +11,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kbackup/kbackup/engine/restore"
-	"github.com/kbackup/kbackup/kafka/devcluster"
 	"github.com/kbackup/kbackup/store"
 )
 
@@ -22,14 +21,7 @@ import (
 func TestGroupsCommands(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	c, err := devcluster.Start(devcluster.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := devcluster.Seed(ctx, c.Addr()); err != nil {
-		t.Fatal(err)
-	}
+	c := devCluster(t, ctx, true)
 	dir, stateDir := t.TempDir(), t.TempDir()
 	common := []string{"--brokers", c.Addr(), "--storage", dir, "--log-level", "warn", "--state-dir", stateDir}
 	if code, _, stderr := runCtx(ctx, "backup", "--once", "--brokers", c.Addr(), "--storage", dir, "--log-level", "warn"); code != 0 {

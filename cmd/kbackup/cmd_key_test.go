@@ -12,7 +12,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/kbackup/kbackup/kafka/devcluster"
 	"github.com/kbackup/kbackup/store/crypt"
 )
 
@@ -23,14 +22,7 @@ import (
 func TestEncryptedCommands(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	c, err := devcluster.Start(devcluster.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := devcluster.Seed(ctx, c.Addr()); err != nil {
-		t.Fatal(err)
-	}
+	c := devCluster(t, ctx, true)
 	newKey := func() string { return "base64key://" + base64.URLEncoding.EncodeToString(crypt.NewSalt()) }
 	key, key2 := newKey(), newKey()
 	dir := t.TempDir()

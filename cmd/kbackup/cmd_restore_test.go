@@ -27,14 +27,7 @@ func runCtx(ctx context.Context, args ...string) (int, string, string) {
 func TestRestoreCommand(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	c, err := devcluster.Start(devcluster.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := devcluster.Seed(ctx, c.Addr()); err != nil {
-		t.Fatal(err)
-	}
+	c := devCluster(t, ctx, true)
 	dir := t.TempDir()
 	if code, _, stderr := runCtx(ctx, "backup", "--once", "--brokers", c.Addr(), "--storage", dir, "--log-level", "warn"); code != 0 {
 		t.Fatalf("backup: %d %s", code, stderr)
@@ -185,4 +178,21 @@ spec:
 	if code != 0 || !strings.Contains(stdout, `"produced": 0`) {
 		t.Fatalf("--allow-empty: %d %s %s", code, stdout, stderr)
 	}
+}
+
+// devCluster starts an in-process dev cluster for the test, seeded with
+// the sample topics when seed is set; it stops when the test ends.
+func devCluster(t *testing.T, ctx context.Context, seed bool) *devcluster.Cluster {
+	t.Helper()
+	c, err := devcluster.Start(devcluster.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	if seed {
+		if err := devcluster.Seed(ctx, c.Addr()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return c
 }

@@ -11,8 +11,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/kbackup/kbackup/kafka/devcluster"
 )
 
 // A doc example is runnable when its fence says so: ```console runnable.
@@ -152,14 +150,7 @@ func TestDocExamples(t *testing.T) {
 		t.Run(filepath.Base(path), func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
-			c, err := devcluster.Start(devcluster.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			if err := devcluster.Seed(ctx, c.Addr()); err != nil {
-				t.Fatal(err)
-			}
+			c := devCluster(t, ctx, true)
 			t.Chdir(t.TempDir())
 			t.Setenv("KBACKUP_BROKERS", c.Addr())
 			t.Setenv("KBACKUP_STORAGE", "./backup")

@@ -13,7 +13,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/kbackup/kbackup/kafka/devcluster"
 	"github.com/kbackup/kbackup/store/crypt"
 )
 
@@ -23,11 +22,7 @@ import (
 func TestBackupGroupFlags(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	c, err := devcluster.Start(devcluster.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := devCluster(t, ctx, false)
 	cl, err := kgo.NewClient(kgo.SeedBrokers(c.Addr()))
 	if err != nil {
 		t.Fatal(err)

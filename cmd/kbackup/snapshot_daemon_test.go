@@ -12,7 +12,6 @@ import (
 
 	"github.com/kbackup/kbackup/engine/backup"
 	"github.com/kbackup/kbackup/kafka"
-	"github.com/kbackup/kbackup/kafka/devcluster"
 	"github.com/kbackup/kbackup/store"
 )
 
@@ -22,11 +21,7 @@ import (
 func TestSnapshotCreateOnRunningDaemon(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
 	defer cancel()
-	cl, err := devcluster.Start(devcluster.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
+	cl := devCluster(t, ctx, false)
 	prod, err := kgo.NewClient(kgo.SeedBrokers(cl.Addr()), kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	if err != nil {
 		t.Fatal(err)

@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
-
-	"github.com/kbackup/kbackup/kafka/devcluster"
 )
 
 // TestReadOnlyCommandsNeedBackup: a mistyped storage path is not an empty
@@ -267,14 +265,7 @@ func TestEmptyVersionCommands(t *testing.T) {
 func TestDaemonLogsProgress(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c, err := devcluster.Start(devcluster.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := devcluster.Seed(ctx, c.Addr()); err != nil {
-		t.Fatal(err)
-	}
+	c := devCluster(t, ctx, true)
 	dctx, stop := context.WithTimeout(ctx, 3*time.Second)
 	defer stop()
 	_, _, errOut := runCtx(dctx, "backup", "--brokers", c.Addr(), "--storage", t.TempDir(), "--topic", "orders",
