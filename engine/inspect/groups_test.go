@@ -9,28 +9,15 @@ import (
 	"time"
 
 	"github.com/kbackup/kbackup/store"
+	"github.com/kbackup/kbackup/store/storetest"
 )
-
-// putCapture stores c in loc under a lease of its own.
-func putCapture(t *testing.T, st *store.Store, loc store.Loc, c store.GroupCapture) {
-	t.Helper()
-	ctx := context.Background()
-	l, err := st.AcquireLease(ctx, loc.Topic, "test", time.Minute)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Release(ctx)
-	if err := st.PutGroupCapture(ctx, l, loc, c); err != nil {
-		t.Fatal(err)
-	}
-}
 
 func TestDescribeAndListShowGroups(t *testing.T) {
 	ctx := context.Background()
 	st, _ := knownStore(t)
 	t0 := time.Date(2026, 1, 15, 10, 0, 0, 0, time.UTC)
-	putCapture(t, st, v1, store.GroupCapture{Time: t0, Offsets: []store.GroupOffset{{Group: "old", Partition: 0, Offset: 1, LogEnd: 5}}})
-	putCapture(t, st, v1, store.GroupCapture{Time: t0.Add(time.Minute), Offsets: []store.GroupOffset{
+	storetest.PutGroupCapture(t, st, v1, store.GroupCapture{Time: t0, Offsets: []store.GroupOffset{{Group: "old", Partition: 0, Offset: 1, LogEnd: 5}}})
+	storetest.PutGroupCapture(t, st, v1, store.GroupCapture{Time: t0.Add(time.Minute), Offsets: []store.GroupOffset{
 		{Group: "billing", Partition: 0, Offset: 90, LeaderEpoch: -1, LogStart: 0, LogEnd: 100},
 		{Group: "billing", Partition: 1, Offset: 30, LeaderEpoch: -1, LogStart: 0, LogEnd: 30},
 		{Group: "audit", Partition: 1, Offset: 10, LeaderEpoch: -1, LogStart: -1, LogEnd: -1},
@@ -66,10 +53,10 @@ func TestVerifyChecksGroupCaptures(t *testing.T) {
 	ctx := context.Background()
 	st, dir := knownStore(t)
 	t0 := time.Date(2026, 1, 15, 10, 0, 0, 0, time.UTC)
-	putCapture(t, st, v1, store.GroupCapture{Time: t0, Offsets: []store.GroupOffset{{Group: "g", Partition: 0, Offset: 3, LeaderEpoch: -1, LogStart: 0, LogEnd: 5}}})
-	putCapture(t, st, v1, store.GroupCapture{Time: t0.Add(time.Second), Offsets: []store.GroupOffset{
+	storetest.PutGroupCapture(t, st, v1, store.GroupCapture{Time: t0, Offsets: []store.GroupOffset{{Group: "g", Partition: 0, Offset: 3, LeaderEpoch: -1, LogStart: 0, LogEnd: 5}}})
+	storetest.PutGroupCapture(t, st, v1, store.GroupCapture{Time: t0.Add(time.Second), Offsets: []store.GroupOffset{
 		{Group: "g", Partition: 0, Offset: 3, LeaderEpoch: -1, LogStart: 9, LogEnd: 5}}})
-	putCapture(t, st, v1, store.GroupCapture{Time: t0.Add(2 * time.Second), Offsets: []store.GroupOffset{{Group: "g", Partition: 0, Offset: 4, LeaderEpoch: -1, LogStart: 0, LogEnd: 5}}})
+	storetest.PutGroupCapture(t, st, v1, store.GroupCapture{Time: t0.Add(2 * time.Second), Offsets: []store.GroupOffset{{Group: "g", Partition: 0, Offset: 4, LeaderEpoch: -1, LogStart: 0, LogEnd: 5}}})
 	refs, err := st.GroupCaptures(ctx, v1)
 	if err != nil || len(refs) != 3 {
 		t.Fatalf("captures %v, %v", refs, err)

@@ -9,29 +9,16 @@ import (
 
 	"github.com/kbackup/kbackup/fs/browse/browsetest"
 	"github.com/kbackup/kbackup/store"
+	"github.com/kbackup/kbackup/store/storetest"
 )
-
-// putCapture stores a consumer-group capture of loc.
-func putCapture(t *testing.T, st *store.Store, loc store.Loc, c store.GroupCapture) {
-	t.Helper()
-	ctx := context.Background()
-	l, err := st.AcquireLease(ctx, loc.Topic, "test", time.Minute)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Release(ctx)
-	if err := st.PutGroupCapture(ctx, l, loc, c); err != nil {
-		t.Fatal(err)
-	}
-}
 
 func TestGroupFiles(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	t0 := browsetest.BaseTime.Add(time.Hour)
-	putCapture(t, f.st, browsetest.V2, store.GroupCapture{Time: t0, Offsets: []store.GroupOffset{{Group: "billing", Partition: 0, Offset: 1, LogEnd: 20}}})
+	storetest.PutGroupCapture(t, f.st, browsetest.V2, store.GroupCapture{Time: t0, Offsets: []store.GroupOffset{{Group: "billing", Partition: 0, Offset: 1, LogEnd: 20}}})
 	t1 := t0.Add(time.Minute)
-	putCapture(t, f.st, browsetest.V2, store.GroupCapture{Time: t1, Offsets: []store.GroupOffset{
+	storetest.PutGroupCapture(t, f.st, browsetest.V2, store.GroupCapture{Time: t1, Offsets: []store.GroupOffset{
 		{Group: "billing", Partition: 1, Offset: 30, LeaderEpoch: 2, Metadata: "m", LogStart: 0, LogEnd: 35},
 		{Group: "billing", Partition: 0, Offset: 12, LeaderEpoch: -1, LogStart: 0, LogEnd: 20},
 		{Group: "a/b c", Partition: 0, Offset: 5, LeaderEpoch: -1, LogStart: -1, LogEnd: -1},
