@@ -34,21 +34,7 @@ func TestServe(t *testing.T) {
 	addr := freeAddr(t)
 	base := "http://" + addr
 	cmd, logs := startKbackup(t, "serve", "--storage", dir, "--brokers", c.Addr(), "--listen", addr, "--refresh", "1s")
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("kbackup serve exited with %v after SIGINT:\n%s", err, logs)
-			}
-		case <-time.After(15 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-			t.Errorf("kbackup serve did not exit after SIGINT:\n%s", logs)
-		}
-	})
+	t.Cleanup(func() { stopServe(t, cmd, logs) })
 	waitFor(t, 10*time.Second, "the server", func() bool {
 		resp, err := http.Get(base + "/topics/")
 		if err == nil {
