@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -131,4 +132,76 @@ func segmentCounts(t *testing.T, dir, topic string) (indexed, objects int) {
 		t.Fatal(err)
 	}
 	return len(ix.Segments), len(listed)
+}
+
+// TestDaemonCompactKill9 kills a backup daemon that compacts every 100 ms
+// with SIGKILL at random moments, while records keep arriving: kills land
+// during merges, index switches, deletions and the daemon's own commits.
+// After every kill the backup must verify; in the end a daemon left to
+// finish must hold every record once, as kcat reads them, in far fewer
+// objects, with nothing unindexed left behind.
+func TestDaemonCompactKill9(t *testing.T) {
+	needKcat(t)
+	c := startCluster(t)
+	const topic = "compacted"
+	createTopic(t, c.Addr(), topic, 2, nil)
+	produceN(t, c.Addr(), topic, 2, 0, 20000)
+	dir := t.TempDir()
+	if r := kbackup(t, "backup", "--once", "--brokers", c.Addr(), "--storage", dir, "--segment-bytes", "4KiB", "--compression", "none"); r.code != 0 {
+		t.Fatalf("backup: exit %d: %s", r.code, r.stderr)
+	}
+	first, _ := segmentCounts(t, dir, topic)
+	args := []string{"backup", "--brokers", c.Addr(), "--storage", dir, "--topic", topic, "--segment-bytes", "256KiB",
+		"--segment-age", "50ms", "--compression", "none", "--compact-interval", "100ms", "--compact-grace", "0", "--discovery-interval", "50ms"}
+	landed := 0
+	for i := 0; i < kills(); i++ {
+		produceN(t, c.Addr(), topic, 2, 20000+i*100, 100)
+		if killAfter(t, 2*time.Second, args...) {
+			landed++
+		}
+		if r := kbackup(t, "verify", "--storage", dir, topic); r.code != 0 {
+			t.Fatalf("verify after kill %d: exit %d: %s%s", i, r.code, r.stdout, r.stderr)
+		}
+	}
+	if landed == 0 {
+		t.Fatal("no kill landed: the test proves nothing")
+	}
+	if mid, _ := segmentCounts(t, dir, topic); mid >= first {
+		t.Fatalf("%d segments after the kills, %d before: no merge happened between kills, the test proves nothing", mid, first)
+	}
+	want := kcatRead(t, c.Addr(), topic)
+	total := 0
+	for _, rs := range want {
+		total += len(rs)
+	}
+	d, logs := startKbackup(t, args...)
+	waitFor(t, 20*time.Second, "the daemon to take the lease", func() bool { return leaseHolder(t, dir, topic) == d.Process.Pid })
+	state := ""
+	defer func() {
+		if t.Failed() {
+			t.Logf("%s\n%s", state, logs)
+		}
+	}()
+	waitFor(t, 60*time.Second, "every record stored and the segments merged", func() bool {
+		indexed, objects := segmentCounts(t, dir, topic)
+		got := 0
+		for _, rs := range storageRead(t, dir, topic, 1) {
+			got += len(rs)
+		}
+		if got != total || indexed != objects || indexed >= first/3 {
+			state = fmt.Sprintf("%d of %d records stored, %d segments indexed, %d objects, want fewer than %d", got, total, indexed, objects, first/3)
+			return false
+		}
+		return true
+	})
+	if err := d.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Wait(); err != nil {
+		t.Fatalf("daemon: %v\n%s", err, logs)
+	}
+	sameRecords(t, "after the kills", want, storageRead(t, dir, topic, 1))
+	noOrphans(t, dir, topic)
+	indexed, _ := segmentCounts(t, dir, topic)
+	t.Logf("%d kills landed; %d segments before the daemon compacted, %d after", landed, first, indexed)
 }

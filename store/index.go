@@ -360,6 +360,12 @@ func (s *Store) readIndexSince(ctx context.Context, loc Loc, prev *Index) (*Inde
 	if err != nil {
 		return nil, err
 	}
+	return s.indexOf(ctx, loc, h, prev)
+}
+
+// indexOf reads the sealed parts head h names (those prev holds from prev)
+// and returns the whole index.
+func (s *Store) indexOf(ctx context.Context, loc Loc, h *indexHead, prev *Index) (*Index, error) {
 	keys, ids := h.partKeys(loc)
 	var sealed []SegmentEntry
 	from := 0
@@ -692,10 +698,33 @@ func (w *IndexWriter) Expire(ctx context.Context, before map[int32]int64, at tim
 	return w.change(ctx, h)
 }
 
-// Rewrite replaces the index with entries (index rebuild): they are sealed
-// into parts under a new epoch and one head entry switches to them, so an
-// interrupted rewrite leaves the old index whole. Parts no longer named are
-// deleted afterwards.
+// Index returns the whole index as w last wrote it: its head and every
+// sealed part it names. Unlike ReadIndex it cannot see another writer's
+// head, so a caller that serialises its changes with w's (compaction in
+// the daemon) changes exactly what it read.
+func (w *IndexWriter) Index(ctx context.Context) (*Index, error) {
+	return w.s.indexOf(ctx, w.loc, w.head, nil)
+}
+
+// Replace calls fn with the index as w last wrote it (Index) and rewrites
+// the index to the entries fn returns (Rewrite).
+func (w *IndexWriter) Replace(ctx context.Context, fn func(ix *Index) ([]SegmentEntry, error)) error {
+	ix, err := w.Index(ctx)
+	if err != nil {
+		return err
+	}
+	entries, err := fn(ix)
+	if err != nil {
+		return err
+	}
+	return w.Rewrite(ctx, entries)
+}
+
+// Rewrite replaces the index with entries (index rebuild, compaction):
+// they are sealed into parts under a new epoch and one head entry switches
+// to them, so an interrupted rewrite leaves the old index whole. Parts no
+// longer named are deleted afterwards. Retention's marks of partitions that
+// entries still hold are kept.
 func (w *IndexWriter) Rewrite(ctx context.Context, entries []SegmentEntry) error {
 	h := &indexHead{Partitions: map[int32]PartitionSummary{}, Seq: w.head.Seq}
 	w.epoch = newEpoch()
@@ -703,6 +732,12 @@ func (w *IndexWriter) Rewrite(ctx context.Context, entries []SegmentEntry) error
 		ps := h.Partitions[entries[i].Partition]
 		ps.add(&entries[i])
 		h.Partitions[entries[i].Partition] = ps
+	}
+	for p, ps := range h.Partitions {
+		if old, ok := w.head.Partitions[p]; ok && old.ExpiredAt != nil {
+			ps.ExpiredBefore, ps.ExpiredAt = old.ExpiredBefore, old.ExpiredAt
+			h.Partitions[p] = ps
+		}
 	}
 	for len(entries) >= sealEvery {
 		if err := w.seal(ctx, h, entries[:sealEvery]); err != nil {

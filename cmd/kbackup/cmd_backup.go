@@ -33,6 +33,8 @@ func backupCommand() *cli.Command {
 			&cli.DurationFlag{Name: "lease-ttl", Usage: "take over a lease not renewed for this long", DefaultText: "2m"},
 			&cli.DurationFlag{Name: "retention", Usage: "delete segments whose newest record is older than this, old segments included", DefaultText: "keep"},
 			&cli.DurationFlag{Name: "retention-interval", Usage: "how often to run a retention pass per topic", DefaultText: "1m"},
+			&cli.DurationFlag{Name: "compact-interval", Usage: "how often the daemon merges small adjacent segments of each topic it holds; 0 turns it off", DefaultText: "1h"},
+			&cli.DurationFlag{Name: "compact-grace", Usage: "keep segments replaced by a merge this long, for readers that opened the old index", DefaultText: "10m"},
 			&cli.DurationFlag{Name: "flush-timeout", Usage: "on SIGTERM, give up storing what is held after this long", DefaultText: "30s"},
 			&cli.DurationFlag{Name: "snapshot-every", Usage: "cut a new snapshot version of each topic this often, e.g. 24h", DefaultText: "never"},
 			&cli.DurationFlag{Name: "discovery-interval", Usage: "how often to look for new or recreated topics", DefaultText: "5s"},
@@ -102,6 +104,8 @@ func backupOptions(c *cli.Context, fc *fileConfig) (backup.Options, error) {
 		{"lease-ttl", bc.LeaseTTL, &o.LeaseTTL},
 		{"retention", bc.Retention, &o.Retention},
 		{"retention-interval", bc.RetentionInterval, &o.RetentionInterval},
+		{"compact-interval", bc.CompactInterval, &o.CompactInterval},
+		{"compact-grace", bc.CompactGrace, &o.CompactGrace},
 		{"flush-timeout", bc.FlushTimeout, &o.FlushTimeout},
 		{"discovery-interval", bc.Discovery, &o.Discovery},
 		{"snapshot-every", bc.SnapshotEvery, &o.SnapshotEvery},
@@ -116,6 +120,15 @@ func backupOptions(c *cli.Context, fc *fileConfig) (backup.Options, error) {
 		if c.IsSet(d.flag) {
 			*d.dst = c.Duration(d.flag)
 		}
+	}
+	if (c.IsSet("compact-interval") || bc.CompactInterval != "") && o.CompactInterval == 0 {
+		o.NoCompact = true // an interval of 0 turns compaction off
+	}
+	if o.CompactInterval < 0 || o.CompactGrace < 0 {
+		return o, fmt.Errorf("%w: --compact-interval and --compact-grace cannot be negative: give a duration such as 1h, or 0", errUsage)
+	}
+	if (c.IsSet("compact-grace") || bc.CompactGrace != "") && o.CompactGrace == 0 {
+		o.CompactGrace = -1 // no grace; the engine's zero is its default
 	}
 	groupsOff := c.IsSet("group-interval") || bc.GroupInterval != ""
 	if groupsOff && o.GroupInterval == 0 {

@@ -6,6 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/urfave/cli/v2"
+
+	"github.com/kbackup/kbackup/engine/backup"
 	"github.com/kbackup/kbackup/store"
 	fixture "github.com/kbackup/kbackup/store/storetest"
 )
@@ -51,5 +54,54 @@ func TestIndexCompactCommand(t *testing.T) {
 	defer held.Release(ctx)
 	if _, errOut, code := run(t, "index", "compact", "small"); code != exitLeaseHeld {
 		t.Fatalf("compact beside a running backup: exit %d: %s", code, errOut)
+	}
+}
+
+// TestBackupCompactOptions: the daemon's compaction flags and config keys
+// reach backup.Options, 0 turns compaction (or its grace) off rather than
+// selecting the engine's default, and negative durations are refused.
+func TestBackupCompactOptions(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		args   []string
+		config backupConfig
+		want   backup.Options // only the compaction fields
+		err    string
+	}{
+		{name: "defaults", want: backup.Options{}},
+		{name: "flags", args: []string{"--compact-interval", "5m", "--compact-grace", "30s"}, want: backup.Options{CompactInterval: 5 * time.Minute, CompactGrace: 30 * time.Second}},
+		{name: "interval 0 turns it off", args: []string{"--compact-interval", "0"}, want: backup.Options{NoCompact: true}},
+		{name: "grace 0 means none", args: []string{"--compact-grace", "0"}, want: backup.Options{CompactGrace: -1}},
+		{name: "config", config: backupConfig{CompactInterval: "2h", CompactGrace: "0s"}, want: backup.Options{CompactInterval: 2 * time.Hour, CompactGrace: -1}},
+		{name: "config interval 0", config: backupConfig{CompactInterval: "0s"}, want: backup.Options{NoCompact: true}},
+		{name: "flag over config", args: []string{"--compact-interval", "1m"}, config: backupConfig{CompactInterval: "0s"}, want: backup.Options{CompactInterval: time.Minute}},
+		{name: "negative", args: []string{"--compact-grace", "-1s"}, err: "--compact-grace"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cmd := backupCommand()
+			var got backup.Options
+			var gotErr error
+			cmd.Action = func(c *cli.Context) error {
+				got, gotErr = backupOptions(c, &fileConfig{Backup: tt.config})
+				return nil
+			}
+			app := &cli.App{Commands: []*cli.Command{cmd}}
+			if err := app.Run(append([]string{"kbackup", "backup"}, tt.args...)); err != nil {
+				t.Fatal(err)
+			}
+			if tt.err != "" {
+				if gotErr == nil || !strings.Contains(gotErr.Error(), tt.err) {
+					t.Fatalf("error %v, want one naming %s", gotErr, tt.err)
+				}
+				return
+			}
+			if gotErr != nil {
+				t.Fatal(gotErr)
+			}
+			if got.CompactInterval != tt.want.CompactInterval || got.CompactGrace != tt.want.CompactGrace || got.NoCompact != tt.want.NoCompact {
+				t.Fatalf("interval %s grace %s off %v, want %s %s %v", got.CompactInterval, got.CompactGrace, got.NoCompact,
+					tt.want.CompactInterval, tt.want.CompactGrace, tt.want.NoCompact)
+			}
+		})
 	}
 }

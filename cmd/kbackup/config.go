@@ -48,9 +48,13 @@ type backupConfig struct {
 	// RetentionInterval and FlushTimeout are Go durations.
 	RetentionInterval string `yaml:"retention_interval"`
 	FlushTimeout      string `yaml:"flush_timeout"`
-	Discovery         string `yaml:"discovery_interval"`
-	SnapshotEvery     string `yaml:"snapshot_every"`
-	SummaryInterval   string `yaml:"summary_interval"`
+	// CompactInterval and CompactGrace are Go durations; an interval of
+	// 0 turns the daemon's compaction off.
+	CompactInterval string `yaml:"compact_interval"`
+	CompactGrace    string `yaml:"compact_grace"`
+	Discovery       string `yaml:"discovery_interval"`
+	SnapshotEvery   string `yaml:"snapshot_every"`
+	SummaryInterval string `yaml:"summary_interval"`
 	// Groups, ExcludeGroups, GroupInterval and NoGroups select the
 	// consumer groups whose committed offsets are captured.
 	Groups        []string `yaml:"groups"`

@@ -68,6 +68,8 @@ type backup struct {
 	lost   map[string]bool      // their names: discovery leaves them alone
 
 	admin adminState // snapshot requests, --snapshot-every, retention (admin_rotate.go)
+	// compactSlot lets one topic at a time merge segments (compact.go).
+	compactSlot chan struct{}
 
 	groups *groupCapturer // consumer-group captures (groups.go); nil when off
 	mem    *memory        // the memory bound's budgets (memory.go); nil: unbounded
@@ -79,8 +81,9 @@ type backup struct {
 func newBackup(wctx context.Context, st *store.Store, kcfg *kafka.Config, opts Options) *backup {
 	return &backup{st: st, kcfg: kcfg, opts: opts, wctx: wctx,
 		fatalErr: make(chan error, 1), endedSig: make(chan struct{}, 1), topics: map[string]*topicRun{}, lost: map[string]bool{},
-		retry: map[string]retryState{},
-		admin: adminState{created: map[store.Loc]time.Time{}, retained: map[string]time.Time{}}}
+		retry:       map[string]retryState{},
+		admin:       adminState{created: map[store.Loc]time.Time{}, retained: map[string]time.Time{}, compacted: map[string]time.Time{}},
+		compactSlot: make(chan struct{}, 1)}
 }
 
 // Run backs up the selected topics of the cluster kcfg into st. Without

@@ -42,6 +42,16 @@ type Options struct {
 	// topic, at the first discovery after the interval has passed (default
 	// 1m). The first pass runs when the topic is first seen.
 	RetentionInterval time.Duration
+	// CompactInterval is how often the daemon merges the small adjacent
+	// segments of every snapshot of each topic it holds (compact.go),
+	// first this long after it took the topic (default 1h).
+	CompactInterval time.Duration
+	// CompactGrace is how long replaced segments stay in storage after
+	// the index stopped naming them, for readers that opened the old
+	// index: the mount, a restore (default 10m; negative: none).
+	CompactGrace time.Duration
+	// NoCompact turns the daemon's compaction off.
+	NoCompact bool
 	// SnapshotEvery cuts a new snapshot version of every versioned topic
 	// this long after the active one was created (0: only on recreation or
 	// "snapshot create"). Checked at each discovery.
@@ -159,6 +169,12 @@ func (o *Options) defaults() error {
 	}
 	if o.LeaseTTL <= 0 {
 		o.LeaseTTL = store.DefaultLeaseTTL
+	}
+	if o.CompactInterval <= 0 {
+		o.CompactInterval = time.Hour
+	}
+	if o.CompactGrace == 0 {
+		o.CompactGrace = 10 * time.Minute
 	}
 	if o.RetentionInterval <= 0 {
 		o.RetentionInterval = time.Minute

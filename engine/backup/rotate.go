@@ -13,8 +13,9 @@ import (
 // (snapshot requests, --snapshot-every, retention). Only the Run
 // goroutine touches it.
 type adminState struct {
-	created  map[store.Loc]time.Time // creation time of active snapshots, for --snapshot-every
-	retained map[string]time.Time    // last retention pass per topic
+	created   map[store.Loc]time.Time // creation time of active snapshots, for --snapshot-every
+	retained  map[string]time.Time    // last retention pass per topic
+	compacted map[string]time.Time    // last compaction pass per topic (or when it was taken)
 }
 
 // adminHook runs at every discovery for each topic being backed up: it cuts
@@ -56,6 +57,7 @@ func (b *backup) adminHook(ctx context.Context, t *topicRun, live kafka.Topic) (
 			b.opts.Logger.Info("retention deleted expired segments", "topic", t.name, "segments", len(res.Deleted), "bytes", res.Bytes)
 		}
 	}
+	b.compactHook(ctx, t)
 	return t, nil
 }
 

@@ -42,6 +42,10 @@ type topicRun struct {
 	// unwatch stops the watch that reports the lease's end to the backup.
 	unwatch func() bool
 
+	// compacting is the topic's compaction pass under way, if any
+	// (compact.go); owned by the Run goroutine.
+	compacting *compactPass
+
 	records, payload, stored atomic.Int64
 }
 
@@ -290,6 +294,7 @@ func (t *topicRun) start(ctx context.Context, partitions int32, targets map[int3
 // stop closes every partition writer, waits for their final rolls, and
 // reports the first error. A writer whose lease has ended writes nothing.
 func (t *topicRun) stop() error {
+	t.stopCompaction()
 	ids := make([]int32, 0, len(t.parts))
 	for p, w := range t.parts {
 		close(w.in)

@@ -1,10 +1,15 @@
 // Package compact merges small adjacent segments of a snapshot into larger
 // ones, so that a partition rolled every minute ends in few objects.
+// Compact is `kbackup index compact`, which takes the topic's lease; Held is
+// the backup daemon's pass under the lease it holds, changing the index
+// between its own commits (Indexer) and merging only balanced runs
+// (Options.Fanout), so that compacting as data arrives rewrites each record
+// a bounded number of times.
 //
 // # Steps and crash safety
 //
 // Compact takes the topic's lease and the index (store.OpenIndexWriter),
-// then:
+// then (Held skips step 1: the daemon's recovery at start does it):
 //
 //  1. deletes leftovers of an interrupted compaction: segments the index
 //     does not name whose records indexed segments hold;
@@ -15,7 +20,9 @@
 //     (Store.CreateSegment … Commit), records in order, ending at the run's
 //     next offset;
 //  4. switches the index to the merged entries with one fenced head write
-//     (IndexWriter.Rewrite);
+//     (Indexer.Replace), applied to the index as it is then: segments
+//     committed since step 2 are kept, and a run retention expired
+//     meanwhile is left unmerged (its new segment is deleted at once);
 //  5. waits Options.Grace, so that readers that opened the old index (the
 //     mount, a restore) can finish, then deletes the replaced segments.
 //
