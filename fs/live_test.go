@@ -97,3 +97,72 @@ func TestLiveRefresh(t *testing.T) {
 		t.Errorf("v3 segments: %q", got)
 	}
 }
+
+// TestSegmentsListingCached: an unchanged segments/ directory is listed by
+// the kernel from its cache from the third listing on (the mount is not
+// asked: dirs_listed stays), and a listing after the segments changed, by
+// a new segment or by a rewrite that removes some (compaction), shows
+// exactly the new set, never the cached one.
+func TestSegmentsListingCached(t *testing.T) {
+	b := newBackup(t)
+	const refresh = 300 * time.Millisecond
+	mp := mountStore(t, b.st, Options{Refresh: refresh})
+	v2 := store.Loc{Topic: "orders", Version: 2}
+	dir := filepath.Join(mp, "topics/orders/snapshots/v2/1/segments")
+	names := func() string {
+		var s string
+		for i := range b.segs[v2][1] {
+			s += segmentName(&b.segs[v2][1][i]) + "\n"
+		}
+		return s
+	}
+	for range 3 {
+		if got := run(t, "ls", dir); got != names() {
+			t.Fatalf("ls segments: %q, want %q", got, names())
+		}
+	}
+	listed := mountCounters(t, mp)["dirs_listed"]
+	for range 3 {
+		if got := run(t, "ls", "-l", dir); strings.Count(got, "\n") != len(b.segs[v2][1])+1 {
+			t.Fatalf("ls -l segments: %q", got)
+		}
+	}
+	if n := mountCounters(t, mp)["dirs_listed"]; n != listed {
+		t.Fatalf("an unchanged segments/ was listed %d more times by the mount, want 0 (from the kernel's cache)", n-listed)
+	}
+
+	// A new segment: the next listings show it.
+	last := b.recs[v2][1][len(b.recs[v2][1])-1].Offset
+	b.addSegments(t, v2, 1, genRecords(1, last+1, 10), 10)
+	eventually(t, refresh+3*time.Second, "the new segment listed", func() bool { return run(t, "ls", dir) == names() })
+	for range 3 {
+		if got := run(t, "ls", dir); got != names() {
+			t.Fatalf("ls after the new segment: %q, want %q", got, names())
+		}
+	}
+
+	// The first two segments replaced by one (as compaction does).
+	es := b.segs[v2][1]
+	merged := writeSegment(t, b.st, v2, 1, b.recs[v2][1][:int(es[0].Records+es[1].Records)], 600, store.CodecZstd)
+	ix, err := b.st.ReadIndex(context.Background(), v2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var entries []store.SegmentEntry
+	for _, e := range ix.Segments {
+		if e.ULID == es[0].ULID {
+			e = merged
+		} else if e.ULID == es[1].ULID {
+			continue
+		}
+		entries = append(entries, e)
+	}
+	writeIndex(t, b.st, v2, entries)
+	b.segs[v2][1] = append([]store.SegmentEntry{merged}, es[2:]...)
+	eventually(t, refresh+3*time.Second, "the merged segment listed", func() bool { return run(t, "ls", dir) == names() })
+	for range 3 {
+		if got := run(t, "ls", dir); got != names() {
+			t.Fatalf("ls after the merge: %q, want %q", got, names())
+		}
+	}
+}

@@ -153,6 +153,12 @@ func (p Path) Parent() Path {
 
 // Base is the last element of the path ("" for the root).
 func (p Path) Base() string {
+	switch p.Kind {
+	case KindSegment: // listed by the 100,000: no full path built
+		return SegmentName(p.First, p.Last)
+	case KindPartition:
+		return strconv.FormatInt(int64(p.Partition), 10)
+	}
 	s := p.String()
 	return s[strings.LastIndexByte(s, '/')+1:]
 }
@@ -248,7 +254,23 @@ func (p Path) format(b *strings.Builder) {
 // SegmentName is a segment file's name: its first and last offsets,
 // zero-padded to 20 digits so that names sort by offset.
 func SegmentName(first, last int64) string {
-	return fmt.Sprintf("%020d-%020d.jsonl", first, last)
+	if first < 0 || last < 0 {
+		return fmt.Sprintf("%020d-%020d.jsonl", first, last)
+	}
+	var b [47]byte
+	zeroPad(b[:20], first)
+	b[20] = '-'
+	zeroPad(b[21:41], last)
+	copy(b[41:], ".jsonl")
+	return string(b[:])
+}
+
+// zeroPad writes n (>= 0) into b in decimal, right-aligned, zero-padded.
+func zeroPad(b []byte, n int64) {
+	for i := len(b) - 1; i >= 0; i-- {
+		b[i] = byte('0' + n%10)
+		n /= 10
+	}
 }
 
 // parseSegmentName is the inverse of SegmentName.

@@ -2,6 +2,7 @@ package browse
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -129,4 +130,23 @@ func FuzzPath(f *testing.F) {
 			t.Fatalf("Parent of %q is %q", out, p.Parent())
 		}
 	})
+}
+
+func TestSegmentName(t *testing.T) {
+	for _, tc := range []struct {
+		first, last int64
+	}{{0, 0}, {1, 99}, {12345678901234567, 12345678901234599}, {0, 9223372036854775807}, {-1, 5}} {
+		want := fmt.Sprintf("%020d-%020d.jsonl", tc.first, tc.last)
+		if got := SegmentName(tc.first, tc.last); got != want {
+			t.Errorf("SegmentName(%d, %d) = %q, want %q", tc.first, tc.last, got, want)
+		}
+		p := Path{Kind: KindSegment, Topic: "t", Version: 1, Partition: 3, First: tc.first, Last: tc.last}
+		if s := p.String(); p.Base() != s[strings.LastIndexByte(s, '/')+1:] {
+			t.Errorf("Base %q of %q", p.Base(), s)
+		}
+	}
+	p := Path{Kind: KindPartition, Topic: "t", Latest: true, Partition: 12}
+	if p.Base() != "12" {
+		t.Errorf("partition Base %q", p.Base())
+	}
 }

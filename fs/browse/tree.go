@@ -97,7 +97,8 @@ type Entry struct {
 	Immutable bool
 	// ContentID identifies the bytes of a records.jsonl (see contentID):
 	// two entries of one path with the same ContentID read the same
-	// bytes. Zero for other entries.
+	// bytes; for a segments/ directory, the same segments. Zero for other
+	// entries.
 	ContentID uint64
 }
 
@@ -212,6 +213,9 @@ func (t *Tree) stat(ctx context.Context, p Path) (Entry, error) {
 	case KindPartition, KindSegments:
 		e := t.dir(p, v.lastTime())
 		e.Stored, e.Records = v.totals()
+		if p.Kind == KindSegments {
+			e.ContentID = v.id // the same segments as records.jsonl
+		}
 		return e, nil
 	case KindRecords:
 		e := Entry{Path: p, Type: TypeFile, Size: v.size(), ModTime: v.lastTime(), ContentID: v.id}
