@@ -35,12 +35,17 @@ type Walk struct {
 }
 
 // Walk reads the records of entries, one partition of loc in offset order,
-// as w says: the one read path of restore and `kbackup cat`. Blocks are
-// read one at a time, their checksums checked and their records checked
-// against their headers, so memory stays within a block whatever the
-// partition holds.
+// as w says: the one read path of restore and `kbackup cat`. Segments are
+// fetched in windows of up to 8 MiB (a smaller segment in one request,
+// footer included), and their blocks decoded one at a time, checksums
+// checked and records checked against their headers, so memory stays
+// within a window and a block whatever the partition holds.
 func (s *Store) Walk(ctx context.Context, loc Loc, entries []SegmentEntry, w Walk) error {
-	var buf []byte
+	var buf, win []byte
+	var largest int64
+	for i := range entries {
+		largest = max(largest, entries[i].StoredBytes)
+	}
 	for i := range entries {
 		e := &entries[i]
 		if e.LastOffset < w.From {
@@ -49,7 +54,10 @@ func (s *Store) Walk(ctx context.Context, loc Loc, entries []SegmentEntry, w Wal
 		if w.Segment != nil && !w.Segment(e) {
 			continue
 		}
-		err := s.walkSegment(ctx, loc, e, &w, &buf)
+		if win == nil {
+			win = make([]byte, 0, max(0, min(walkWindow, largest)))
+		}
+		err := s.walkSegment(ctx, loc, e, &w, &buf, win)
 		switch {
 		case err == nil:
 		case errors.Is(err, ErrStopWalk):
@@ -66,8 +74,8 @@ func (s *Store) Walk(ctx context.Context, loc Loc, entries []SegmentEntry, w Wal
 }
 
 // walkSegment walks the blocks of segment e.
-func (s *Store) walkSegment(ctx context.Context, loc Loc, e *SegmentEntry, w *Walk, buf *[]byte) error {
-	sr, err := s.OpenSegment(ctx, loc, e.ULID, e.StoredBytes)
+func (s *Store) walkSegment(ctx context.Context, loc Loc, e *SegmentEntry, w *Walk, buf *[]byte, win []byte) error {
+	sr, err := s.openWindowed(ctx, loc, e, win)
 	if err != nil {
 		return err
 	}
