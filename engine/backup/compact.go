@@ -78,7 +78,7 @@ func (t *topicRun) compactAll(ctx context.Context) {
 		loc := store.Loc{Topic: t.name, Version: s.Version}
 		var ix compact.Indexer = t
 		if loc != t.loc {
-			ix = &archivedIndex{st: b.st, lease: t.lease, loc: loc}
+			ix = &archivedIndex{t: t, loc: loc}
 		}
 		released := false
 		select {
@@ -117,20 +117,16 @@ func (t *topicRun) Replace(ctx context.Context, fn func(ix *store.Index) ([]stor
 	return t.iw.Replace(ctx, fn)
 }
 
-// archivedIndex is the index of a snapshot the daemon no longer writes,
-// taken over (store.OpenIndexWriter) only when compaction has something
-// to change in it.
+// archivedIndex is the index of a snapshot of t's topic that t no longer
+// writes, taken over (store.OpenIndexWriter) only when compaction has
+// something to change in it, under t's index lock like every index change
+// of the topic (archived).
 type archivedIndex struct {
-	st    *store.Store
-	lease *store.Lease
-	loc   store.Loc
+	t   *topicRun
+	loc store.Loc
 }
 
 // Replace implements compact.Indexer.
 func (a *archivedIndex) Replace(ctx context.Context, fn func(ix *store.Index) ([]store.SegmentEntry, error)) error {
-	iw, err := a.st.OpenIndexWriter(ctx, a.lease, a.loc)
-	if err != nil {
-		return err
-	}
-	return iw.Replace(ctx, fn)
+	return a.t.archived(ctx, a.loc, func(iw *store.IndexWriter) error { return iw.Replace(ctx, fn) })
 }

@@ -62,13 +62,40 @@ func (b *backup) adminHook(ctx context.Context, t *topicRun, live kafka.Topic) (
 }
 
 // expirerFor returns what records retention's decision in loc's index: the
-// run itself for its own snapshot (whose index writer it shares), a new
-// index writer for an archived one.
-func (t *topicRun) expirerFor(ctx context.Context, loc store.Loc) (Expirer, error) {
+// run itself for its own snapshot (whose index writer it shares), an
+// archived one's index otherwise.
+func (t *topicRun) expirerFor(_ context.Context, loc store.Loc) (Expirer, error) {
 	if loc == t.loc {
 		return t, nil
 	}
-	return t.b.st.OpenIndexWriter(ctx, t.lease, loc)
+	return archivedExpirer{t: t, loc: loc}, nil
+}
+
+// archivedExpirer records retention's decision in an archived snapshot's
+// index (archived).
+type archivedExpirer struct {
+	t   *topicRun
+	loc store.Loc
+}
+
+// Expire implements Expirer.
+func (a archivedExpirer) Expire(ctx context.Context, before map[int32]int64, at time.Time) error {
+	return a.t.archived(ctx, a.loc, func(iw *store.IndexWriter) error { return iw.Expire(ctx, before, at) })
+}
+
+// archived changes the index of loc, an archived snapshot of t's topic,
+// through a new index writer, under t's index lock: retention and
+// compaction (which runs beside it) each take the index over and change it
+// in turn, so that neither writes after the other took it over, which the
+// storage would refuse as another process's write and end the lease.
+func (t *topicRun) archived(ctx context.Context, loc store.Loc, change func(iw *store.IndexWriter) error) error {
+	t.imu.Lock()
+	defer t.imu.Unlock()
+	iw, err := t.b.st.OpenIndexWriter(ctx, t.lease, loc)
+	if err != nil {
+		return err
+	}
+	return change(iw)
 }
 
 // recordRetention records the retention policy in force in the manifest of
