@@ -29,7 +29,6 @@ type treeNode struct {
 
 var (
 	_ gofs.NodeLookuper       = (*treeNode)(nil)
-	_ gofs.NodeReaddirer      = (*treeNode)(nil)
 	_ gofs.NodeOpendirHandler = (*treeNode)(nil)
 	_ gofs.NodeGetattrer      = (*treeNode)(nil)
 	_ gofs.NodeOpener         = (*treeNode)(nil)
@@ -232,19 +231,6 @@ func (d *treeDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 		return d.n.m.treeChild(ctx, &d.n.Inode, name, d.es[i], out)
 	}
 	return d.n.Lookup(ctx, name, out)
-}
-
-// Readdir lists the directory.
-func (n *treeNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
-	es, err := n.m.tree.List(ctx, n.p)
-	if err != nil {
-		return nil, n.m.errno("list "+n.p.String(), err)
-	}
-	ds := make([]fuse.DirEntry, len(es))
-	for i, e := range es {
-		ds[i] = fuse.DirEntry{Name: e.Name(), Mode: entryMode(e)}
-	}
-	return dirStream(ds)
 }
 
 // Readlink returns latest's target, "snapshots/v<active>", and notes who
