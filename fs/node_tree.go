@@ -303,7 +303,16 @@ type fileHandle struct {
 	sum seqSum
 }
 
-var _ gofs.FileReader = (*fileHandle)(nil)
+var (
+	_ gofs.FileReader   = (*fileHandle)(nil)
+	_ gofs.FileReleaser = (*fileHandle)(nil)
+)
+
+// Release closes the file, handing its buffers back for the next open.
+func (h *fileHandle) Release(context.Context) syscall.Errno {
+	_ = h.f.Close() // never fails
+	return 0
+}
 
 // Read serves the file's bytes at off.
 func (h *fileHandle) Read(_ context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {

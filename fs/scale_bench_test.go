@@ -209,7 +209,7 @@ func BenchmarkCatMemory(b *testing.B) {
 		Run: func(m *benchtab.Measure) error {
 			h := sampleHeap(5 * time.Millisecond)
 			var n int64
-			_ = m.MBps("MB/s", fi.Size(), func() error { n = catFile(b, file, false); return nil })
+			_ = m.MBps("MB/s", fi.Size(), func() error { n = catFile(b, file); return nil })
 			m.Set("peak-heap-MiB", float64(h.Stop())/(1<<20))
 			m.Set("peak-rss-MiB", float64(h.rss)/(1<<20))
 			base = h.base

@@ -167,7 +167,7 @@ func TestCatBoundedHeap(t *testing.T) {
 		t.Fatalf("partition of %d bytes is too small to show the bound", fi.Size())
 	}
 	h := sampleHeap(2 * time.Millisecond)
-	n := catFile(t, file, false)
+	n := catFile(t, file)
 	peak := h.Stop()
 	if n != fi.Size() {
 		t.Fatalf("read %d bytes, want %d", n, fi.Size())

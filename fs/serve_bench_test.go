@@ -66,7 +66,7 @@ func BenchmarkServeGetVsCat(b *testing.B) {
 		Settings: "through the mount (direct I/O), 128 KiB reads",
 		Run: func(m *benchtab.Measure) error {
 			var n int64
-			_ = m.MBps("MB/s", size, func() error { n = catFile(b, rec, false); return nil })
+			_ = m.MBps("MB/s", size, func() error { n = catFile(b, rec); return nil })
 			return wantSize(n)
 		},
 	}

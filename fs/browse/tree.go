@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/kbackup/kbackup/store"
@@ -41,6 +42,8 @@ type Tree struct {
 	started  time.Time
 	restorer Restorer
 	stats    Stats
+	raws     sync.Pool // *[]byte buffers for decompressed block payloads
+	lines    sync.Pool // *[]byte buffers for decoded blocks, from closed files
 }
 
 // New returns the tree of st. Files opened from it read until ctx ends.
@@ -496,6 +499,16 @@ func (f *File) Reopen() io.ReaderAt { return f.reopen() }
 // reader.
 func (f *File) Clone() *File { return &File{Entry: f.Entry, r: f.reopen(), reopen: f.reopen} }
 
+// Close hands the buffers of f's reader back to the tree, for the next file
+// opened. A File need not be closed, and reads after Close still work
+// (they allocate again).
+func (f *File) Close() error {
+	if c, ok := f.r.(io.Closer); ok {
+		return c.Close()
+	}
+	return nil
+}
+
 // BytesFile is a File holding b, for files an adapter generates itself.
 func BytesFile(b []byte) *File {
 	return &File{Entry: Entry{Type: TypeFile, Size: int64(len(b))}, r: bytes.NewReader(b), reopen: func() io.ReaderAt { return bytes.NewReader(b) }}
@@ -551,7 +564,9 @@ func (t *Tree) Open(ctx context.Context, p Path) (*File, error) {
 		e.Size = int64(len(b))
 		return &File{Entry: e, r: bytes.NewReader(b), reopen: func() io.ReaderAt { return bytes.NewReader(b) }}, nil
 	}
-	mk := func() io.ReaderAt { return newRecordReader(t.ctx, t.st, v, t.cat.now, t.log, &t.stats) }
+	mk := func() io.ReaderAt {
+		return newRecordReader(t.ctx, t.st, v, t.cat.now, t.log, &t.stats, &t.raws, &t.lines)
+	}
 	return &File{Entry: e, r: mk(), reopen: mk}, nil
 }
 

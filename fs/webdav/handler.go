@@ -184,6 +184,7 @@ func (h *Handler) get(w http.ResponseWriter, r *http.Request, p browse.Path) {
 		h.fail(w, r, err)
 		return
 	}
+	defer f.Close()
 	if rp, err := h.tree.Resolve(r.Context(), p); err == nil {
 		h.served.served(rp, f.Size)
 	}

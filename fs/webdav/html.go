@@ -141,7 +141,11 @@ const (
 // ends returns the first and last lines of records.jsonl at p.
 func (h *Handler) ends(r *http.Request, p browse.Path) (first, last []string) {
 	f, err := h.tree.Open(r.Context(), p)
-	if err != nil || f.Size == 0 {
+	if err != nil {
+		return nil, nil
+	}
+	defer f.Close()
+	if f.Size == 0 {
 		return nil, nil
 	}
 	head := make([]byte, min(endBytes, f.Size))

@@ -120,6 +120,7 @@ func (h *Handler) records(r *http.Request, part browse.Path, s seek) (*recordsPa
 	if err != nil {
 		return nil, err
 	}
+	defer f.Close()
 	sr := io.NewSectionReader(f, start, min(f.Size-start, maxScan))
 	buf := make([]byte, 0, 64<<10)
 	chunk := make([]byte, 64<<10)

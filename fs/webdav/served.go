@@ -116,6 +116,7 @@ func checksum(ctx context.Context, tree *browse.Tree, p browse.Path, size int64)
 	if err != nil {
 		return 0, err
 	}
+	defer f.Close()
 	h := crc32.New(crcTable)
 	if _, err := io.Copy(h, io.NewSectionReader(f, 0, size)); err != nil {
 		return 0, err
