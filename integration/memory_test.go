@@ -31,6 +31,21 @@ import (
 // The normal run uses 400 partitions under 192 MiB; KBACKUP_SOAK=1 runs
 // the 2,000 partitions under 512 MiB.
 func TestMemoryBound(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		codec kgo.CompressionCodec
+	}{
+		// Decoded in place in the fetch response: every batch is copied.
+		{"uncompressed batches", kgo.NoCompression()},
+		// Decompressed into a buffer per batch: records are not copied
+		// (ownsBuffers), and each keeps only its own batch alive.
+		{"compressed batches", kgo.Lz4Compression()},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testMemoryBound(t, tc.codec) })
+	}
+}
+
+func testMemoryBound(t *testing.T, codec kgo.CompressionCodec) {
 	partitions, perPartition, bound := int32(400), 160, int64(192<<20)
 	if soak() {
 		partitions, perPartition, bound = 2000, 320, 512<<20
@@ -40,7 +55,7 @@ func TestMemoryBound(t *testing.T) {
 	c := startCluster(t)
 	const topic = "wide"
 	createTopic(t, c.Addr(), topic, partitions, nil)
-	want := produceRandom(t, c.Addr(), topic, partitions, perPartition, valueLen)
+	want := produceRandom(t, c.Addr(), topic, partitions, perPartition, valueLen, codec)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -78,12 +93,13 @@ func memoryUse(logs string) string {
 }
 
 // produceRandom produces perPartition records of n random bytes to each
-// partition, uncompressed (the consumer then decodes them in place, the
-// hardest case for the bound), and returns them.
-func produceRandom(t *testing.T, addr, topic string, partitions int32, perPartition, n int) map[int32][]rec {
+// partition in batches compressed with codec (uncompressed, the consumer
+// decodes them in place, the hardest case for the bound), and returns
+// them.
+func produceRandom(t *testing.T, addr, topic string, partitions int32, perPartition, n int, codec kgo.CompressionCodec) map[int32][]rec {
 	t.Helper()
 	cl := client(t, addr, kgo.ProducerBatchMaxBytes(1<<20), kgo.MaxBufferedRecords(1<<16),
-		kgo.ProducerBatchCompression(kgo.NoCompression()))
+		kgo.ProducerBatchCompression(codec))
 	rng := rand.New(rand.NewPCG(1, 2))
 	ts := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 	want := map[int32][]rec{}
@@ -144,7 +160,7 @@ func TestSpillingDaemonSurvivesKill9(t *testing.T) {
 	c := startCluster(t)
 	const topic = "spill"
 	createTopic(t, c.Addr(), topic, 12, nil)
-	want := produceRandom(t, c.Addr(), topic, 12, 4096, 1<<10) // 4 MiB per partition
+	want := produceRandom(t, c.Addr(), topic, 12, 4096, 1<<10, kgo.NoCompression()) // 4 MiB per partition
 	dir, spool := t.TempDir(), t.TempDir()
 	args := []string{"backup", "--brokers", c.Addr(), "--storage", dir, "--max-memory", "128MiB", "--spool-dir", spool,
 		"--segment-bytes", "3MiB", "--segment-age", "1h", "--discovery-interval", "300ms"}

@@ -142,7 +142,8 @@ const recordOverhead = 256
 // batches in place, so one record waiting in a partition writer's queue
 // keeps its whole fetch response (up to FetchMaxBytes) alive, and with
 // thousands of partitions the stragglers of dozens of fetches add up
-// (2,000 partitions under 512 MiB reached 900 MiB without it).
+// (2,000 partitions under 512 MiB reached 900 MiB without it). Records
+// that keep only their own batch alive are not copied (ownsBuffers).
 func (m *memory) admit(ctx context.Context, recs []*kgo.Record) error {
 	if m == nil {
 		return nil
@@ -153,7 +154,8 @@ func (m *memory) admit(ctx context.Context, recs []*kgo.Record) error {
 }
 
 // detach moves the keys, values and header values of recs into one
-// buffer of their own, keeping nil and empty apart.
+// buffer of their own, keeping nil and empty apart, unless they already
+// keep little more than themselves alive (ownsBuffers).
 func detach(recs []*kgo.Record) {
 	n := 0
 	for _, r := range recs {
@@ -161,6 +163,9 @@ func detach(recs []*kgo.Record) {
 		for _, h := range r.Headers {
 			n += len(h.Value)
 		}
+	}
+	if ownsBuffers(recs, int64(n)) {
+		return
 	}
 	buf := make([]byte, 0, n)
 	move := func(b []byte) []byte {
@@ -176,6 +181,30 @@ func detach(recs []*kgo.Record) {
 			r.Headers[i].Value = move(r.Headers[i].Value)
 		}
 	}
+}
+
+// ownsBuffers reports whether no key, value or header value of recs, whose
+// payload is n bytes, reaches (by its capacity) further than twice what the
+// budget charges for them (batchCost): then they keep only their own
+// batches alive, and copying them would cost a pass over every byte for
+// nothing. That is the case for compressed batches, which franz-go
+// decompresses into a buffer per batch, and producers compress by default;
+// an uncompressed batch is decoded in place in the fetch response, whose
+// other partitions' bytes lie past its records, so it is copied.
+func ownsBuffers(recs []*kgo.Record, n int64) bool {
+	limit := 2*(n+recordOverhead*int64(len(recs))) + 64<<10
+	within := func(b []byte) bool { return int64(cap(b)) <= limit }
+	for _, r := range recs {
+		if !within(r.Key) || !within(r.Value) {
+			return false
+		}
+		for _, h := range r.Headers {
+			if !within(h.Value) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // releaseBatch gives back what acquireBatch took for recs.

@@ -2,15 +2,18 @@ package backup
 
 import (
 	"bytes"
+	"fmt"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // TestDetach checks that detach leaves records equal, nil and empty apart,
-// and sharing nothing with the buffer they were decoded from.
+// and sharing nothing with the buffer they were decoded from when that
+// buffer is much larger than they are (a fetch response).
 func TestDetach(t *testing.T) {
-	src := []byte("keyvaluehdr")
+	src := make([]byte, 11, 1<<20) // the records' bytes, then the rest of a large response
+	copy(src, "keyvaluehdr")
 	recs := []*kgo.Record{
 		{Key: src[0:3], Value: src[3:8], Headers: []kgo.RecordHeader{{Key: "h", Value: src[8:11]}, {Key: "nil"}, {Key: "empty", Value: src[0:0]}}},
 		{Key: nil, Value: src[0:0]},
@@ -42,4 +45,36 @@ func TestDetach(t *testing.T) {
 	}
 	recs[0].Key = append(recs[0].Key, '!') // capped: must not overwrite the value
 	same("value after appending to the key", recs[0].Value, []byte("value"))
+}
+
+// TestDetachOwnBatch checks that records which keep only a buffer about
+// their own size alive (a decompressed batch) are not copied: the copy
+// would only cost a pass over every byte.
+func TestDetachOwnBatch(t *testing.T) {
+	batch := make([]byte, 0, 64<<10)
+	var recs []*kgo.Record
+	for i := range 100 {
+		v := []byte(fmt.Sprintf("value-%03d-%s", i, bytes.Repeat([]byte("x"), 300)))
+		batch = append(batch, v...)
+		recs = append(recs, &kgo.Record{Value: batch[len(batch)-len(v):]})
+	}
+	detach(recs)
+	if &recs[0].Value[0] != &batch[0] {
+		t.Fatal("records of a batch-sized buffer were copied")
+	}
+	// The same records in a buffer reaching far past them are copied.
+	big := make([]byte, len(batch), 64<<20)
+	copy(big, batch)
+	off := 0
+	for _, r := range recs {
+		r.Value = big[off : off+len(r.Value)]
+		off += len(r.Value)
+	}
+	detach(recs)
+	if &recs[0].Value[0] == &big[0] {
+		t.Fatal("records in a 64 MiB buffer were not copied")
+	}
+	if !bytes.Equal(recs[99].Value, batch[len(batch)-len(recs[99].Value):]) {
+		t.Fatal("copied record differs")
+	}
 }
