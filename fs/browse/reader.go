@@ -71,9 +71,10 @@ func (v *view) segmentAt(off int64) int {
 	return sort.Search(len(v.entries), func(i int) bool { return v.starts[i+1] > off })
 }
 
-// segmentOpener opens a segment's footer; *store.Store satisfies it.
+// segmentOpener opens a segment's footer for reads mostly in order;
+// *store.Store satisfies it.
 type segmentOpener interface {
-	OpenSegment(ctx context.Context, loc store.Loc, id string, size int64) (*store.SegmentReader, error)
+	OpenSegmentReadAhead(ctx context.Context, loc store.Loc, id string, size int64) (*store.SegmentReader, error)
 }
 
 // maxDecoded is how many decoded blocks a recordReader keeps. The kernel's
@@ -308,7 +309,7 @@ func (r *recordReader) segment(i int) (*store.SegmentReader, error) {
 	}
 	e := &r.v.entries[i]
 	r.stats.Segments.Add(1)
-	sr, err := r.st.OpenSegment(r.ctx, r.v.loc, e.ULID, e.StoredBytes)
+	sr, err := r.st.OpenSegmentReadAhead(r.ctx, r.v.loc, e.ULID, e.StoredBytes)
 	if err != nil {
 		return nil, r.gone(e, err)
 	}
