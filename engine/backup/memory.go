@@ -113,18 +113,29 @@ func (m *memory) segmentSpool() *store.Spool {
 }
 
 // batchCost is what a batch of fetched records counts in the inflight
-// budget: its payload and a record's bookkeeping each, at most the whole
-// budget (Budget.Acquire takes no more).
+// budget: its payload and a record's bookkeeping each, twice that for
+// records left in their own batch's buffer (detach did not copy them: the
+// buffer may hold up to twice their cost, ownsBuffers), at most the whole
+// budget (Budget.Acquire takes no more). It is the same when admit takes it
+// and when releaseBatch gives it back: copied records' slices are capped
+// at their length, and records left in place have slices that are not.
 func (m *memory) batchCost(recs []*kgo.Record) int64 {
 	if m == nil {
 		return 0
 	}
 	var n int64
+	inPlace := false
+	loose := func(b []byte) bool { return cap(b) > len(b) }
 	for _, r := range recs {
 		n += int64(len(r.Key)+len(r.Value)) + recordOverhead
+		inPlace = inPlace || loose(r.Key) || loose(r.Value)
 		for _, h := range r.Headers {
 			n += int64(len(h.Key) + len(h.Value))
+			inPlace = inPlace || loose(h.Value)
 		}
+	}
+	if inPlace {
+		n *= 2
 	}
 	return min(n, m.inflight.Limit())
 }
@@ -148,7 +159,7 @@ func (m *memory) admit(ctx context.Context, recs []*kgo.Record) error {
 	if m == nil {
 		return nil
 	}
-	detach(recs)
+	detach(recs) // before batchCost, which tells copied records apart
 	_, err := m.inflight.Acquire(ctx, m.batchCost(recs))
 	return err
 }

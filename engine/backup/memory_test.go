@@ -2,10 +2,13 @@ package backup
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kbackup/kbackup/store"
 )
 
 // TestDetach checks that detach leaves records equal, nil and empty apart,
@@ -76,5 +79,39 @@ func TestDetachOwnBatch(t *testing.T) {
 	}
 	if !bytes.Equal(recs[99].Value, batch[len(batch)-len(recs[99].Value):]) {
 		t.Fatal("copied record differs")
+	}
+}
+
+// TestBatchCostStable admits batches of both kinds and gives them back:
+// the budget returns to zero (admit and releaseBatch count the same), and
+// records left in their batch's buffer count twice what copied ones do.
+func TestBatchCostStable(t *testing.T) {
+	m := &memory{inflight: store.NewBudget(1 << 30)}
+	mk := func(buf []byte) []*kgo.Record {
+		var recs []*kgo.Record
+		for i := range 50 {
+			v := buf[i*200 : i*200+200]
+			recs = append(recs, &kgo.Record{Key: v[:10], Value: v[10:], Headers: []kgo.RecordHeader{{Key: "h", Value: v[:0]}}})
+		}
+		return recs
+	}
+	own := mk(make([]byte, 50*200))            // a decompressed batch: left in place
+	fetched := mk(make([]byte, 50*200, 8<<20)) // inside a fetch response: copied
+	ctx := context.Background()
+	if err := m.admit(ctx, own); err != nil {
+		t.Fatal(err)
+	}
+	inPlace := m.inflight.InUse()
+	if err := m.admit(ctx, fetched); err != nil {
+		t.Fatal(err)
+	}
+	copied := m.inflight.InUse() - inPlace
+	if inPlace != 2*copied {
+		t.Errorf("records left in place count %d, copied ones %d: want twice", inPlace, copied)
+	}
+	m.releaseBatch(own)
+	m.releaseBatch(fetched)
+	if n := m.inflight.InUse(); n != 0 {
+		t.Errorf("budget holds %d bytes after every batch was given back", n)
 	}
 }
