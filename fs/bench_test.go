@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"golang.org/x/sync/errgroup"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/kbackup/kbackup/integration/benchtab"
@@ -27,13 +29,18 @@ func benchBackup(b *testing.B) (*store.Store, store.Loc) {
 // decodeTo writes every record of partition 0 of loc to w as JSON lines,
 // without FUSE: the baseline for reading records.jsonl through the mount.
 func decodeTo(ctx context.Context, st *store.Store, loc store.Loc, w io.Writer) (int64, error) {
+	return decodePartitionTo(ctx, st, loc, 0, w)
+}
+
+// decodePartitionTo is decodeTo for partition p.
+func decodePartitionTo(ctx context.Context, st *store.Store, loc store.Loc, p int32, w io.Writer) (int64, error) {
 	ix, err := st.ReadIndex(ctx, loc)
 	if err != nil {
 		return 0, err
 	}
 	var n int64
 	var buf []byte
-	for _, e := range ix.Partition(0) {
+	for _, e := range ix.Partition(p) {
 		sr, err := st.OpenSegment(ctx, loc, e.ULID, e.StoredBytes)
 		if err != nil {
 			return n, err
@@ -160,3 +167,105 @@ func dropCache(b testing.TB, ps ...string) {
 
 // onlyReader hides WriterTo/ReaderFrom so io.CopyBuffer uses the buffer.
 type onlyReader struct{ io.Reader }
+
+// BenchmarkCatParallel reads the records.jsonl of 4 partitions through the
+// mount one after the other and all at once (4 cats), beside decoding
+// the 4 partitions in-process on 4 goroutines: how reading scales with
+// cores (issue 13). The page cache is dropped before each round.
+func BenchmarkCatParallel(b *testing.B) {
+	requireFUSE(b)
+	const parts = 4
+	st, _ := openStore(b)
+	loc := store.Loc{Topic: "wide"}
+	var es []store.SegmentEntry
+	for p := range int32(parts) {
+		es = append(es, writeBigSegments(b, st, loc, p, 2)...)
+	}
+	appendIndex(b, st, loc, es...)
+	ctx := context.Background()
+	var size int64
+	for p := range int32(parts) {
+		n, err := decodePartitionTo(ctx, st, loc, p, io.Discard)
+		if err != nil {
+			b.Fatal(err)
+		}
+		size += n
+	}
+	mp := mountStore(b, st, Options{})
+	files := make([]string, parts)
+	for p := range files {
+		files[p] = filepath.Join(mp, fmt.Sprintf("topics/wide/snapshots/v0/%d/records.jsonl", p))
+	}
+	wantSize := func(n int64) error {
+		if n != size {
+			return fmt.Errorf("read %d bytes, want %d", n, size)
+		}
+		return nil
+	}
+	// all runs f(p) for every partition at once and sums what they read.
+	all := func(f func(p int) (int64, error)) (int64, error) {
+		var g errgroup.Group
+		ns := make([]int64, parts)
+		for p := range parts {
+			g.Go(func() (err error) { ns[p], err = f(p); return err })
+		}
+		err := g.Wait()
+		var n int64
+		for _, k := range ns {
+			n += k
+		}
+		return n, err
+	}
+	direct := benchtab.Contender{
+		Name:     "direct decoding, 4 partitions at once",
+		Settings: "JSON lines to io.Discard, in-process on 4 goroutines, no FUSE",
+		Run: func(m *benchtab.Measure) error {
+			var n int64
+			if err := m.MBps("MB/s", size, func() (err error) {
+				n, err = all(func(p int) (int64, error) { return decodePartitionTo(ctx, st, loc, int32(p), io.Discard) })
+				return err
+			}); err != nil {
+				return err
+			}
+			return wantSize(n)
+		},
+	}
+	parallel := benchtab.Contender{
+		Name:     "cat of 4 records.jsonl at once",
+		Settings: "through the mount, 4 readers, page cache dropped first, 128 KiB reads",
+		Run: func(m *benchtab.Measure) error {
+			var n int64
+			dropCache(b, files...)
+			err := m.MBps("MB/s", size, func() (err error) {
+				n, err = all(func(p int) (int64, error) { return catFile(b, files[p]), nil })
+				return err
+			})
+			if err != nil {
+				return err
+			}
+			return wantSize(n)
+		},
+	}
+	serial := benchtab.Contender{
+		Name:     "cat of 4 records.jsonl in turn",
+		Settings: "through the mount, one reader, page cache dropped first, 128 KiB reads",
+		Run: func(m *benchtab.Measure) error {
+			var n int64
+			dropCache(b, files...)
+			_ = m.MBps("MB/s", size, func() error {
+				for _, f := range files {
+					n += catFile(b, f)
+				}
+				return nil
+			})
+			return wantSize(n)
+		},
+	}
+	res := benchtab.Run(b, benchtab.Options{}, direct, parallel, serial)
+	note := fmt.Sprintf("%d partitions of %.0f MB of JSON lines each, 2 zstd segments each, file storage", parts, float64(size)/parts/1e6)
+	directSide, serialSide := res.Side(direct.Name, "MB/s"), res.Side(serial.Name, "MB/s")
+	res.Figure(benchtab.Figure{ID: "mount-cat-parallel", Name: "mount: cat of 4 partitions at once vs direct decoding at once", Unit: "MB/s",
+		Kbackup: res.Side(parallel.Name, "MB/s"), Peer: &directSide, Goal: benchtab.AtLeast(0.7, "issue 13"), Note: note})
+	res.Figure(benchtab.Figure{ID: "mount-cat-parallel-scaling", Name: "mount: cat of 4 partitions at once vs in turn", Unit: "MB/s",
+		Kbackup: res.Side(parallel.Name, "MB/s"), Peer: &serialSide, Note: note + "; one cat already decodes on every core"})
+}

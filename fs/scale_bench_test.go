@@ -231,6 +231,13 @@ func BenchmarkCatMemory(b *testing.B) {
 // records of about 500 bytes (about 8 MB decoded each), 1 MiB blocks.
 func writeBigPartition(tb testing.TB, st *store.Store, loc store.Loc, nseg int) {
 	tb.Helper()
+	appendIndex(tb, st, loc, writeBigSegments(tb, st, loc, 0, nseg)...)
+}
+
+// writeBigSegments writes nseg segments of partition p as writeBigPartition
+// does and returns their entries, for one index append.
+func writeBigSegments(tb testing.TB, st *store.Store, loc store.Loc, p int32, nseg int) []store.SegmentEntry {
+	tb.Helper()
 	value := strings.Repeat("abcdefghij", 40)
 	const perSeg = 16000
 	var es []store.SegmentEntry
@@ -245,7 +252,7 @@ func writeBigPartition(tb testing.TB, st *store.Store, loc store.Loc, nseg int) 
 				Headers: []store.Header{{Key: "h", Value: []byte("v")}},
 			}
 		}
-		es = append(es, writeSegment(tb, st, loc, 0, recs, 0, store.CodecZstd))
+		es = append(es, writeSegment(tb, st, loc, p, recs, 0, store.CodecZstd))
 	}
-	appendIndex(tb, st, loc, es...)
+	return es
 }
