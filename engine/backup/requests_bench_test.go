@@ -130,14 +130,20 @@ func BenchmarkBackupRequests(b *testing.B) {
 	}
 }
 
-// walkAll reads every record of topic's active snapshot.
-func walkAll(ctx context.Context, st *store.Store, topic string) error {
+// activeIndex reads the index of topic's active snapshot.
+func activeIndex(ctx context.Context, st *store.Store, topic string) (store.Loc, *store.Index, error) {
 	m, err := st.ReadManifest(ctx, topic)
 	if err != nil {
-		return err
+		return store.Loc{}, nil, err
 	}
 	loc := store.Loc{Topic: topic, Version: m.Active}
 	ix, err := st.ReadIndex(ctx, loc)
+	return loc, ix, err
+}
+
+// walkAll reads every record of topic's active snapshot.
+func walkAll(ctx context.Context, st *store.Store, topic string) error {
+	loc, ix, err := activeIndex(ctx, st, topic)
 	if err != nil {
 		return err
 	}
@@ -152,12 +158,7 @@ func walkAll(ctx context.Context, st *store.Store, topic string) error {
 // mountReadAll reads records.jsonl of every partition of topic's active
 // snapshot as the mount serves it to cat: 1 MiB reads, four in flight.
 func mountReadAll(ctx context.Context, st *store.Store, topic string) error {
-	m, err := st.ReadManifest(ctx, topic)
-	if err != nil {
-		return err
-	}
-	loc := store.Loc{Topic: topic, Version: m.Active}
-	ix, err := st.ReadIndex(ctx, loc)
+	loc, ix, err := activeIndex(ctx, st, topic)
 	if err != nil {
 		return err
 	}
