@@ -40,15 +40,24 @@ func (w *windowReader) ReadAt(p []byte, off int64) (int, error) {
 	}
 	buf := w.buf[:n]
 	w.buf = w.buf[:0]
-	m, err := w.r.ReadAt(buf, start)
-	if m < len(buf) {
-		if err == nil || errors.Is(err, io.EOF) {
-			err = fmt.Errorf("%w: object shorter than its indexed size %d", ErrCorrupt, w.size)
-		}
+	if err := readWindow(w.r, buf, start, w.size); err != nil {
 		return 0, err
 	}
 	w.buf, w.off = buf, start
 	return copy(p, w.buf[off-start:]), nil
+}
+
+// readWindow fills buf from r at off; an object that ends before buf
+// does is shorter than the size its index gives (size) and corrupt.
+func readWindow(r io.ReaderAt, buf []byte, off, size int64) error {
+	m, err := r.ReadAt(buf, off)
+	if m < len(buf) {
+		if err == nil || errors.Is(err, io.EOF) {
+			err = fmt.Errorf("%w: object shorter than its indexed size %d", ErrCorrupt, size)
+		}
+		return err
+	}
+	return nil
 }
 
 // openWindowed opens segment e of loc like OpenSegment, reading it through
@@ -126,11 +135,7 @@ func (w *readAheadReader) ReadAt(p []byte, off int64) (int, error) {
 	}
 	buf = buf[:n]
 	w.buf = w.buf[:0] // not valid while it is refilled
-	m, err := w.r.ReadAt(buf, off)
-	if m < len(buf) {
-		if err == nil || errors.Is(err, io.EOF) {
-			err = fmt.Errorf("%w: object shorter than its indexed size %d", ErrCorrupt, w.size)
-		}
+	if err := readWindow(w.r, buf, off, w.size); err != nil {
 		return 0, err
 	}
 	w.buf, w.off = buf, off
