@@ -196,7 +196,13 @@ func BenchmarkCatParallel(b *testing.B) {
 	for p := range files {
 		files[p] = filepath.Join(mp, fmt.Sprintf("topics/wide/snapshots/v0/%d/records.jsonl", p))
 	}
-	wantSize := func(n int64) error {
+	// measure times read, which returns how many bytes it read, and
+	// checks that it read them all.
+	measure := func(m *benchtab.Measure, read func() (int64, error)) error {
+		var n int64
+		if err := m.MBps("MB/s", size, func() (err error) { n, err = read(); return err }); err != nil {
+			return err
+		}
 		if n != size {
 			return fmt.Errorf("read %d bytes, want %d", n, size)
 		}
@@ -220,45 +226,33 @@ func BenchmarkCatParallel(b *testing.B) {
 		Name:     "direct decoding, 4 partitions at once",
 		Settings: "JSON lines to io.Discard, in-process on 4 goroutines, no FUSE",
 		Run: func(m *benchtab.Measure) error {
-			var n int64
-			if err := m.MBps("MB/s", size, func() (err error) {
-				n, err = all(func(p int) (int64, error) { return decodePartitionTo(ctx, st, loc, int32(p), io.Discard) })
-				return err
-			}); err != nil {
-				return err
-			}
-			return wantSize(n)
+			return measure(m, func() (int64, error) {
+				return all(func(p int) (int64, error) { return decodePartitionTo(ctx, st, loc, int32(p), io.Discard) })
+			})
 		},
 	}
 	parallel := benchtab.Contender{
 		Name:     "cat of 4 records.jsonl at once",
 		Settings: "through the mount, 4 readers, page cache dropped first, 128 KiB reads",
 		Run: func(m *benchtab.Measure) error {
-			var n int64
 			dropCache(b, files...)
-			err := m.MBps("MB/s", size, func() (err error) {
-				n, err = all(func(p int) (int64, error) { return catFile(b, files[p]), nil })
-				return err
+			return measure(m, func() (int64, error) {
+				return all(func(p int) (int64, error) { return catFile(b, files[p]), nil })
 			})
-			if err != nil {
-				return err
-			}
-			return wantSize(n)
 		},
 	}
 	serial := benchtab.Contender{
 		Name:     "cat of 4 records.jsonl in turn",
 		Settings: "through the mount, one reader, page cache dropped first, 128 KiB reads",
 		Run: func(m *benchtab.Measure) error {
-			var n int64
 			dropCache(b, files...)
-			_ = m.MBps("MB/s", size, func() error {
+			return measure(m, func() (int64, error) {
+				var n int64
 				for _, f := range files {
 					n += catFile(b, f)
 				}
-				return nil
+				return n, nil
 			})
-			return wantSize(n)
 		},
 	}
 	res := benchtab.Run(b, benchtab.Options{}, direct, parallel, serial)
