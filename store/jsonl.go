@@ -3,7 +3,9 @@ package store
 import (
 	"encoding/base64"
 	"encoding/binary"
+	"math/bits"
 	"strconv"
+	"time"
 	"unicode/utf8"
 )
 
@@ -45,8 +47,7 @@ const timeLayout = "2006-01-02T15:04:05.999999999Z07:00"
 // JSONLineLen returns len(AppendJSONLine(nil, r)) without building the line.
 func JSONLineLen(r *Record) int64 {
 	n := len(`{"offset":`) + intLen(r.Offset) + len(`,"timestamp":"`)
-	var tb [40]byte
-	n += len(r.Timestamp.UTC().AppendFormat(tb[:0], timeLayout))
+	n += timestampLen(r.Timestamp)
 	n += len(`","timestamp_type":"`) + len(r.TimestampType.String()) + 1
 	n += bytesFieldLen("key", r.Key) + bytesFieldLen("value", r.Value)
 	n += len(`,"headers":[`)
@@ -57,6 +58,32 @@ func JSONLineLen(r *Record) int64 {
 		n += len(`{"key":`) + stringLen(h.Key) + bytesFieldLen("value", h.Value) + 1
 	}
 	return int64(n + len("]}\n"))
+}
+
+// Unix seconds of the first and last second of years 0000 to 9999, which
+// timeLayout renders in exactly 20 bytes before the fraction.
+const (
+	minFixedYearUnix = -62167219200
+	maxFixedYearUnix = 253402300799
+)
+
+// timestampLen returns the length of t rendered in timeLayout (UTC)
+// without rendering it: 20 bytes and the fraction's significant digits
+// after a dot, for years 0000 to 9999.
+func timestampLen(t time.Time) int {
+	if s := t.Unix(); s < minFixedYearUnix || s > maxFixedYearUnix {
+		var tb [40]byte
+		return len(t.UTC().AppendFormat(tb[:0], timeLayout))
+	}
+	n := len("2006-01-02T15:04:05Z")
+	if ns := t.Nanosecond(); ns != 0 {
+		n += 10 // the dot and nine digits, less the trailing zeros
+		for ns%10 == 0 {
+			ns /= 10
+			n--
+		}
+	}
+	return n
 }
 
 func intLen(v int64) int {
@@ -96,26 +123,37 @@ func bytesFieldLen(name string, b []byte) int {
 
 const hexDigits = "0123456789abcdef"
 
-// appendValidJSONString appends valid UTF-8 b as a JSON string, skipping
-// eight bytes at a time where nothing needs escaping.
+// appendValidJSONString appends valid UTF-8 b as a JSON string. Words of
+// eight bytes with nothing to escape are skipped whole; in a word with
+// something to escape, the first such byte is found from the word's mask.
 func appendValidJSONString(dst, b []byte) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(b); {
-		if i+8 <= len(b) {
-			x := binary.LittleEndian.Uint64(b[i:])
-			if hasLess(x, 0x20)|hasZero(x^(ones*'"'))|hasZero(x^(ones*'\\')) == 0 {
+		if i+16 <= len(b) {
+			m := needsEscape(binary.LittleEndian.Uint64(b[i:]))
+			if m == 0 {
+				if m = needsEscape(binary.LittleEndian.Uint64(b[i+8:])); m == 0 {
+					i += 16
+					continue
+				}
+				i += 8
+			}
+			i += bits.TrailingZeros64(m) >> 3
+		} else if i+8 <= len(b) {
+			m := needsEscape(binary.LittleEndian.Uint64(b[i:]))
+			if m == 0 {
 				i += 8
 				continue
 			}
-		}
-		c := b[i]
-		if escapeExtra[c] == 0 {
+			i += bits.TrailingZeros64(m) >> 3
+		} else if escapeExtra[b[i]] == 0 {
 			i++
 			continue
 		}
+		// b[i] needs escaping.
 		dst = append(dst, b[start:i]...)
-		dst = appendEscape(dst, c)
+		dst = appendEscape(dst, b[i])
 		i++
 		start = i
 	}
@@ -186,19 +224,17 @@ var escapeExtra = func() (t [256]uint8) {
 // UTF-8 b, without decoding runes: the backup computes it for every value.
 func validStringLen(b []byte) int {
 	n := 2 + len(b)
-	i := 0
-	// Eight bytes at a time: most words hold nothing to escape.
-	for ; i+8 <= len(b); i += 8 {
-		x := binary.LittleEndian.Uint64(b[i:])
-		if hasLess(x, 0x20)|hasZero(x^(ones*'"'))|hasZero(x^(ones*'\\')) == 0 {
-			continue
+	for i := 0; i < len(b); {
+		if i+8 <= len(b) {
+			m := needsEscape(binary.LittleEndian.Uint64(b[i:]))
+			if m == 0 {
+				i += 8
+				continue
+			}
+			i += bits.TrailingZeros64(m) >> 3
 		}
-		for _, c := range b[i : i+8] {
-			n += int(escapeExtra[c])
-		}
-	}
-	for _, c := range b[i:] {
-		n += int(escapeExtra[c])
+		n += int(escapeExtra[b[i]])
+		i++
 	}
 	return n
 }
@@ -207,6 +243,13 @@ const (
 	ones  = 0x0101010101010101
 	highs = 0x8080808080808080
 )
+
+// needsEscape is non-zero iff some byte of x needs escaping in a JSON
+// string: a control character, '"' or '\\'. Its lowest set bit is in the
+// first such byte; bits above it may be false.
+func needsEscape(x uint64) uint64 {
+	return hasLess(x, 0x20) | hasZero(x^(ones*'"')) | hasZero(x^(ones*'\\'))
+}
 
 // hasZero is non-zero iff some byte of x is zero.
 func hasZero(x uint64) uint64 { return (x - ones) & ^x & highs }

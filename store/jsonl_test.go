@@ -2,11 +2,15 @@ package store
 
 import (
 	"bytes"
+	"encoding/base64"
+	"encoding/json"
 	"flag"
+	"math"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files under testdata/")
@@ -78,5 +82,92 @@ func TestJSONLineOfDecodedRecords(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestJSONStringEscapesAtEveryPosition puts every byte that needs escaping,
+// alone and in pairs, at every position of strings up to 40 bytes, around
+// the word boundaries where appendValidJSONString skips 8 and 16 bytes at a
+// time, and checks the result against encoding/json and validStringLen.
+func TestJSONStringEscapesAtEveryPosition(t *testing.T) {
+	special := []byte{0x00, 0x01, 0x1f, '"', '\\', '\n', 0x7f, ' ', 0x21, 0x5b, 0x5d}
+	for n := range 41 {
+		for i := range n {
+			for _, a := range special {
+				for _, j := range []int{-1, i + 1, i + 7, i + 8, n - 1} {
+					for _, c := range []byte{a, '"', 0x1f} {
+						b := bytes.Repeat([]byte{'x'}, n)
+						b[i] = a
+						if j > i && j < n {
+							b[j] = c
+						}
+						got := appendValidJSONString(nil, b)
+						var s string
+						if err := json.Unmarshal(got, &s); err != nil || s != string(b) {
+							t.Fatalf("%q: got %s (%v)", b, got, err)
+						}
+						if l := validStringLen(b); l != len(got) {
+							t.Fatalf("%q: validStringLen %d, rendered %d bytes", b, l, len(got))
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestTimestampLen(t *testing.T) {
+	base := time.Date(2024, 2, 29, 23, 59, 58, 0, time.UTC)
+	times := []time.Time{
+		base, base.Add(time.Nanosecond), base.Add(10 * time.Nanosecond), base.Add(time.Microsecond),
+		base.Add(time.Millisecond), base.Add(120 * time.Millisecond), base.Add(999999999),
+		base.In(time.FixedZone("X", -5*3600)), time.UnixMilli(-1), time.Unix(0, 0),
+		time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC).Add(-time.Nanosecond),
+		time.Date(-1, 12, 31, 23, 59, 59, 5, time.UTC), time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC),
+		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(10000, 1, 1, 0, 0, 0, 100, time.UTC),
+		time.UnixMilli(math.MaxInt64), time.UnixMilli(math.MinInt64),
+	}
+	for _, ts := range times {
+		want := len(ts.UTC().AppendFormat(nil, timeLayout))
+		if got := timestampLen(ts); got != want {
+			t.Errorf("timestampLen(%s) = %d, want %d", ts.UTC().Format(timeLayout), got, want)
+		}
+	}
+}
+
+// TestJSONFieldInvalidUTF8AtEveryPosition puts an invalid or a valid
+// multi-byte sequence at every position of strings up to 40 bytes, with
+// escapes before it: appendBytesField must fall back to base64 for exactly
+// the invalid ones, and bytesFieldLen must agree with what it rendered.
+func TestJSONFieldInvalidUTF8AtEveryPosition(t *testing.T) {
+	seqs := [][]byte{{0xff}, {0xc3}, {0xc3, 0x28}, {0xe2, 0x98}, {0xed, 0xa0, 0x80}, {0xc3, 0xa9}, {0xe2, 0x98, 0x83}, {0xf0, 0x9f, 0x98, 0x80}}
+	for n := range 41 {
+		for i := 0; i <= n; i++ {
+			for _, seq := range seqs {
+				b := append(bytes.Repeat([]byte{'"'}, i%3), bytes.Repeat([]byte{'y'}, i-i%3)...)
+				b = append(append(b, seq...), bytes.Repeat([]byte{'\n'}, n-i)...)
+				got := appendBytesField(nil, "v", b)
+				if l := bytesFieldLen("v", b); l != len(got) {
+					t.Fatalf("%q: bytesFieldLen %d, rendered %d bytes: %s", b, l, len(got), got)
+				}
+				var j struct {
+					V   string `json:"v"`
+					Enc string `json:"v_encoding"`
+				}
+				if err := json.Unmarshal(append(append([]byte{'{'}, got[1:]...), '}'), &j); err != nil {
+					t.Fatalf("%q: %s: %v", b, got, err)
+				}
+				if want := map[bool]string{true: "", false: "base64"}[utf8.Valid(b)]; j.Enc != want {
+					t.Fatalf("%q: encoding %q, want %q", b, j.Enc, want)
+				}
+				dec := []byte(j.V)
+				if j.Enc == "base64" {
+					dec, _ = base64.StdEncoding.DecodeString(j.V)
+				}
+				if !bytes.Equal(dec, b) {
+					t.Fatalf("%q: decoded %q", b, dec)
+				}
+			}
+		}
 	}
 }
