@@ -282,11 +282,7 @@ func TestGroupCaptureDaemon(t *testing.T) {
 
 func openTestStore(t testing.TB) *store.Store {
 	t.Helper()
-	st, err := store.Open(context.Background(), t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := fixture.OpenTemp(t)
 	return st
 }
 

@@ -20,11 +20,7 @@ import (
 func fixture(t *testing.T) (*store.Store, store.Loc, map[int32][]store.Record) {
 	t.Helper()
 	ctx := context.Background()
-	st, err := store.Open(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := storetest.OpenTemp(t)
 	loc := store.Loc{Topic: "small"}
 	l, err := st.AcquireLease(ctx, loc.Topic, "fixture", time.Hour)
 	if err != nil {

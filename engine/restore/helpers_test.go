@@ -20,6 +20,7 @@ import (
 	"github.com/kbackup/kbackup/kafka"
 	"github.com/kbackup/kbackup/kafka/devcluster"
 	"github.com/kbackup/kbackup/store"
+	"github.com/kbackup/kbackup/store/storetest"
 )
 
 // env is an embedded cluster plus a file store, for restore tests.
@@ -45,11 +46,7 @@ func newEnv(t *testing.T) *env {
 	// passed 120 s beside the other packages' tests: leave room.
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	t.Cleanup(cancel)
-	st, err := store.Open(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := storetest.OpenTemp(t)
 	cl, err := kgo.NewClient(kgo.SeedBrokers(c.Addr()), kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerBatchMaxBytes(4<<20))
 	if err != nil {
 		t.Fatal(err)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/kbackup/kbackup/store"
+	"github.com/kbackup/kbackup/store/storetest"
 )
 
 // readerFixture writes one partition of 4 segments of 60 records, in
@@ -32,11 +33,7 @@ type readerFixture struct {
 func newReaderFixture(t *testing.T) (*readerFixture, *recordReader) {
 	t.Helper()
 	ctx := context.Background()
-	st, err := store.Open(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := storetest.OpenTemp(t)
 	f := &readerFixture{st: st, loc: store.Loc{Topic: "reads", Version: 1}}
 	l, err := st.AcquireLease(ctx, f.loc.Topic, "reader_test", time.Hour)
 	if err != nil {

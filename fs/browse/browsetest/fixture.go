@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/kbackup/kbackup/store"
+	"github.com/kbackup/kbackup/store/storetest"
 )
 
 // BaseTime is the first record's time and v1's creation.
@@ -37,11 +38,7 @@ var (
 func New(tb testing.TB) *Backup {
 	tb.Helper()
 	ctx := context.Background()
-	st, err := store.Open(ctx, tb.TempDir())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { st.Close() })
+	st := storetest.OpenTemp(tb)
 	b := &Backup{St: st, Lines: map[store.Loc]map[int32][]byte{}, Segs: map[store.Loc]map[int32][]store.SegmentEntry{}}
 	l, err := st.AcquireLease(ctx, "orders", "browsetest", time.Hour)
 	if err != nil {
