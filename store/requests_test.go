@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"testing"
-	"time"
 )
 
 // TestRequestCounts: the store counts each request it makes by kind.
@@ -11,11 +10,7 @@ func TestRequestCounts(t *testing.T) {
 	ctx := context.Background()
 	s := fileStore(t, "")
 	before := s.Requests()
-	l, err := s.AcquireLease(ctx, "t", "me", time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Release(ctx)
+	l := testLease(t, s, "t")
 	loc := Loc{Topic: "t", Version: 1}
 	up, err := s.CreateSegment(ctx, l, loc, SegmentOptions{Codec: CodecNone})
 	if err != nil {

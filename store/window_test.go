@@ -7,7 +7,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 )
 
 // TestWalkReadsWindows: a walk reads a segment smaller than the window in
@@ -16,11 +15,7 @@ import (
 func TestWalkReadsWindows(t *testing.T) {
 	ctx := context.Background()
 	s := fileStore(t, "")
-	l, err := s.AcquireLease(ctx, "t", "me", time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Release(ctx)
+	l := testLease(t, s, "t")
 	loc := Loc{Topic: "t", Version: 1}
 	for _, tc := range []struct {
 		name      string
@@ -104,11 +99,7 @@ func TestReadAheadWindows(t *testing.T) {
 func testReadAheadWindows(t *testing.T, mib int, inOrderAt int64) {
 	ctx := context.Background()
 	s := fileStore(t, "")
-	l, err := s.AcquireLease(ctx, "t", "me", time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Release(ctx)
+	l := testLease(t, s, "t")
 	loc := Loc{Topic: "t", Version: 1}
 	up, err := s.CreateSegment(ctx, l, loc, SegmentOptions{Codec: CodecNone, BlockSize: 64 << 10})
 	if err != nil {
